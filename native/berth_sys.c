@@ -1,0 +1,146 @@
+// Syscalls Node does not expose, kept to the few that berth's hot paths need.
+// Each function throws a JS Error carrying errno's name in `code` on failure.
+#define _GNU_SOURCE
+#include <node_api.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/un.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+static const char *errno_name(int e) {
+  switch (e) {
+  case ENOENT: return "ENOENT"; case EEXIST: return "EEXIST"; case EPERM: return "EPERM";
+  case EACCES: return "EACCES"; case EINVAL: return "EINVAL"; case EBUSY: return "EBUSY";
+  case ENOTDIR: return "ENOTDIR"; case ECONNREFUSED: return "ECONNREFUSED"; case ENODATA: return "ENODATA";
+  case ENOTSUP: return "ENOTSUP"; case ENAMETOOLONG: return "ENAMETOOLONG"; case ELOOP: return "ELOOP";
+  case EXDEV: return "EXDEV"; case ENOSPC: return "ENOSPC";
+  default: return "EIO";
+  }
+}
+
+static napi_value throw_errno(napi_env env, const char *what, int e) {
+  char msg[512];
+  snprintf(msg, sizeof msg, "%s: %s", what, strerror(e));
+  napi_throw_error(env, errno_name(e), msg);
+  return NULL;
+}
+
+static int get_string(napi_env env, napi_value v, char *buf, size_t len) {
+  size_t got = 0;
+  if (napi_get_value_string_utf8(env, v, buf, len, &got) != napi_ok) return -1;
+  return got >= len - 1 ? -1 : 0;
+}
+
+#define ARGS(n)                                                          \
+  size_t argc = n; napi_value argv[n];                                   \
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);                  \
+  if (argc < n) { napi_throw_type_error(env, NULL, "missing arguments"); return NULL; }
+
+static napi_value make_int(napi_env env, int v) { napi_value r; napi_create_int32(env, v, &r); return r; }
+
+// seqpacketConnect(path) -> fd. conmon's attach socket is AF_UNIX SOCK_SEQPACKET, which net cannot open.
+// The path may be longer than sun_path, so connect through /proc/self/fd of an O_PATH descriptor.
+static napi_value seqpacket_connect(napi_env env, napi_callback_info info) {
+  ARGS(1);
+  char path[4096];
+  if (get_string(env, argv[0], path, sizeof path)) { napi_throw_type_error(env, NULL, "path"); return NULL; }
+  int pfd = open(path, O_PATH | O_CLOEXEC);
+  if (pfd < 0) return throw_errno(env, path, errno);
+  struct sockaddr_un addr = { .sun_family = AF_UNIX };
+  snprintf(addr.sun_path, sizeof addr.sun_path, "/proc/self/fd/%d", pfd);
+  int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (fd < 0) { int e = errno; close(pfd); return throw_errno(env, "socket", e); }
+  if (connect(fd, (struct sockaddr *)&addr, sizeof addr) < 0) {
+    int e = errno; close(fd); close(pfd); return throw_errno(env, path, e);
+  }
+  close(pfd);
+  return make_int(env, fd);
+}
+
+// mount(source, target, fstype, flags, data)
+static napi_value do_mount(napi_env env, napi_callback_info info) {
+  ARGS(5);
+  char src[4096], tgt[4096], fstype[64], data[4096];
+  uint32_t flags = 0;
+  if (get_string(env, argv[0], src, sizeof src) || get_string(env, argv[1], tgt, sizeof tgt) ||
+      get_string(env, argv[2], fstype, sizeof fstype) || get_string(env, argv[4], data, sizeof data)) {
+    napi_throw_type_error(env, NULL, "mount arguments too long"); return NULL;
+  }
+  napi_get_value_uint32(env, argv[3], &flags);
+  if (mount(src, tgt, fstype[0] ? fstype : NULL, flags, data[0] ? data : NULL) < 0)
+    return throw_errno(env, tgt, errno);
+  return NULL;
+}
+
+// umount(target, flags)
+static napi_value do_umount(napi_env env, napi_callback_info info) {
+  ARGS(2);
+  char tgt[4096]; int32_t flags = 0;
+  if (get_string(env, argv[0], tgt, sizeof tgt)) { napi_throw_type_error(env, NULL, "target"); return NULL; }
+  napi_get_value_int32(env, argv[1], &flags);
+  if (umount2(tgt, flags) < 0) return throw_errno(env, tgt, errno);
+  return NULL;
+}
+
+// mknod(path, mode, major, minor)
+static napi_value do_mknod(napi_env env, napi_callback_info info) {
+  ARGS(4);
+  char path[4096]; uint32_t mode, maj, min;
+  if (get_string(env, argv[0], path, sizeof path)) { napi_throw_type_error(env, NULL, "path"); return NULL; }
+  napi_get_value_uint32(env, argv[1], &mode);
+  napi_get_value_uint32(env, argv[2], &maj);
+  napi_get_value_uint32(env, argv[3], &min);
+  if (mknod(path, mode, makedev(maj, min)) < 0) return throw_errno(env, path, errno);
+  return NULL;
+}
+
+// lsetxattr(path, name, valueString)
+static napi_value do_lsetxattr(napi_env env, napi_callback_info info) {
+  ARGS(3);
+  char path[4096], name[256], value[4096]; size_t vlen = 0;
+  if (get_string(env, argv[0], path, sizeof path) || get_string(env, argv[1], name, sizeof name)) {
+    napi_throw_type_error(env, NULL, "xattr arguments"); return NULL;
+  }
+  napi_get_value_string_utf8(env, argv[2], value, sizeof value, &vlen);
+  if (lsetxattr(path, name, value, vlen, 0) < 0) return throw_errno(env, path, errno);
+  return NULL;
+}
+
+// lgetxattr(path, name) -> string | null when the attribute is absent
+static napi_value do_lgetxattr(napi_env env, napi_callback_info info) {
+  ARGS(2);
+  char path[4096], name[256], value[4096];
+  if (get_string(env, argv[0], path, sizeof path) || get_string(env, argv[1], name, sizeof name)) {
+    napi_throw_type_error(env, NULL, "xattr arguments"); return NULL;
+  }
+  ssize_t n = lgetxattr(path, name, value, sizeof value);
+  napi_value r;
+  if (n < 0) {
+    if (errno == ENODATA || errno == ENOTSUP) { napi_get_null(env, &r); return r; }
+    return throw_errno(env, path, errno);
+  }
+  napi_create_string_utf8(env, value, n, &r);
+  return r;
+}
+
+static napi_value init(napi_env env, napi_value exports) {
+  napi_property_descriptor props[] = {
+    { "seqpacketConnect", NULL, seqpacket_connect, NULL, NULL, NULL, napi_default, NULL },
+    { "mount", NULL, do_mount, NULL, NULL, NULL, napi_default, NULL },
+    { "umount", NULL, do_umount, NULL, NULL, NULL, napi_default, NULL },
+    { "mknod", NULL, do_mknod, NULL, NULL, NULL, napi_default, NULL },
+    { "lsetxattr", NULL, do_lsetxattr, NULL, NULL, NULL, napi_default, NULL },
+    { "lgetxattr", NULL, do_lgetxattr, NULL, NULL, NULL, napi_default, NULL },
+  };
+  napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, init)

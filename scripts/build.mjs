@@ -1,0 +1,22 @@
+// Builds berth: the native syscall addon, the two bundled entry points (the CLI must start lean:
+// one file, no module resolution at start-up). Tests run from source through tsx.
+import { build } from 'esbuild';
+import { execFileSync } from 'node:child_process';
+import { statSync, mkdirSync, copyFileSync, existsSync } from 'node:fs';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+process.chdir(root);
+
+const addon = 'native/build/Release/berth_sys.node';
+const nodeGyp = '/usr/lib/node_modules/npm/node_modules/node-gyp/bin/node-gyp.js';
+if (!existsSync(addon) || statSync(addon).mtimeMs < statSync('native/berth_sys.c').mtimeMs) {
+  execFileSync(process.execPath, [nodeGyp, 'rebuild', '--nodedir=/usr'], { cwd: 'native', stdio: ['ignore', 'ignore', 'inherit'] });
+}
+mkdirSync('dist', { recursive: true });
+copyFileSync(addon, 'dist/berth_sys.node');
+
+const common = { platform: 'node', target: 'node20', format: 'cjs', sourcemap: 'linked', logLevel: 'warning' };
+const external = ['better-sqlite3', '*.node'];
+await build({ ...common, bundle: true, external, entryPoints: { berthd: 'src/cmd/berthd.ts', berth: 'src/cmd/berth.ts' }, outdir: 'dist' });

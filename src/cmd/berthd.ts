@@ -1,0 +1,1 @@
+console.log('berthd: not yet wired');

@@ -1,0 +1,79 @@
+import type { Readable, Writable } from 'node:stream';
+import type { Digest } from '../base/digest';
+import type { ImageConfigBlob, ImageRuntimeConfig } from '../oci/image';
+
+/** What the engine knows of one image. `id` is the digest of its config blob. */
+export interface ImageRecord {
+  id: Digest;
+  /** Familiar references, e.g. `busybox:latest`, `127.0.0.1:5000/x/y:1`. */
+  repoTags: string[];
+  /** `name@sha256:...` of manifests this image was pulled by or pushed as. */
+  repoDigests: string[];
+  parent: string;
+  created: string;
+  /** Sum of the unpacked sizes of its layers, in bytes. */
+  size: number;
+  config: ImageConfigBlob;
+  /** Chain IDs of the layers, bottom first; the last is the parent of a container's snapshot. */
+  chainIds: Digest[];
+}
+
+export interface RemoveResult {
+  Untagged?: string;
+  Deleted?: string;
+}
+
+export interface CommitInput {
+  /** Image the container was created from (null for scratch). */
+  parentImage: Digest | null;
+  /** Uncompressed layer tar of the container's changes. */
+  layer: Readable;
+  config: ImageRuntimeConfig;
+  containerId: string;
+  comment?: string;
+  author?: string;
+  /** Reference to tag the new image with. */
+  tag?: string;
+  /** created_by for the history entry. */
+  createdBy?: string;
+}
+
+export interface ImportInput {
+  /** A tar (optionally gzip/bzip2/xz compressed) of a root filesystem. */
+  tar: Readable;
+  config?: ImageRuntimeConfig;
+  message?: string;
+  tag?: string;
+}
+
+/** Answers whether an image is in use by a container, and by which (for Docker's conflict errors). */
+export type ImageUsage = (id: Digest) => { containerId: string; running: boolean } | undefined;
+
+/**
+ * ImageStore: images, their tags and layers. Blobs live in a content store (verified digests,
+ * atomic writes); metadata in SQLite; layers are unpacked through the Snapshotter.
+ *
+ * Name resolution (`resolve`) follows Docker: a reference (`busybox`, `busybox:latest`,
+ * `docker.io/library/busybox:latest`, `name@sha256:...`), a full ID (`sha256:<64>` or `<64>`), or a
+ * unique ID prefix. Errors: NotFound ("No such image: x"), InvalidArgument (bad reference),
+ * Conflict (removal of an image in use or referenced by several tags without force).
+ * Every mutation is atomic: a crash leaves either nothing or a whole image visible.
+ */
+export interface ImageStore {
+  resolve(refOrId: string): ImageRecord;
+  /** Like resolve but undefined instead of NotFound. */
+  find(refOrId: string): ImageRecord | undefined;
+  list(): ImageRecord[];
+  tag(refOrId: string, newRef: string): void;
+  remove(refOrId: string, opts: { force: boolean; noPrune: boolean }, usage: ImageUsage): Promise<RemoveResult[]>;
+  /** Image history, newest first, in Docker's API shape. */
+  history(refOrId: string): Array<{ Id: string; Created: number; CreatedBy: string; Tags: string[] | null; Size: number; Comment: string }>;
+  import(input: ImportInput, signal?: AbortSignal): Promise<ImageRecord>;
+  commit(input: CommitInput, signal?: AbortSignal): Promise<ImageRecord>;
+  /** Reads a docker-archive (or OCI layout) tar; returns "Loaded image: x" lines' subjects. */
+  load(tar: Readable, signal?: AbortSignal): Promise<Array<{ ref?: string; id: Digest }>>;
+  /** Writes a docker-archive tar of the images (with repositories/manifest.json) to out. */
+  save(refsOrIds: string[], out: Writable, signal?: AbortSignal): Promise<void>;
+  /** Removes dangling images (or all unused with all=true); returns what was removed and bytes reclaimed. */
+  prune(opts: { all: boolean; labelFilters?: string[]; until?: number }, usage: ImageUsage): Promise<{ deleted: RemoveResult[]; spaceReclaimed: number }>;
+}

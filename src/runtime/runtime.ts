@@ -1,0 +1,144 @@
+import type { Readable } from 'node:stream';
+
+/**
+ * The runtime layer: OCI spec generation (pure, spec.ts), the OCI runtime driver (crun/runc) and
+ * conmon as the per-container monitor. The daemon decides what is legal; this layer only does it.
+ */
+
+/** What the daemon asks of a container process; spec.ts turns it into config.json. */
+export interface SpecInput {
+  id: string;
+  /** Absolute path of the mounted root filesystem. */
+  rootfs: string;
+  readonlyRootfs: boolean;
+  args: string[];
+  env: string[];
+  cwd: string;
+  user: { uid: number; gid: number; additionalGids: number[] };
+  hostname: string;
+  tty: boolean;
+  openStdin: boolean;
+  /** Docker's capability names with or without CAP_ prefix; 'ALL' allowed. */
+  capAdd: string[];
+  capDrop: string[];
+  privileged: boolean;
+  noNewPrivileges: boolean;
+  /** 'none' gets a fresh empty netns (lo only); 'host' shares berthd's; a path joins that netns. */
+  network: { mode: 'none' } | { mode: 'host' } | { mode: 'path'; path: string };
+  /** Bind mounts and tmpfs the daemon adds (/etc/hosts, resolv.conf, hostname, --tmpfs, volumes). */
+  mounts: Array<{ destination: string; type: 'bind' | 'tmpfs'; source: string; options: string[] }>;
+  /** Host path of an init (catatonit/tini) to inject as PID 1, or undefined. */
+  init?: string;
+  /** cgroup path relative to the hierarchy root, e.g. `/berth/<id>`. */
+  cgroupsPath: string;
+  /** Seccomp in OCI form (security/seccomp.ts), or null for unconfined. */
+  seccomp: object | null;
+  annotations?: Record<string, string>;
+  /** Rlimits to apply; values are clamped to berthd's own hard limits. */
+  rlimits?: Array<{ type: string; soft: number; hard: number }>;
+}
+
+export interface ExitStatus {
+  exitCode: number;
+  oomKilled: boolean;
+  /** When conmon wrote the exit file. */
+  finishedAt: Date;
+}
+
+/** An attached stdio connection. Output chunks are tagged with their stream. */
+export interface AttachConnection {
+  /** Emits Buffer chunks via onOutput until the process closes its output; then onEnd. */
+  onOutput(cb: (stream: 'stdout' | 'stderr', data: Buffer) => void): void;
+  onEnd(cb: () => void): void;
+  writeStdin(data: Buffer): void;
+  /** Half-closes stdin (EOF to the process). */
+  closeStdin(): void;
+  close(): void;
+}
+
+export interface CreateOptions {
+  id: string;
+  /** Directory holding config.json (written by the caller). conmon's ctl/attach files live here too. */
+  bundleDir: string;
+  tty: boolean;
+  openStdin: boolean;
+  stdinOnce: boolean;
+  /** conmon's k8s-file log. */
+  logPath: string;
+  logMaxSize?: number;
+}
+
+export interface ExecOptions {
+  /** The OCI process object (spec.ts builds it: args, env, cwd, user, caps, noNewPrivileges...). */
+  process: object;
+  tty: boolean;
+  stdin: boolean;
+  /** Detached: no attach, just start it. */
+  detach: boolean;
+}
+
+export interface ExecSession {
+  /** Present unless detached. */
+  attach?: AttachConnection;
+  pid(): number | undefined;
+  /** Resolves with the exec process' exit code. */
+  exit: Promise<number>;
+  resize(rows: number, cols: number): void;
+}
+
+/**
+ * ContainerRuntime: runs containers under conmon with crun or runc.
+ *
+ * Lifecycle of a container: create (conmon starts, runtime `create` runs, the init process waits)
+ * -> start -> [pause/resume] -> exits (conmon writes the exit file) -> delete.
+ * Containers survive a berthd restart: everything is found again from the bundle dir, conmon's
+ * pid files and the exit dir. Errors: NotFound when the runtime does not know the id,
+ * FailedPrecondition for an operation in the wrong state, InvalidArgument for a process that cannot
+ * start (its message says "executable file not found" or "permission denied" as Docker's does).
+ */
+export interface ContainerRuntime {
+  /** The runtime's name ('crun' or 'runc'). */
+  readonly name: string;
+  create(opts: CreateOptions): Promise<{ pid: number; monitorPid: number }>;
+  start(id: string): Promise<void>;
+  kill(id: string, signal: string | number): Promise<void>;
+  pause(id: string): Promise<void>;
+  resume(id: string): Promise<void>;
+  /** Removes the runtime's state (force kills a running one). No-op when it does not exist. */
+  delete(id: string, force: boolean): Promise<void>;
+  /** The exit status when the container has exited (from conmon's exit file), else undefined. */
+  exitStatus(id: string): ExitStatus | undefined;
+  /** Resolves when the container exits; also for containers created before a berthd restart. */
+  waitExit(id: string, signal?: AbortSignal): Promise<ExitStatus>;
+  /** Attaches to the running (or created) container's stdio through conmon's socket. */
+  attach(id: string, bundleDir: string): Promise<AttachConnection>;
+  resize(id: string, bundleDir: string, rows: number, cols: number): void;
+  exec(id: string, bundleDir: string, opts: ExecOptions): Promise<ExecSession>;
+  /** Host PIDs of all processes of the container (for top). */
+  pids(id: string): Promise<number[]>;
+  /** Frees what the runtime keeps for the container (exit files, sockets) after delete. */
+  cleanup(id: string): Promise<void>;
+}
+
+export interface LogEntry {
+  stream: 'stdout' | 'stderr';
+  time: Date;
+  /** Line contents including the trailing newline when the line was complete. */
+  data: Buffer;
+}
+
+export interface LogReadOptions {
+  follow: boolean;
+  since?: Date;
+  until?: Date;
+  /** Number of last lines, or undefined for all. */
+  tail?: number;
+  signal?: AbortSignal;
+  /** Resolves when following should stop (the container exited and the file is drained). */
+  stopWhen?: Promise<unknown>;
+}
+
+/** Reads a container's log file (conmon k8s-file format). */
+export type LogReader = (logPath: string, opts: LogReadOptions) => AsyncIterable<LogEntry>;
+
+export type { Readable };

@@ -1,0 +1,56 @@
+import type { Readable } from 'node:stream';
+import type { Digest } from '../base/digest';
+
+/** A mount to make, as data: the caller (through sys/) mounts it on a target of its choosing. */
+export interface Mount {
+  type: string;
+  source: string;
+  options: string[];
+}
+
+/** One entry of `docker diff`: Kind 0 = changed, 1 = added, 2 = deleted (Docker's numbering). */
+export interface Change {
+  Path: string;
+  Kind: 0 | 1 | 2;
+}
+
+/**
+ * Snapshotter: the filesystem layers of images and the writable layers of containers.
+ *
+ * Lifecycle: a read-only *layer* is created once by `applyLayer` (atomically: it is either fully
+ * there, under its chain ID, or absent) and removed by `removeLayer`. A writable *snapshot* for a
+ * container is created by `prepare(key, parentChainId)`, used through the mounts it returns, and
+ * removed by `remove(key)`. Keys are container IDs.
+ *
+ * Invariants: layers are immutable once committed; a crash during applyLayer leaves no layer
+ * visible (only a temp dir that the next start of the snapshotter removes).
+ * Errors: NotFound for unknown keys/layers, AlreadyExists for a duplicate prepare key,
+ * InvalidArgument for a hostile tar (path escape), which leaves nothing behind.
+ */
+export interface Snapshotter {
+  hasLayer(chainId: Digest): boolean;
+  /**
+   * Unpacks an uncompressed layer tar on top of `parent` (OCI whiteouts `.wh.NAME` and
+   * `.wh..wh..opq` become overlay whiteouts) and commits it under `chainId`. No-op when present.
+   * Returns the unpacked size in bytes.
+   */
+  applyLayer(chainId: Digest, parent: Digest | null, tar: Readable, signal?: AbortSignal): Promise<{ size: number }>;
+  /** Size in bytes of a committed layer's own content. */
+  layerSize(chainId: Digest): Promise<number>;
+  removeLayer(chainId: Digest): Promise<void>;
+
+  /** Creates the writable snapshot `key` over the layer chain ending at `parent` (null = empty). */
+  prepare(key: string, parent: Digest | null): Promise<Mount[]>;
+  /** The mounts of an existing snapshot (stable across restarts). */
+  mounts(key: string): Mount[];
+  /** Removes the snapshot; its mounts must already be unmounted. No-op when absent. */
+  remove(key: string): Promise<void>;
+  /** The directory holding the snapshot's own changes (overlay upperdir). */
+  upperDir(key: string): string;
+  /** The snapshot's changes against its parent, as `docker diff` reports them. */
+  changes(key: string): Promise<Change[]>;
+  /** The snapshot's changes as an uncompressed layer tar with OCI whiteouts (for commit). */
+  diff(key: string, signal?: AbortSignal): Readable;
+  /** Bytes used by the snapshot's own changes (`ps -s`). */
+  usage(key: string): Promise<number>;
+}

@@ -1,0 +1,40 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+
+/**
+ * berth's own N-API addon (native/berth_sys.c): the few syscalls Node lacks that sit on hot paths.
+ * Every function throws an Error whose `code` is the errno name on failure.
+ */
+export interface NativeSys {
+  /** Connects to an AF_UNIX SOCK_SEQPACKET socket (conmon's attach socket); returns a non-blocking fd. */
+  seqpacketConnect(path: string): number;
+  mount(source: string, target: string, fstype: string, flags: number, data: string): void;
+  umount(target: string, flags: number): void;
+  mknod(path: string, mode: number, major: number, minor: number): void;
+  lsetxattr(path: string, name: string, value: string): void;
+  /** The attribute's value, or null when the file has none of that name. */
+  lgetxattr(path: string, name: string): string | null;
+}
+
+export const MS_RDONLY = 1;
+export const MS_BIND = 4096;
+export const MS_REC = 16384;
+export const MNT_DETACH = 2;
+export const S_IFCHR = 0o020000;
+export const S_IFBLK = 0o060000;
+export const S_IFIFO = 0o010000;
+
+let loaded: NativeSys | undefined;
+
+/** Loads the addon from dist/ (bundled entry points) or from the tree layout of transpiled tests. */
+export function nativeSys(): NativeSys {
+  if (loaded) return loaded;
+  // dist/berthd.js (bundled), dist/src/sys/native.js (transpiled) or src/sys/native.ts (tsx).
+  const candidates = [join(__dirname, 'berth_sys.node'), join(__dirname, '..', '..', 'berth_sys.node'),
+    join(__dirname, '..', '..', 'dist', 'berth_sys.node')];
+  const found = candidates.find((p) => existsSync(p));
+  if (!found) throw new Error(`berth_sys.node not found (looked in ${candidates.join(', ')}): run npm run build`);
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  loaded = require(found) as NativeSys;
+  return loaded;
+}

@@ -13,6 +13,9 @@
 #include <sys/un.h>
 #include <sys/xattr.h>
 #include <unistd.h>
+#include <stdlib.h>
+#include <linux/openat2.h>
+#include <sys/syscall.h>
 
 static const char *errno_name(int e) {
   switch (e) {
@@ -21,6 +24,8 @@ static const char *errno_name(int e) {
   case ENOTDIR: return "ENOTDIR"; case ECONNREFUSED: return "ECONNREFUSED"; case ENODATA: return "ENODATA";
   case ENOTSUP: return "ENOTSUP"; case ENAMETOOLONG: return "ENAMETOOLONG"; case ELOOP: return "ELOOP";
   case EXDEV: return "EXDEV"; case ENOSPC: return "ENOSPC";
+  case EAGAIN: return "EAGAIN"; case ENOSYS: return "ENOSYS"; case ERANGE: return "ERANGE";
+  case ENOTEMPTY: return "ENOTEMPTY"; case EISDIR: return "EISDIR";
   default: return "EIO";
   }
 }
@@ -101,16 +106,94 @@ static napi_value do_mknod(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-// lsetxattr(path, name, valueString)
+// lsetxattr(path, name, value: string | Buffer)  (Buffers carry binary values such as security.capability)
 static napi_value do_lsetxattr(napi_env env, napi_callback_info info) {
   ARGS(3);
   char path[4096], name[256], value[4096]; size_t vlen = 0;
   if (get_string(env, argv[0], path, sizeof path) || get_string(env, argv[1], name, sizeof name)) {
     napi_throw_type_error(env, NULL, "xattr arguments"); return NULL;
   }
-  napi_get_value_string_utf8(env, argv[2], value, sizeof value, &vlen);
-  if (lsetxattr(path, name, value, vlen, 0) < 0) return throw_errno(env, path, errno);
+  bool isbuf = false;
+  napi_is_buffer(env, argv[2], &isbuf);
+  const void *data = value;
+  if (isbuf) {
+    void *bdata = NULL;
+    napi_get_buffer_info(env, argv[2], &bdata, &vlen);
+    data = bdata;
+  } else {
+    napi_get_value_string_utf8(env, argv[2], value, sizeof value, &vlen);
+  }
+  if (lsetxattr(path, name, data, vlen, 0) < 0) return throw_errno(env, path, errno);
   return NULL;
+}
+
+// lgetxattrBuffer(path, name) -> Buffer | null when the attribute is absent
+static napi_value do_lgetxattr_buffer(napi_env env, napi_callback_info info) {
+  ARGS(2);
+  char path[4096], name[256];
+  if (get_string(env, argv[0], path, sizeof path) || get_string(env, argv[1], name, sizeof name)) {
+    napi_throw_type_error(env, NULL, "xattr arguments"); return NULL;
+  }
+  napi_value r;
+  ssize_t n = lgetxattr(path, name, NULL, 0);
+  if (n < 0) {
+    if (errno == ENODATA || errno == ENOTSUP) { napi_get_null(env, &r); return r; }
+    return throw_errno(env, path, errno);
+  }
+  char *buf = malloc(n > 0 ? n : 1);
+  if (!buf) return throw_errno(env, path, ENOMEM);
+  n = lgetxattr(path, name, buf, n);
+  if (n < 0) { int e = errno; free(buf); return throw_errno(env, path, e); }
+  void *out = NULL;
+  napi_create_buffer_copy(env, n, buf, &out, &r);
+  free(buf);
+  return r;
+}
+
+// llistxattr(path) -> string[]
+static napi_value do_llistxattr(napi_env env, napi_callback_info info) {
+  ARGS(1);
+  char path[4096];
+  if (get_string(env, argv[0], path, sizeof path)) { napi_throw_type_error(env, NULL, "path"); return NULL; }
+  napi_value arr;
+  napi_create_array(env, &arr);
+  ssize_t n = llistxattr(path, NULL, 0);
+  if (n < 0) {
+    if (errno == ENOTSUP) return arr;
+    return throw_errno(env, path, errno);
+  }
+  if (n == 0) return arr;
+  char *buf = malloc(n);
+  if (!buf) return throw_errno(env, path, ENOMEM);
+  n = llistxattr(path, buf, n);
+  if (n < 0) { int e = errno; free(buf); return throw_errno(env, path, e); }
+  uint32_t i = 0;
+  for (ssize_t off = 0; off < n;) {
+    size_t len = strlen(buf + off);
+    napi_value s;
+    napi_create_string_utf8(env, buf + off, len, &s);
+    napi_set_element(env, arr, i++, s);
+    off += len + 1;
+  }
+  free(buf);
+  return arr;
+}
+
+// openat2(dirfd, path, flags, mode, resolve) -> fd. The base of race-free path handling inside a
+// root (RESOLVE_IN_ROOT / RESOLVE_BENEATH / RESOLVE_NO_SYMLINKS), which Node does not expose.
+static napi_value do_openat2(napi_env env, napi_callback_info info) {
+  ARGS(5);
+  char path[4096]; int32_t dirfd = -1; uint32_t flags = 0, mode = 0, resolve = 0;
+  if (get_string(env, argv[1], path, sizeof path)) { napi_throw_type_error(env, NULL, "path"); return NULL; }
+  napi_get_value_int32(env, argv[0], &dirfd);
+  napi_get_value_uint32(env, argv[2], &flags);
+  napi_get_value_uint32(env, argv[3], &mode);
+  napi_get_value_uint32(env, argv[4], &resolve);
+  struct open_how how = { .flags = (uint64_t)flags | O_CLOEXEC, .mode = (flags & (O_CREAT | O_TMPFILE)) ? mode : 0, .resolve = resolve };
+  long fd;
+  do { fd = syscall(SYS_openat2, dirfd, path, &how, sizeof how); } while (fd < 0 && errno == EAGAIN);
+  if (fd < 0) return throw_errno(env, path, errno);
+  return make_int(env, (int)fd);
 }
 
 // lgetxattr(path, name) -> string | null when the attribute is absent
@@ -138,6 +221,9 @@ static napi_value init(napi_env env, napi_value exports) {
     { "mknod", NULL, do_mknod, NULL, NULL, NULL, napi_default, NULL },
     { "lsetxattr", NULL, do_lsetxattr, NULL, NULL, NULL, napi_default, NULL },
     { "lgetxattr", NULL, do_lgetxattr, NULL, NULL, NULL, napi_default, NULL },
+    { "lgetxattrBuffer", NULL, do_lgetxattr_buffer, NULL, NULL, NULL, napi_default, NULL },
+    { "llistxattr", NULL, do_llistxattr, NULL, NULL, NULL, napi_default, NULL },
+    { "openat2", NULL, do_openat2, NULL, NULL, NULL, napi_default, NULL },
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

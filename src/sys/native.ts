@@ -11,9 +11,19 @@ export interface NativeSys {
   mount(source: string, target: string, fstype: string, flags: number, data: string): void;
   umount(target: string, flags: number): void;
   mknod(path: string, mode: number, major: number, minor: number): void;
-  lsetxattr(path: string, name: string, value: string): void;
+  /** Sets an attribute without following a final symlink; a Buffer carries binary values (security.capability). */
+  lsetxattr(path: string, name: string, value: string | Buffer): void;
   /** The attribute's value, or null when the file has none of that name. */
   lgetxattr(path: string, name: string): string | null;
+  /** The attribute's raw bytes, or null when the file has none of that name. */
+  lgetxattrBuffer(path: string, name: string): Buffer | null;
+  /** The names of the file's attributes (not following a final symlink); [] when unsupported. */
+  llistxattr(path: string): string[];
+  /**
+   * openat2(2): opens `path` relative to `dirfd` (AT_FDCWD = -100) with `resolve` restrictions
+   * (RESOLVE_IN_ROOT etc.); O_CLOEXEC is always added. Returns the fd; close it with fs.closeSync.
+   */
+  openat2(dirfd: number, path: string, flags: number, mode: number, resolve: number): number;
 }
 
 export const MS_RDONLY = 1;
@@ -23,6 +33,15 @@ export const MNT_DETACH = 2;
 export const S_IFCHR = 0o020000;
 export const S_IFBLK = 0o060000;
 export const S_IFIFO = 0o010000;
+export const AT_FDCWD = -100;
+export const O_PATH = 0o10000000;
+export const O_DIRECTORY = 0o200000;
+export const O_NOFOLLOW = 0o400000;
+export const RESOLVE_NO_XDEV = 0x01;
+export const RESOLVE_NO_MAGICLINKS = 0x02;
+export const RESOLVE_NO_SYMLINKS = 0x04;
+export const RESOLVE_BENEATH = 0x08;
+export const RESOLVE_IN_ROOT = 0x10;
 
 let loaded: NativeSys | undefined;
 

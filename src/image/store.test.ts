@@ -1,0 +1,306 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { gzipSync } from 'node:zlib';
+import { Digest, sha256 } from '../base/digest';
+import { isKind } from '../base/errors';
+import type { ImageUsage } from './image-store';
+import { collect, makeEnv, makeTar, readTar, streamOf } from './testing/fixtures';
+import { EMPTY_LAYER_DIFF_ID } from './archive-format';
+
+const noUsage: ImageUsage = () => undefined;
+const kind = (k: string) => (e: unknown) => isKind(e, k as never);
+
+async function rootfs(extra = 'hello'): Promise<Buffer> {
+  return makeTar([
+    { name: 'bin/', type: 'directory' },
+    { name: 'bin/sh', data: '#!fake shell', mode: 0o755 },
+    { name: 'etc/motd', data: extra },
+  ]);
+}
+
+test('import: gzip, bzip2 and xz tars; config, comment, history; resolve by every name', async () => {
+  const env = await makeEnv();
+  try {
+    const tar = await rootfs();
+    const img = await env.store.import({ tar: streamOf(gzipSync(tar)), config: { Cmd: ['/bin/sh'], Env: ['A=1'] }, message: 'from tar', tag: 'myimg:v1' });
+    assert.deepEqual(img.repoTags, ['myimg:v1']);
+    assert.deepEqual(img.config.rootfs.diff_ids, [sha256(tar)]);
+    assert.deepEqual(img.config.config?.Cmd, ['/bin/sh']);
+    assert.equal(img.config.comment, 'from tar');
+    assert.equal(img.config.history?.[0].comment, 'from tar');
+    assert.equal(img.chainIds.length, 1);
+    assert.ok(img.size > 0);
+    assert.equal(img.id, sha256(await collect(env.store.content.get(img.id))));
+    // The layer tar is kept uncompressed under its diffID (save is a copy).
+    assert.ok(env.store.content.has(sha256(tar)));
+    for (const name of ['myimg:v1', 'docker.io/library/myimg:v1', img.id, img.id.slice(7), img.id.slice(7, 19), `sha256:${img.id.slice(7, 15)}`]) {
+      assert.equal(env.store.resolve(name).id, img.id, name);
+    }
+    assert.throws(() => env.store.resolve('myimg'), kind('NotFound'));
+    assert.throws(() => env.store.resolve('nope:1'), kind('NotFound'));
+    assert.throws(() => env.store.resolve('Bad_Name'), kind('InvalidArgument'));
+    assert.equal(env.store.find('nope'), undefined);
+
+    const bz = execFileSync('bzip2', ['-c'], { input: await rootfs('bz') });
+    const xz = execFileSync('xz', ['-c'], { input: await rootfs('xz') });
+    const a = await env.store.import({ tar: streamOf(bz) });
+    const b = await env.store.import({ tar: streamOf(xz), tag: 'x' });
+    assert.deepEqual(a.config.rootfs.diff_ids, [sha256(await rootfs('bz'))]);
+    assert.deepEqual(b.config.rootfs.diff_ids, [sha256(await rootfs('xz'))]);
+    assert.deepEqual(a.repoTags, []);
+    assert.equal(env.store.list().length, 3);
+
+    const h = env.store.history('myimg:v1');
+    assert.equal(h.length, 1);
+    assert.equal(h[0].Id, img.id);
+    assert.deepEqual(h[0].Tags, ['myimg:v1']);
+    assert.equal(h[0].Comment, 'from tar');
+    assert.equal(h[0].Size, img.size);
+
+    await assert.rejects(env.store.import({ tar: streamOf(Buffer.from([0x1f, 0x8b, 1, 2, 3, 4, 5])) }), kind('InvalidArgument'));
+  } finally {
+    await env.close();
+  }
+});
+
+test('commit: child image, chain IDs, parent, history with <missing>, empty commits add no layer', async () => {
+  const env = await makeEnv();
+  try {
+    const base = await env.store.import({ tar: streamOf(await rootfs()), tag: 'base' });
+    const change = await makeTar([{ name: 'etc/motd', data: 'changed' }]);
+    const child = await env.store.commit({ parentImage: base.id, layer: streamOf(change), config: { Cmd: ['true'] }, containerId: 'c'.repeat(64),
+      comment: 'msg', author: 'me', tag: 'child:1', createdBy: '/bin/sh -c echo' });
+    assert.equal(child.parent, base.id);
+    assert.equal(child.chainIds.length, 2);
+    assert.equal(child.chainIds[0], base.chainIds[0]);
+    assert.equal(child.chainIds[1], sha256(`${base.chainIds[0]} ${sha256(change)}`));
+    assert.equal(child.config.author, 'me');
+    const h = env.store.history('child:1');
+    assert.equal(h.length, 2);
+    assert.deepEqual([h[0].Id, h[1].Id], [child.id, base.id]);
+    assert.deepEqual(h[0].Tags, ['child:1']);
+    assert.equal(h[0].CreatedBy, '/bin/sh -c echo');
+
+    const empty = await env.store.commit({ parentImage: child.id, layer: streamOf(Buffer.alloc(1024)), config: {}, containerId: 'd'.repeat(64) });
+    assert.equal(sha256(Buffer.alloc(1024)), EMPTY_LAYER_DIFF_ID);
+    assert.equal(empty.chainIds.length, 2);
+    assert.equal(empty.config.history?.at(-1)?.empty_layer, true);
+    assert.equal(empty.size, child.size);
+
+    const scratch = await env.store.commit({ parentImage: null, layer: streamOf(change), config: {}, containerId: 'e'.repeat(64) });
+    assert.equal(scratch.parent, '');
+    assert.deepEqual(scratch.config.rootfs.diff_ids, [sha256(change)]);
+  } finally {
+    await env.close();
+  }
+});
+
+test('history: ancestors without an ID are <missing>', async () => {
+  const env = await makeEnv();
+  try {
+    const a = await env.store.import({ tar: streamOf(await rootfs()) });
+    const b = await env.store.commit({ parentImage: a.id, layer: streamOf(await makeTar([{ name: 'x', data: 'x' }])), config: {}, containerId: 'c'.repeat(64), tag: 'b' });
+    // Save and load b into a fresh store: the loaded copy has no parent, so the first entry has no ID.
+    const out = await saveToBuffer(env, ['b']);
+    const env2 = await makeEnv();
+    try {
+      await env2.store.load(streamOf(out));
+      const h = env2.store.history('b');
+      assert.deepEqual(h.map((x) => x.Id), [b.id, '<missing>']);
+      assert.equal(h[1].Tags, null);
+    } finally {
+      await env2.close();
+    }
+  } finally {
+    await env.close();
+  }
+});
+
+test('tag and remove follow Docker: untag, conflicts, force, layers and blobs removed', async () => {
+  const env = await makeEnv();
+  try {
+    const img = await env.store.import({ tar: streamOf(await rootfs()), tag: 'one:latest' });
+    env.store.tag('one', 'two:t');
+    env.store.tag(img.id, 'one:other');
+    assert.throws(() => env.store.tag(img.id, `x@sha256:${'a'.repeat(64)}`), kind('InvalidArgument'));
+    assert.throws(() => env.store.tag('missing', 'x'), kind('NotFound'));
+    assert.deepEqual(env.store.resolve(img.id).repoTags, ['one:latest', 'two:t', 'one:other']);
+
+    // By ID with tags in several repositories: soft conflict, must be forced.
+    await assert.rejects(env.store.remove(img.id.slice(7, 19), { force: false, noPrune: false }, noUsage), (e: Error) =>
+      isKind(e, 'Conflict') && e.message === `conflict: unable to delete ${img.id.slice(7, 19)} (must be forced) - image is referenced in multiple repositories`);
+    // A reference used by a container: must force.
+    const using: ImageUsage = (id) => (id === img.id ? { containerId: 'f'.repeat(64), running: false } : undefined);
+    await assert.rejects(env.store.remove('two:t', { force: false, noPrune: false }, using), (e: Error) =>
+      isKind(e, 'Conflict') && e.message === `conflict: unable to remove repository reference "two:t" (must force) - container ffffffffffff is using its referenced image ${img.id.slice(7, 19)}`);
+    // Untag only while other tags remain.
+    assert.deepEqual(await env.store.remove('two:t', { force: false, noPrune: false }, noUsage), [{ Untagged: 'two:t' }]);
+    assert.deepEqual(await env.store.remove('one:other', { force: false, noPrune: false }, noUsage), [{ Untagged: 'one:other' }]);
+    // Running container: cannot be forced.
+    const running: ImageUsage = (id) => (id === img.id ? { containerId: 'a'.repeat(64), running: true } : undefined);
+    await assert.rejects(env.store.remove(img.id, { force: true, noPrune: false }, running), (e: Error) =>
+      isKind(e, 'Conflict') && e.message === `conflict: unable to delete ${img.id.slice(7, 19)} (cannot be forced) - image is being used by running container aaaaaaaaaaaa`);
+    // Last tag by name: untag and delete, with its layer.
+    const res = await env.store.remove('one', { force: false, noPrune: false }, noUsage);
+    assert.deepEqual(res, [{ Untagged: 'one:latest' }, { Deleted: img.id }, { Deleted: img.chainIds[0] }]);
+    assert.equal(env.store.find(img.id), undefined);
+    assert.equal(env.snapshotter.hasLayer(img.chainIds[0]), false);
+    assert.equal(env.store.content.has(img.id), false);
+    assert.equal(env.store.content.has(img.config.rootfs.diff_ids[0] as Digest), false);
+    await assert.rejects(env.store.remove('one', { force: false, noPrune: false }, noUsage), kind('NotFound'));
+
+    // Shared layers stay while another image uses them; an ID with a single tag removes both.
+    const a = await env.store.import({ tar: streamOf(await rootfs('shared')), tag: 'a' });
+    const b = await env.store.commit({ parentImage: a.id, layer: streamOf(await makeTar([{ name: 'y', data: 'y' }])), config: {}, containerId: 'c'.repeat(64), tag: 'b' });
+    await assert.rejects(env.store.remove(a.id, { force: true, noPrune: false }, noUsage), (e: Error) =>
+      isKind(e, 'Conflict') && e.message.includes('(cannot be forced) - image has dependent child images'));
+    const rb = await env.store.remove(b.id, { force: false, noPrune: true }, noUsage);
+    assert.deepEqual(rb, [{ Untagged: 'b:latest' }, { Deleted: b.id }, { Deleted: b.chainIds[1] }]);
+    assert.ok(env.snapshotter.hasLayer(a.chainIds[0]));
+    // Stopped container by ID: soft conflict, force removes.
+    const stopped: ImageUsage = (id) => (id === a.id ? { containerId: 'b'.repeat(64), running: false } : undefined);
+    await assert.rejects(env.store.remove(a.id, { force: false, noPrune: false }, stopped), (e: Error) =>
+      isKind(e, 'Conflict') && e.message.includes('(must be forced) - image is being used by stopped container bbbbbbbbbbbb'));
+    const ra = await env.store.remove(a.id, { force: true, noPrune: false }, stopped);
+    assert.deepEqual(ra, [{ Untagged: 'a:latest' }, { Deleted: a.id }, { Deleted: a.chainIds[0] }]);
+  } finally {
+    await env.close();
+  }
+});
+
+test('remove prunes dangling parents; repo digests go with the last tag of their repository', async () => {
+  const env = await makeEnv();
+  try {
+    const a = await env.store.import({ tar: streamOf(await rootfs()) });
+    const b = await env.store.commit({ parentImage: a.id, layer: streamOf(await makeTar([{ name: 'y', data: 'y' }])), config: {}, containerId: 'c'.repeat(64), tag: 'reg.example.com/b:1' });
+    env.store.addRepoDigest(b.id, `reg.example.com/b@sha256:${'1'.repeat(64)}`);
+    assert.deepEqual(env.store.resolve(b.id).repoDigests, [`reg.example.com/b@sha256:${'1'.repeat(64)}`]);
+    assert.equal(env.store.resolve(`reg.example.com/b@sha256:${'1'.repeat(64)}`).id, b.id);
+    const res = await env.store.remove('reg.example.com/b:1', { force: false, noPrune: false }, noUsage);
+    assert.deepEqual(res.map((r) => r.Untagged ?? r.Deleted), ['reg.example.com/b:1', `reg.example.com/b@sha256:${'1'.repeat(64)}`,
+      b.id, b.chainIds[1], a.id, a.chainIds[0]]);
+    assert.equal(env.store.list().length, 0);
+  } finally {
+    await env.close();
+  }
+});
+
+test('prune: dangling only, or all unused; labels; space reclaimed', async () => {
+  const env = await makeEnv();
+  try {
+    const dangling = await env.store.import({ tar: streamOf(await rootfs('d')) });
+    const tagged = await env.store.import({ tar: streamOf(await rootfs('t')), tag: 'keep', config: { Labels: { k: 'v' } } });
+    const used = await env.store.import({ tar: streamOf(await rootfs('u')) });
+    const usage: ImageUsage = (id) => (id === used.id ? { containerId: 'c'.repeat(64), running: true } : undefined);
+    const r1 = await env.store.prune({ all: false }, usage);
+    assert.deepEqual(r1.deleted.filter((d) => d.Deleted === dangling.id).length, 1);
+    assert.equal(r1.spaceReclaimed, dangling.size);
+    assert.ok(env.store.find(tagged.id) && env.store.find(used.id));
+    const r2 = await env.store.prune({ all: true, labelFilters: ['k=other'] }, usage);
+    assert.deepEqual(r2.deleted, []);
+    const r3 = await env.store.prune({ all: true, labelFilters: ['k'] }, usage);
+    assert.deepEqual(r3.deleted.slice(0, 2), [{ Untagged: 'keep:latest' }, { Deleted: tagged.id }]);
+    assert.deepEqual(env.store.list().map((i) => i.id), [used.id]);
+  } finally {
+    await env.close();
+  }
+});
+
+async function saveToBuffer(env: { store: { save: (r: string[], o: NodeJS.WritableStream & import('node:stream').Writable) => Promise<void> } }, refs: string[]): Promise<Buffer> {
+  const { PassThrough } = await import('node:stream');
+  const pt = new PassThrough();
+  const buf = collect(pt);
+  await env.store.save(refs, pt);
+  return buf;
+}
+
+test('save writes Docker 25+ layout; load reads it back (also gzip-compressed)', async () => {
+  const env = await makeEnv();
+  const env2 = await makeEnv();
+  try {
+    const a = await env.store.import({ tar: streamOf(await rootfs()), tag: 'app:1', config: { Cmd: ['sh'] } });
+    env.store.tag('app:1', 'app:2');
+    const b = await env.store.commit({ parentImage: a.id, layer: streamOf(await makeTar([{ name: 'z', data: 'z' }])), config: {}, containerId: 'c'.repeat(64), tag: 'other' });
+    const out = await saveToBuffer(env, ['app', b.id]);
+    const members = await readTar(out);
+    for (const n of ['oci-layout', 'index.json', 'manifest.json', 'repositories', `blobs/sha256/${a.id.slice(7)}`]) assert.ok(members.has(n), n);
+    const manifest = JSON.parse((members.get('manifest.json') as Buffer).toString());
+    assert.deepEqual(manifest[0].RepoTags, ['app:1', 'app:2']);
+    assert.deepEqual(manifest[0].Layers, [`blobs/sha256/${a.config.rootfs.diff_ids[0].slice(7)}`]);
+    assert.equal(manifest[1].RepoTags, null);
+    const index = JSON.parse((members.get('index.json') as Buffer).toString());
+    assert.deepEqual(index.manifests.map((m: { annotations?: Record<string, string> }) => m.annotations?.['io.containerd.image.name']),
+      ['docker.io/library/app:1', 'docker.io/library/app:2', undefined]);
+    // Every blob is stored under its digest.
+    for (const [name, data] of members) if (name.startsWith('blobs/sha256/') && Buffer.isBuffer(data)) assert.equal(sha256(data).slice(7), name.slice(13));
+
+    const loaded = await env2.store.load(streamOf(gzipSync(out)));
+    assert.deepEqual(loaded, [{ ref: 'app:1', id: a.id }, { ref: 'app:2', id: a.id }, { id: b.id }]);
+    assert.deepEqual(env2.store.resolve('app:2').chainIds, a.chainIds);
+    assert.deepEqual(env2.store.resolve(b.id).chainIds, b.chainIds);
+    // Load is idempotent; no stray blobs are left (only configs and layer tars).
+    await env2.store.load(streamOf(out));
+    assert.equal(env2.store.list().length, 2);
+    const blobs = new Set(env2.store.content.list());
+    assert.deepEqual(blobs, new Set([a.id, b.id, ...b.config.rootfs.diff_ids]));
+    await assert.rejects(env.store.save(['missing'], new (await import('node:stream')).PassThrough()), kind('NotFound'));
+  } finally {
+    await env.close();
+    await env2.close();
+  }
+});
+
+test('load: legacy docker-archive with gzip layers and symlinks; diffID mismatch leaves nothing', async () => {
+  const env = await makeEnv();
+  try {
+    const l1 = await rootfs();
+    const l2 = await makeTar([{ name: 'etc/two', data: '2' }]);
+    const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', config: {}, rootfs: { type: 'layers', diff_ids: [sha256(l1), sha256(l2)] } }));
+    const archive = await makeTar([
+      { name: 'aaa/layer.tar', data: gzipSync(l1) },
+      { name: 'bbb/layer.tar', data: l2 },
+      { name: 'ccc/layer.tar', type: 'symlink', linkname: '../bbb/layer.tar' },
+      { name: 'cfg.json', data: config },
+      { name: '../../escape', data: 'x' },
+      { name: 'manifest.json', data: JSON.stringify([{ Config: 'cfg.json', RepoTags: ['legacy:1'], Layers: ['aaa/layer.tar', 'ccc/layer.tar'] }]) },
+    ]);
+    const res = await env.store.load(streamOf(archive));
+    assert.deepEqual(res, [{ ref: 'legacy:1', id: sha256(config) }]);
+    assert.ok(env.store.content.has(sha256(l1)), 'uncompressed layer kept under its diffID');
+
+    const badConfig = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [sha256('nope')] } }));
+    const bad = await makeTar([
+      { name: 'l.tar', data: gzipSync(await rootfs('other')) },
+      { name: 'c.json', data: badConfig },
+      { name: 'manifest.json', data: JSON.stringify([{ Config: 'c.json', RepoTags: ['bad:1'], Layers: ['l.tar'] }]) },
+    ]);
+    const before = new Set(env.store.content.list());
+    await assert.rejects(env.store.load(streamOf(bad)), kind('InvalidArgument'));
+    assert.equal(env.store.find('bad:1'), undefined);
+    assert.deepEqual(new Set(env.store.content.list()), before);
+    await assert.rejects(env.store.load(streamOf(await makeTar([{ name: 'x', data: 'y' }]))), kind('InvalidArgument'));
+    await assert.rejects(env.store.load(streamOf(Buffer.from('not a tar at all, definitely'.repeat(40)))), kind('InvalidArgument'));
+    const missing = await makeTar([{ name: 'manifest.json', data: JSON.stringify([{ Config: '../c.json', Layers: [] }]) }]);
+    await assert.rejects(env.store.load(streamOf(missing)), kind('InvalidArgument'));
+  } finally {
+    await env.close();
+  }
+});
+
+test('metadata referencing a lost blob is dropped on open', async () => {
+  const env = await makeEnv();
+  try {
+    const a = await env.store.import({ tar: streamOf(await rootfs('a')), tag: 'a' });
+    const b = await env.store.import({ tar: streamOf(await rootfs('b')), tag: 'b' });
+    env.store.content.delete(b.config.rootfs.diff_ids[0] as Digest);
+    const store = await env.reopen();
+    assert.deepEqual(store.list().map((i) => i.id), [a.id]);
+    assert.equal(store.find('b'), undefined);
+    assert.equal(env.snapshotter.hasLayer(b.chainIds[0]), false, 'its layer is garbage-collected');
+    assert.equal(existsSync(store.content.path(b.id)), false);
+  } finally {
+    await env.close();
+  }
+});

@@ -1,1 +1,190 @@
-console.log('berthd: not yet wired');
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { release } from 'node:os';
+import { randomUUID } from 'node:crypto';
+import { openDatabase } from '../sys/database';
+import { OverlaySnapshotter } from '../snapshot/overlay/overlay-snapshotter';
+import { LocalImageStore } from '../image/store';
+import { ConmonRuntime, detectCgroupMode } from '../runtime/conmon/conmon-runtime';
+import { generateExecProcess, generateSpec } from '../runtime/spec';
+import { resolveUser } from '../runtime/user';
+import { readLogs } from '../runtime/logs';
+import { SeccompTranslator } from '../security/seccomp';
+import { computeCapabilities } from '../security/capabilities';
+import { Engine, SpecBuilder } from '../daemon/engine';
+import { EventBus } from '../daemon/events';
+import { Router } from '../api/router';
+import { containerRoutes } from '../api/routes-containers';
+import { imageRoutes } from '../api/routes-images';
+import { systemRoutes } from '../api/routes-system';
+import { createApiServer, listen } from '../api/server';
+
+const VERSION = '0.1.0';
+const LEVELS = ['debug', 'info', 'warn', 'error'] as const;
+type Level = (typeof LEVELS)[number];
+
+interface DaemonOptions {
+  hosts: string[];
+  dataRoot: string;
+  execRoot: string;
+  pidfile: string;
+  logLevel: Level;
+  defaultRuntime: 'crun' | 'runc' | 'auto';
+}
+
+const USAGE = `Usage:	berthd [OPTIONS]
+
+A Docker-compatible container engine: serves the Docker Engine API.
+
+Options:
+      --config-file string      Daemon configuration file (JSON)
+      --data-root string        Root directory of persistent state (default "/var/lib/berth")
+      --default-runtime string  Default OCI runtime: crun, runc or auto (default "auto")
+      --exec-root string        Root directory for execution state files (default "/run/berth")
+  -H, --host list               Daemon socket(s) to connect to (default unix:///run/berth/berth.sock)
+  -l, --log-level string        Set the logging level ("debug"|"info"|"warn"|"error") (default "info")
+  -p, --pidfile string          Path to use for daemon PID file (default "/run/berth/berthd.pid")
+  -v, --version                 Print version information and quit
+`;
+
+/** dockerd's flags where they exist; a config file gives defaults that flags override. */
+function parseArgs(argv: string[]): DaemonOptions {
+  const flags: Record<string, string[]> = {};
+  const take = (name: string, value: string) => (flags[name] ??= []).push(value);
+  const names: Record<string, string> = {
+    '-H': 'host', '--host': 'host', '--data-root': 'data-root', '--exec-root': 'exec-root', '-p': 'pidfile', '--pidfile': 'pidfile',
+    '--config-file': 'config-file', '-l': 'log-level', '--log-level': 'log-level', '--default-runtime': 'default-runtime',
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '-h' || a === '--help') { process.stdout.write(USAGE); process.exit(0); }
+    if (a === '-v' || a === '--version') { process.stdout.write(`berthd version ${VERSION}\n`); process.exit(0); }
+    const eq = a.indexOf('=');
+    const flag = eq > 0 ? a.slice(0, eq) : a;
+    const name = names[flag];
+    if (!name) fail(`unknown flag: ${flag}`);
+    const value = eq > 0 ? a.slice(eq + 1) : argv[++i];
+    if (value === undefined) fail(`flag needs an argument: ${flag}`);
+    take(name, value);
+  }
+  let file: Record<string, unknown> = {};
+  const configFile = flags['config-file']?.[0] ?? (existsSync('/etc/berth/daemon.json') ? '/etc/berth/daemon.json' : undefined);
+  if (configFile) {
+    try { file = JSON.parse(readFileSync(configFile, 'utf8')); } catch (e) { fail(`unable to configure the daemon from ${configFile}: ${(e as Error).message}`); }
+  }
+  const pick = (name: string, dflt: string): string => flags[name]?.at(-1) ?? (typeof file[name] === 'string' ? (file[name] as string) : dflt);
+  const hosts = flags.host ?? (Array.isArray(file.hosts) ? (file.hosts as string[]) : ['unix:///run/berth/berth.sock']);
+  const logLevel = pick('log-level', 'info') as Level;
+  if (!LEVELS.includes(logLevel)) fail(`invalid log level: ${logLevel}`);
+  const defaultRuntime = pick('default-runtime', 'auto') as DaemonOptions['defaultRuntime'];
+  if (!['crun', 'runc', 'auto'].includes(defaultRuntime)) fail(`invalid default runtime: ${defaultRuntime}`);
+  const execRoot = pick('exec-root', '/run/berth');
+  return {
+    hosts: hosts.map((h) => (h.startsWith('/') ? `unix://${h}` : h)), dataRoot: pick('data-root', '/var/lib/berth'), execRoot,
+    pidfile: pick('pidfile', join(execRoot, 'berthd.pid')), logLevel, defaultRuntime,
+  };
+}
+
+function fail(msg: string): never {
+  process.stderr.write(`berthd: ${msg}\n`);
+  process.exit(1);
+}
+
+function hardRlimits(): Record<string, number> {
+  // Node cannot call getrlimit: /proc/self/limits has them ("Max open files  20000  20000  files").
+  const out: Record<string, number> = {};
+  const names: Record<string, string> = { 'Max open files': 'RLIMIT_NOFILE', 'Max processes': 'RLIMIT_NPROC', 'Max core file size': 'RLIMIT_CORE' };
+  for (const line of readFileSync('/proc/self/limits', 'utf8').split('\n')) {
+    for (const [label, name] of Object.entries(names)) {
+      if (!line.startsWith(label)) continue;
+      const hard = line.slice(26).trim().split(/\s+/)[1];
+      if (hard && hard !== 'unlimited') out[name] = Number(hard);
+    }
+  }
+  return out;
+}
+
+/** Picks a static init binary for --init, which must run inside any image. */
+function findInit(): string | undefined {
+  return ['/usr/bin/tini-static', '/usr/bin/catatonit', '/usr/libexec/podman/catatonit'].find((p) => existsSync(p));
+}
+
+/** The one place that builds berthd's object graph. */
+async function main(): Promise<void> {
+  const o = parseArgs(process.argv.slice(2));
+  const threshold = LEVELS.indexOf(o.logLevel);
+  const log = (level: Level, msg: string) => {
+    if (LEVELS.indexOf(level) >= threshold) process.stderr.write(`${new Date().toISOString()} ${level.toUpperCase()} ${msg}\n`);
+  };
+  mkdirSync(o.dataRoot, { recursive: true, mode: 0o710 });
+  mkdirSync(o.execRoot, { recursive: true, mode: 0o700 });
+  if (existsSync(o.pidfile)) {
+    const pid = Number(readFileSync(o.pidfile, 'utf8'));
+    if (pid && pid !== process.pid && alive(pid)) fail(`pid file found, ensure berthd is not running or delete ${o.pidfile}`);
+  }
+  writeFileSync(o.pidfile, `${process.pid}`);
+
+  const db = openDatabase(join(o.dataRoot, 'berth.db'));
+  const snapshotter = new OverlaySnapshotter(join(o.dataRoot, 'overlay'));
+  const images = await LocalImageStore.open(db, join(o.dataRoot, 'image'), snapshotter);
+  const runtime = new ConmonRuntime({ runtime: o.defaultRuntime, stateDir: join(o.execRoot, 'rt') });
+  const seccompPath = '/usr/share/containers/seccomp.json';
+  const seccomp = existsSync(seccompPath) ? new SeccompTranslator(readFileSync(seccompPath, 'utf8'), { arch: process.arch, kernel: release() }) : undefined;
+  if (!seccomp) log('warn', `${seccompPath} not found: containers run without a seccomp profile`);
+  const rlimits = hardRlimits();
+  const specs: SpecBuilder = {
+    spec: (input) => generateSpec(input, { hardRlimits: rlimits }),
+    execProcess: (input) => generateExecProcess({
+      args: input.args, env: input.env, cwd: input.cwd, user: input.user, tty: input.tty, privileged: input.privileged,
+      noNewPrivileges: input.noNewPrivileges,
+      capabilities: computeCapabilities({ capAdd: input.capAdd, capDrop: input.capDrop, privileged: input.privileged }),
+    }),
+    resolveUser: (rootfs, user) => resolveUser(rootfs, user),
+    seccomp: (opts) => seccomp?.forCapabilities(computeCapabilities(opts)) ?? null,
+  };
+  const events = new EventBus();
+  const cgroupMode = detectCgroupMode();
+  const engine = new Engine({
+    db, dataRoot: o.dataRoot, images, snapshotter, runtime, readLogs, specs, events, initPath: findInit(), cgroupParent: '/berth', log,
+  });
+  await engine.recover();
+
+  const router = new Router();
+  containerRoutes(router, { engine, snapshotter, runtimeName: runtime.name });
+  imageRoutes(router, { engine, images });
+  const idFile = join(o.dataRoot, 'engine-id');
+  if (!existsSync(idFile)) writeFileSync(idFile, randomUUID());
+  systemRoutes(router, {
+    engine, images,
+    info: { version: VERSION, dataRoot: o.dataRoot, runtimeName: runtime.name, cgroupVersion: cgroupMode === 'v2' ? '2' : '1', daemonId: readFileSync(idFile, 'utf8').trim() },
+  });
+  const servers: import("node:http").Server[] = [];
+  for (const host of o.hosts) {
+    const server = createApiServer(router, log);
+    await listen(server, host);
+    servers.push(server);
+    log('info', `API listening on ${host}`);
+  }
+  events.publish('daemon', 'start', readFileSync(idFile, 'utf8').trim(), {});
+
+  // Containers belong to conmon, not to berthd: stopping the daemon leaves them running.
+  const shutdown = (sig: string) => {
+    log('info', `received ${sig}, shutting down (containers keep running)`);
+    for (const s of servers) s.close();
+    for (const h of o.hosts) if (h.startsWith('unix://')) rmSync(h.slice(7), { force: true });
+    rmSync(o.pidfile, { force: true });
+    db.close();
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+}
+
+function alive(pid: number): boolean {
+  try { process.kill(pid, 0); return true; } catch { return false; }
+}
+
+main().catch((e) => {
+  process.stderr.write(`berthd: ${e instanceof Error ? e.stack ?? e.message : String(e)}\n`);
+  process.exit(1);
+});

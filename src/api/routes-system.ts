@@ -1,0 +1,96 @@
+import { hostname, totalmem, cpus, release } from 'node:os';
+import type { Engine } from '../daemon/engine';
+import type { ImageStore } from '../image/image-store';
+import type { EngineEvent } from '../daemon/events';
+import { API_VERSION, MIN_API_VERSION, Router, qfilters, sendJson } from './router';
+import { invalidArgument } from '../base/errors';
+
+export interface SystemInfo {
+  version: string;
+  dataRoot: string;
+  runtimeName: string;
+  cgroupVersion: '1' | '2';
+  daemonId: string;
+}
+
+function arch(): string {
+  return process.arch === 'x64' ? 'amd64' : process.arch;
+}
+
+function eventMatches(e: EngineEvent, f: Record<string, string[]>): boolean {
+  if (f.type && !f.type.includes(e.Type)) return false;
+  if (f.event && !f.event.some((x) => e.Action === x || e.Action.startsWith(`${x}:`))) return false;
+  if (f.container && (e.Type !== 'container' || !f.container.some((x) => e.Actor.ID.startsWith(x) || e.Actor.Attributes.name === x))) return false;
+  if (f.image && !f.image.some((x) => e.Actor.Attributes.image === x || e.Actor.ID === x)) return false;
+  if (f.label && !f.label.every((l) => { const [k, v] = l.split('='); return v === undefined ? k in e.Actor.Attributes : e.Actor.Attributes[k] === v; })) return false;
+  return true;
+}
+
+export function systemRoutes(r: Router, d: { engine: Engine; images: ImageStore; info: SystemInfo }): void {
+  const { engine, images, info } = d;
+  const ping = ({ res }: { res: import('node:http').ServerResponse }) => {
+    res.writeHead(200, {
+      'Api-Version': API_VERSION, 'Ostype': 'linux', 'Docker-Experimental': 'false', 'Builder-Version': '1',
+      'Swarm': 'inactive', 'Cache-Control': 'no-cache, no-store, must-revalidate', 'Pragma': 'no-cache', 'Content-Type': 'text/plain; charset=utf-8',
+    });
+    res.end('OK');
+  };
+  r.add('GET', '/_ping', ping);
+  r.add('HEAD', '/_ping', ping);
+
+  r.add('GET', '/version', ({ res }) => {
+    sendJson(res, 200, {
+      Platform: { Name: 'berth' },
+      Components: [{ Name: 'Engine', Version: info.version, Details: { ApiVersion: API_VERSION, MinAPIVersion: MIN_API_VERSION, Os: 'linux', Arch: arch(), KernelVersion: release(), NodeVersion: process.version } },
+        { Name: info.runtimeName, Version: '', Details: {} }],
+      Version: info.version, ApiVersion: API_VERSION, MinAPIVersion: MIN_API_VERSION, GitCommit: '', GoVersion: `node${process.version}`,
+      Os: 'linux', Arch: arch(), KernelVersion: release(), BuildTime: '',
+    });
+  });
+
+  r.add('GET', '/info', ({ res }) => {
+    const all = engine.containers.list();
+    const running = all.filter((c) => c.state.status === 'running').length;
+    const paused = all.filter((c) => c.state.status === 'paused').length;
+    sendJson(res, 200, {
+      ID: info.daemonId, Containers: all.length, ContainersRunning: running, ContainersPaused: paused, ContainersStopped: all.length - running - paused,
+      Images: images.list().length, Driver: 'overlay2', DriverStatus: [['Backing Filesystem', 'extfs']], Plugins: { Volume: ['local'], Network: ['host', 'none'], Authorization: null, Log: ['k8s-file'] },
+      MemoryLimit: true, SwapLimit: true, CpuCfsPeriod: true, CpuCfsQuota: true, CPUShares: true, CPUSet: true, PidsLimit: true, IPv4Forwarding: true,
+      Debug: false, NFd: 0, OomKillDisable: false, NGoroutines: 0, SystemTime: new Date().toISOString(), LoggingDriver: 'k8s-file',
+      CgroupDriver: 'cgroupfs', CgroupVersion: info.cgroupVersion, NEventsListener: 0, KernelVersion: release(), OperatingSystem: 'berth on Linux',
+      OSVersion: '', OSType: 'linux', Architecture: process.arch === 'x64' ? 'x86_64' : process.arch, IndexServerAddress: 'https://index.docker.io/v1/',
+      RegistryConfig: { IndexConfigs: {}, InsecureRegistryCIDRs: ['127.0.0.0/8'], Mirrors: [] }, NCPU: cpus().length, MemTotal: totalmem(),
+      DockerRootDir: info.dataRoot, Name: hostname(), Labels: [], ExperimentalBuild: false, ServerVersion: info.version,
+      Runtimes: { [info.runtimeName]: { path: info.runtimeName } }, DefaultRuntime: info.runtimeName, Swarm: { NodeID: '', NodeAddr: '', LocalNodeState: 'inactive', ControlAvailable: false, Error: '', RemoteManagers: null },
+      LiveRestoreEnabled: true, Isolation: '', InitBinary: 'docker-init', SecurityOptions: ['name=seccomp,profile=builtin'], Warnings: null,
+    });
+  });
+
+  r.add('GET', '/events', ({ req, res, query }) => {
+    const f = qfilters(query);
+    const since = query.get('since');
+    const until = query.get('until');
+    const untilMs = until ? Number(until) * 1000 : undefined;
+    if (until && Number.isNaN(untilMs)) throw invalidArgument(`invalid until: ${until}`);
+    res.writeHead(200, { 'Content-Type': 'application/json' });
+    res.flushHeaders();
+    if (since) for (const e of engine.events.since(Number(since))) if (eventMatches(e, f) && (!untilMs || e.time * 1000 <= untilMs)) res.write(JSON.stringify(e) + '\n');
+    if (untilMs !== undefined && untilMs <= Date.now()) { res.end(); return; }
+    const unsubscribe = engine.events.subscribe((e) => { if (eventMatches(e, f)) res.write(JSON.stringify(e) + '\n'); });
+    const timer = untilMs !== undefined ? setTimeout(() => { unsubscribe(); res.end(); }, untilMs - Date.now()) : undefined;
+    req.socket.on('close', () => { unsubscribe(); if (timer) clearTimeout(timer); });
+  });
+
+  r.add('GET', '/system/df', async ({ res }) => {
+    const counts = new Map<string, number>();
+    for (const c of engine.containers.list()) counts.set(c.image, (counts.get(c.image) ?? 0) + 1);
+    const imgs = images.list();
+    const containers = [];
+    for (const c of engine.containers.list()) containers.push({ Id: c.id, Names: [`/${c.name}`], Image: c.imageRef, ImageID: c.image, State: c.state.status, SizeRw: await engine.sizeOf(c.id), Created: Math.floor(Date.parse(c.created) / 1000) });
+    sendJson(res, 200, {
+      LayersSize: imgs.reduce((a, i) => a + i.size, 0),
+      Images: imgs.map((i) => ({ Id: i.id, RepoTags: i.repoTags, RepoDigests: i.repoDigests, Created: Math.floor(Date.parse(i.created) / 1000), Size: i.size, SharedSize: 0, Containers: counts.get(i.id) ?? 0, ParentId: i.parent, Labels: i.config.config?.Labels ?? {} })),
+      Containers: containers, Volumes: [], BuildCache: [],
+    });
+  });
+}

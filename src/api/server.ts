@@ -1,0 +1,60 @@
+import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { chmodSync, mkdirSync, rmSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { notFound } from '../base/errors';
+import { Router, Ctx } from './router';
+import { sendError, messageOf, statusOf } from './errors';
+
+export type ApiLogger = (level: 'debug' | 'info' | 'warn' | 'error', msg: string) => void;
+
+/**
+ * The Docker Engine API over HTTP/1.1. Requests and connection upgrades (attach, exec start) go
+ * through one router; every error becomes Docker's `{"message"}` with the status of its kind.
+ */
+export function createApiServer(router: Router, log: ApiLogger): Server {
+  const server = createServer({ keepAliveTimeout: 60_000 }, (req, res) => void dispatch(router, log, req, res));
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    // An upgrade request has no ServerResponse; give handlers one bound to the socket for errors
+    // that happen before the switch.
+    const res = new ServerResponse(req);
+    res.assignSocket(socket as import('node:net').Socket);
+    void dispatch(router, log, req, res, { socket, head });
+  });
+  return server;
+}
+
+async function dispatch(router: Router, log: ApiLogger, req: IncomingMessage, res: ServerResponse, upgrade?: Ctx['upgrade']): Promise<void> {
+  const started = process.hrtime.bigint();
+  try {
+    const m = router.match(req.method ?? 'GET', req.url ?? '/');
+    if (m === 'no-route') throw notFound(`page not found`);
+    if (m === 'bad-method') throw Object.assign(notFound('page not found'), {});
+    await m.handler({ req, res, params: m.params, query: m.query, version: m.version, upgrade });
+  } catch (err) {
+    const status = statusOf(err);
+    log(status >= 500 ? 'error' : 'debug', `${req.method} ${req.url}: ${status} ${messageOf(err)}`);
+    sendError(res, err);
+  } finally {
+    log('debug', `${req.method} ${req.url} ${(Number(process.hrtime.bigint() - started) / 1e6).toFixed(1)}ms`);
+  }
+}
+
+/** Listens on `unix:///path` (mode 0660, stale socket replaced) or `tcp://host:port`. */
+export function listen(server: Server, host: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    if (host.startsWith('unix://')) {
+      const path = host.slice('unix://'.length);
+      mkdirSync(dirname(path), { recursive: true });
+      rmSync(path, { force: true });
+      server.listen(path, () => {
+        chmodSync(path, 0o660);
+        resolve();
+      });
+    } else if (host.startsWith('tcp://')) {
+      const u = new URL(host.replace(/^tcp:/, 'http:'));
+      server.listen(Number(u.port || 2375), u.hostname, () => resolve());
+    } else reject(new Error(`unsupported host ${host}: use unix:// or tcp://`));
+  });
+}

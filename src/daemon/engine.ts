@@ -1,0 +1,861 @@
+import { mkdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { PassThrough, Readable } from 'node:stream';
+import { conflict, failedPrecondition, invalidArgument, isKind, notFound, wrap } from '../base/errors';
+import { newId, randomName, shortId } from '../base/ids';
+import type { Digest } from '../base/digest';
+import type { ImageRuntimeConfig } from '../oci/image';
+import type { Db } from '../sys/database';
+import type { ImageRecord, ImageStore, RemoveResult } from '../image/image-store';
+import type { Snapshotter, Change } from '../snapshot/snapshotter';
+import type { AttachConnection, ContainerRuntime, ExecSession, ExitStatus, LogEntry, LogReader, SpecInput } from '../runtime/runtime';
+import { mountAll, unmount, isMounted } from '../sys/mount';
+import { runProcessList } from '../sys/ps';
+import { archiveFromRoot, extractIntoRoot, statInRoot, resolveInRoot, packDir } from '../archive';
+import { applyConfigChanges } from './config-changes';
+import { ContainerStore } from './container-store';
+import {
+  ContainerRecord, ContainerState, HostOptions, NEVER, cannotExec, cannotKill, cannotPause, cannotRemove, cannotStart,
+  cannotUnpause, initialState, isRunning, validName,
+} from './container';
+import { EventBus } from './events';
+import { hostsFile, resolvConf } from './etc-files';
+import { filterContainers, Filters } from './container-filters';
+import { KeyedLock } from './locks';
+
+/** What the engine needs to turn a container into an OCI spec; cmd/ supplies the implementation. */
+export interface SpecBuilder {
+  spec(input: SpecInput): object;
+  execProcess(input: { args: string[]; env: string[]; cwd: string; user: SpecInput['user']; tty: boolean; capAdd: string[]; capDrop: string[]; privileged: boolean; noNewPrivileges: boolean }): object;
+  resolveUser(rootfs: string, user: string): Promise<SpecInput['user']>;
+  seccomp(opts: { capAdd: string[]; capDrop: string[]; privileged: boolean }): object | null;
+}
+
+export interface EngineOptions {
+  db: Db;
+  dataRoot: string;
+  images: ImageStore;
+  snapshotter: Snapshotter;
+  runtime: ContainerRuntime;
+  readLogs: LogReader;
+  specs: SpecBuilder;
+  events: EventBus;
+  /** Host path of a static init binary for --init (tini-static or catatonit). */
+  initPath?: string;
+  /** Parent of every container's cgroup, e.g. `/berth`. */
+  cgroupParent: string;
+  log: (level: 'debug' | 'info' | 'warn' | 'error', msg: string) => void;
+}
+
+/** The body of POST /containers/create, in Docker's field names (they are the wire format). */
+export interface CreateRequest extends ImageRuntimeConfig {
+  HostConfig?: HostOptions;
+  NetworkingConfig?: unknown;
+}
+
+export interface ExecRecord {
+  id: string;
+  containerId: string;
+  args: string[];
+  env: string[];
+  user: string;
+  workingDir: string;
+  tty: boolean;
+  attachStdin: boolean;
+  attachStdout: boolean;
+  attachStderr: boolean;
+  privileged: boolean;
+  running: boolean;
+  exitCode: number | null;
+  pid: number;
+  session?: ExecSession;
+  detachKeys?: string;
+}
+
+type WaitCondition = 'not-running' | 'next-exit' | 'removed';
+
+interface Waiter {
+  condition: WaitCondition;
+  resolve: (r: { StatusCode: number; Error: { Message: string } | null }) => void;
+}
+
+const DEFAULT_PATH = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
+/**
+ * The engine: containers and their state machine, exec sessions, logs, events. Everything above it
+ * (the API) speaks Docker; everything below it (runtime, snapshotter, image store) is a contract
+ * chosen in cmd/.
+ */
+export class Engine {
+  readonly containers: ContainerStore;
+  readonly events: EventBus;
+  private readonly locks = new KeyedLock();
+  private readonly waiters = new Map<string, Waiter[]>();
+  /** Attach requests made before start (docker run attaches, then starts). */
+  private readonly pendingAttach = new Map<string, Array<(conn: AttachConnection | Error) => void>>();
+  private readonly execs = new Map<string, ExecRecord>();
+  private readonly watching = new Set<string>();
+  private readonly stopping = new Set<string>();
+
+  constructor(private readonly o: EngineOptions) {
+    this.containers = new ContainerStore(o.db);
+    this.events = o.events;
+    mkdirSync(this.containersDir, { recursive: true });
+  }
+
+  private get containersDir(): string {
+    return join(this.o.dataRoot, 'containers');
+  }
+
+  private dirOf(id: string): string {
+    return join(this.containersDir, id);
+  }
+
+  rootfsOf(id: string): string {
+    return join(this.dirOf(id), 'rootfs');
+  }
+
+  logPathOf(id: string): string {
+    return join(this.dirOf(id), `${id}-json.log`);
+  }
+
+  /**
+   * Re-reads the world after a (re)start of berthd: containers whose monitor wrote an exit file
+   * meanwhile become exited with that code; the still running are watched again.
+   */
+  async recover(): Promise<void> {
+    for (const c of this.containers.list()) {
+      if (c.state.status === 'removing') c.state.status = 'dead';
+      if (!isRunning(c.state)) {
+        if (c.state.status === 'dead') this.containers.save(c);
+        continue;
+      }
+      const exit = this.o.runtime.exitStatus(c.id);
+      const alive = !exit && c.state.monitorPid > 0 && processAlive(c.state.monitorPid);
+      if (alive) {
+        this.watchExit(c);
+      } else {
+        await this.onExited(c, exit ?? { exitCode: 255, oomKilled: false, finishedAt: new Date() }, exit ? '' : 'container monitor disappeared');
+      }
+    }
+  }
+
+  // ---- create ---------------------------------------------------------------------------------
+
+  async create(req: CreateRequest, name: string | undefined): Promise<{ Id: string; Warnings: string[] }> {
+    if (name !== undefined && name !== '' && !validName(name)) {
+      throw invalidArgument(`Invalid container name (${name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
+    }
+    if (!req.Image) throw invalidArgument('config cannot be empty in order to create a container');
+    const image = this.o.images.find(req.Image);
+    if (!image) throw notFound(`No such image: ${req.Image}`);
+    const host: HostOptions = req.HostConfig ?? {};
+    this.validateHostConfig(host);
+    const config = mergeConfig(image, req);
+    const { path, args } = commandOf(config);
+    if (!path) throw invalidArgument('no command specified');
+    const id = newId();
+    let cname = name ? name.replace(/^\//, '') : randomName();
+    while (!name && this.containers.nameTaken(cname)) cname = randomName();
+    const rec: ContainerRecord = {
+      id, name: cname, created: new Date().toISOString(), image: image.id, imageRef: req.Image,
+      config, hostConfig: host, path, args, state: initialState(), networkingConfig: req.NetworkingConfig,
+    };
+    mkdirSync(this.dirOf(id), { recursive: true });
+    try {
+      await this.o.snapshotter.prepare(id, image.chainIds.at(-1) ?? null);
+      this.containers.insert(rec);
+    } catch (e) {
+      await this.o.snapshotter.remove(id).catch(() => undefined);
+      rmSync(this.dirOf(id), { recursive: true, force: true });
+      throw e;
+    }
+    this.events.publish('container', 'create', id, { image: req.Image, name: cname });
+    return { Id: id, Warnings: [] };
+  }
+
+  private validateHostConfig(h: HostOptions): void {
+    const mode = h.NetworkMode ?? 'default';
+    if (!['default', 'bridge', 'none', 'host'].includes(mode) && !mode.startsWith('container:')) {
+      throw notFound(`network ${mode} not found`);
+    }
+    for (const b of h.Binds ?? []) {
+      const [src] = b.split(':');
+      if (!src.startsWith('/')) throw invalidArgument(`named volumes are not supported yet: ${b}`);
+      if (!existsSync(src)) throw invalidArgument(`invalid mount config for type "bind": bind source path does not exist: ${src}`);
+    }
+    for (const opt of h.SecurityOpt ?? []) {
+      if (!/^(no-new-privileges(:true|:false|=true|=false)?|seccomp[=:].+|label[=:].+|apparmor[=:].+)$/.test(opt)) {
+        throw invalidArgument(`invalid --security-opt: ${JSON.stringify(opt)}`);
+      }
+    }
+    const rp = h.RestartPolicy?.Name ?? '';
+    if (!['', 'no', 'always', 'unless-stopped', 'on-failure'].includes(rp)) throw invalidArgument(`invalid restart policy '${rp}'`);
+  }
+
+  // ---- start ----------------------------------------------------------------------------------
+
+  /** Starts a container; false when it was already running (Docker's 304). */
+  start(idOrName: string): Promise<boolean> {
+    const rec = this.containers.resolve(idOrName);
+    return this.locks.run(rec.id, async () => {
+      const c = this.containers.resolve(rec.id);
+      if (c.state.status === 'running') return false;
+      const why = cannotStart(c.state);
+      if (why) throw conflict(why);
+      await this.doStart(c);
+      return true;
+    });
+  }
+
+  private async doStart(c: ContainerRecord): Promise<void> {
+    const dir = this.dirOf(c.id);
+    const rootfs = this.rootfsOf(c.id);
+    const bundle = join(dir, 'bundle');
+    // A previous run leaves its runtime state behind only if berthd died mid-way; clear it.
+    await this.o.runtime.delete(c.id, true).catch(() => undefined);
+    await this.o.runtime.cleanup(c.id).catch(() => undefined);
+    mkdirSync(rootfs, { recursive: true });
+    mkdirSync(bundle, { recursive: true });
+    if (!isMounted(rootfs)) mountAll(this.o.snapshotter.mounts(c.id), rootfs);
+    try {
+      const spec = await this.buildSpec(c, rootfs, dir);
+      writeFileSync(join(bundle, 'config.json'), JSON.stringify(spec));
+      const { pid, monitorPid } = await this.o.runtime.create({
+        id: c.id, bundleDir: bundle, tty: !!c.config.Tty, openStdin: !!c.config.OpenStdin, stdinOnce: !!c.config.StdinOnce,
+        logPath: this.logPathOf(c.id),
+      });
+      c.state = { ...c.state, pid, monitorPid };
+      await this.connectPendingAttaches(c.id, bundle);
+      await this.o.runtime.start(c.id);
+    } catch (e) {
+      this.failPendingAttaches(c.id, e as Error);
+      await this.o.runtime.delete(c.id, true).catch(() => undefined);
+      await this.o.runtime.cleanup(c.id).catch(() => undefined);
+      safeUnmount(rootfs);
+      c.state = { ...c.state, status: c.state.status === 'created' ? 'created' : 'exited', exitCode: startFailureCode(e), error: errorMessage(e), pid: 0, monitorPid: 0 };
+      this.containers.save(c);
+      throw e;
+    }
+    c.state = { ...c.state, status: 'running', exitCode: 0, error: '', oomKilled: false, startedAt: new Date().toISOString(), finishedAt: NEVER };
+    this.containers.save(c);
+    this.events.publish('container', 'start', c.id, { image: c.imageRef, name: c.name });
+    this.watchExit(c);
+  }
+
+  private async buildSpec(c: ContainerRecord, rootfs: string, dir: string): Promise<object> {
+    const h = c.hostConfig;
+    const cfg = c.config;
+    const user = await this.o.specs.resolveUser(rootfs, cfg.User ?? '');
+    const cwd = cfg.WorkingDir || '/';
+    // Docker creates the working directory when the image lacks it.
+    const cwdHost = resolveInRoot(rootfs, cwd);
+    if (!existsSync(cwdHost)) mkdirSync(cwdHost, { recursive: true });
+    const hostname = (cfg.Hostname || c.id.slice(0, 12)) + (cfg.Domainname ? `.${cfg.Domainname}` : '');
+    writeFileSync(join(dir, 'hostname'), `${hostname}\n`);
+    writeFileSync(join(dir, 'hosts'), hostsFile(hostname, h.ExtraHosts ?? []));
+    let hostResolv = '';
+    try { hostResolv = readFileSync('/etc/resolv.conf', 'utf8'); } catch { /* no resolver on the host */ }
+    writeFileSync(join(dir, 'resolv.conf'), resolvConf(hostResolv, h.Dns ?? [], h.DnsSearch ?? [], h.DnsOptions ?? []));
+    const etcOpts = h.ReadonlyRootfs ? ['rbind', 'ro'] : ['rbind', 'rw'];
+    const mounts: SpecInput['mounts'] = [
+      { destination: '/etc/hostname', type: 'bind', source: join(dir, 'hostname'), options: etcOpts },
+      { destination: '/etc/hosts', type: 'bind', source: join(dir, 'hosts'), options: etcOpts },
+      { destination: '/etc/resolv.conf', type: 'bind', source: join(dir, 'resolv.conf'), options: etcOpts },
+    ];
+    for (const [dest, opts] of Object.entries(h.Tmpfs ?? {})) {
+      mounts.push({ destination: dest, type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', 'noexec', ...(opts ? opts.split(',') : [])] });
+    }
+    for (const b of h.Binds ?? []) {
+      const [src, dst, mode = ''] = b.split(':');
+      const ro = mode.split(',').includes('ro');
+      mounts.push({ destination: dst, type: 'bind', source: src, options: ['rbind', ro ? 'ro' : 'rw'] });
+    }
+    const privileged = !!h.Privileged;
+    const capAdd = h.CapAdd ?? [];
+    const capDrop = h.CapDrop ?? [];
+    const secOpts = h.SecurityOpt ?? [];
+    const noNewPrivileges = secOpts.some((s) => /^no-new-privileges(:true|=true)?$/.test(s));
+    const unconfined = privileged || secOpts.some((s) => /^seccomp[=:]unconfined$/.test(s));
+    const net = h.NetworkMode ?? 'default';
+    let network: SpecInput['network'] = { mode: 'none' };
+    if (net === 'host') network = { mode: 'host' };
+    else if (net.startsWith('container:')) {
+      const other = this.containers.resolve(net.slice('container:'.length));
+      if (!isRunning(other.state)) throw conflict(`cannot join network of a non running container: ${other.id}`);
+      network = { mode: 'path', path: `/proc/${other.state.pid}/ns/net` };
+    }
+    const env = cfg.Env ?? [];
+    return this.o.specs.spec({
+      id: c.id, rootfs, readonlyRootfs: !!h.ReadonlyRootfs, args: [c.path, ...c.args],
+      env: env.some((e) => e.startsWith('PATH=')) ? env : [DEFAULT_PATH, ...env],
+      cwd, user, hostname, tty: !!cfg.Tty, openStdin: !!cfg.OpenStdin, capAdd, capDrop, privileged, noNewPrivileges, network, mounts,
+      init: h.Init ? this.o.initPath : undefined, cgroupsPath: `${this.o.cgroupParent}/${c.id}`,
+      seccomp: unconfined ? null : this.o.specs.seccomp({ capAdd, capDrop, privileged }),
+      annotations: { 'org.opencontainers.image.stopSignal': cfg.StopSignal ?? 'SIGTERM' },
+    });
+  }
+
+  private watchExit(c: ContainerRecord): void {
+    if (this.watching.has(c.id)) return;
+    this.watching.add(c.id);
+    this.o.runtime.waitExit(c.id).then(
+      (status) => this.locks.run(c.id, () => this.onExited(this.containers.get(c.id) ?? c, status, '')),
+      (e) => this.o.log('error', `waiting for container ${shortId(c.id)}: ${errorMessage(e)}`),
+    ).finally(() => this.watching.delete(c.id));
+  }
+
+  private async onExited(c: ContainerRecord, status: ExitStatus, error: string): Promise<void> {
+    if (!this.containers.get(c.id)) return;
+    await this.o.runtime.delete(c.id, true).catch(() => undefined);
+    await this.o.runtime.cleanup(c.id).catch(() => undefined);
+    safeUnmount(this.rootfsOf(c.id));
+    for (const e of this.execs.values()) if (e.containerId === c.id && e.running) e.running = false;
+    c.state = {
+      ...c.state, status: 'exited', pid: 0, monitorPid: 0, exitCode: status.exitCode, oomKilled: status.oomKilled,
+      finishedAt: status.finishedAt.toISOString(), error,
+    };
+    this.containers.save(c);
+    this.events.publish('container', 'die', c.id, { image: c.imageRef, name: c.name, exitCode: String(status.exitCode) });
+    this.notifyWaiters(c.id, 'exit', status.exitCode);
+    if (c.hostConfig.AutoRemove && !this.stopping.has(c.id)) {
+      await this.removeLocked(c, { force: true, volumes: true }).catch((e) => this.o.log('warn', `auto-remove ${shortId(c.id)}: ${errorMessage(e)}`));
+    }
+  }
+
+  // ---- stop / kill / restart / pause ------------------------------------------------------------
+
+  /** Stops a container; false when it was not running (Docker's 304). */
+  stop(idOrName: string, opts: { timeout?: number; signal?: string } = {}): Promise<boolean> {
+    const rec = this.containers.resolve(idOrName);
+    return this.locks.run(rec.id, () => this.stopLocked(this.containers.resolve(rec.id), opts));
+  }
+
+  private async stopLocked(c: ContainerRecord, opts: { timeout?: number; signal?: string }): Promise<boolean> {
+    if (!isRunning(c.state)) return false;
+    const signal = opts.signal || c.config.StopSignal || 'SIGTERM';
+    const timeout = opts.timeout ?? c.config.StopTimeout ?? 10;
+    const exited = this.o.runtime.waitExit(c.id);
+    if (c.state.status === 'paused') await this.o.runtime.resume(c.id).catch(() => undefined);
+    if (timeout !== 0) {
+      await this.o.runtime.kill(c.id, signal).catch(() => undefined);
+      if (timeout < 0 || await raceTimeout(exited, timeout * 1000)) {
+        await exited;
+        await this.onExited(c, (await exited), '');
+        this.events.publish('container', 'stop', c.id, { image: c.imageRef, name: c.name });
+        return true;
+      }
+    }
+    await this.o.runtime.kill(c.id, 'SIGKILL').catch(() => undefined);
+    const status = await exited;
+    await this.onExited(c, status, '');
+    this.events.publish('container', 'stop', c.id, { image: c.imageRef, name: c.name });
+    return true;
+  }
+
+  async kill(idOrName: string, signal = 'SIGKILL'): Promise<void> {
+    const c = this.containers.resolve(idOrName);
+    const why = cannotKill(c.state, c.id);
+    if (why) throw conflict(why);
+    await this.o.runtime.kill(c.id, normalizeSignal(signal));
+    this.events.publish('container', 'kill', c.id, { image: c.imageRef, name: c.name, signal });
+  }
+
+  restart(idOrName: string, opts: { timeout?: number; signal?: string } = {}): Promise<void> {
+    const rec = this.containers.resolve(idOrName);
+    return this.locks.run(rec.id, async () => {
+      const c = this.containers.resolve(rec.id);
+      this.stopping.add(c.id);
+      try { await this.stopLocked(c, opts); } finally { this.stopping.delete(c.id); }
+      const fresh = this.containers.resolve(rec.id);
+      await this.doStart(fresh);
+      this.events.publish('container', 'restart', c.id, { image: c.imageRef, name: c.name });
+    });
+  }
+
+  pause(idOrName: string): Promise<void> {
+    const rec = this.containers.resolve(idOrName);
+    return this.locks.run(rec.id, async () => {
+      const c = this.containers.resolve(rec.id);
+      const why = cannotPause(c.state, c.id);
+      if (why) throw conflict(why);
+      await this.o.runtime.pause(c.id);
+      c.state = { ...c.state, status: 'paused' };
+      this.containers.save(c);
+      this.events.publish('container', 'pause', c.id, { image: c.imageRef, name: c.name });
+    });
+  }
+
+  unpause(idOrName: string): Promise<void> {
+    const rec = this.containers.resolve(idOrName);
+    return this.locks.run(rec.id, async () => {
+      const c = this.containers.resolve(rec.id);
+      const why = cannotUnpause(c.state, c.id);
+      if (why) throw conflict(why);
+      await this.o.runtime.resume(c.id);
+      c.state = { ...c.state, status: 'running' };
+      this.containers.save(c);
+      this.events.publish('container', 'unpause', c.id, { image: c.imageRef, name: c.name });
+    });
+  }
+
+  // ---- remove / rename / prune --------------------------------------------------------------------
+
+  remove(idOrName: string, opts: { force: boolean; volumes: boolean }): Promise<void> {
+    const rec = this.containers.resolve(idOrName);
+    return this.locks.run(rec.id, async () => {
+      const c = this.containers.get(rec.id);
+      if (!c) throw notFound(`No such container: ${idOrName}`);
+      await this.removeLocked(c, opts);
+    });
+  }
+
+  private async removeLocked(c: ContainerRecord, opts: { force: boolean; volumes: boolean }): Promise<void> {
+    const why = cannotRemove(c.state, c.id, opts.force);
+    if (why) throw conflict(why);
+    if (isRunning(c.state)) {
+      const exited = this.o.runtime.waitExit(c.id);
+      if (c.state.status === 'paused') await this.o.runtime.resume(c.id).catch(() => undefined);
+      await this.o.runtime.kill(c.id, 'SIGKILL').catch(() => undefined);
+      const status = await raceTimeout(exited, 10_000) ? await exited : { exitCode: 137, oomKilled: false, finishedAt: new Date() };
+      this.stopping.add(c.id);
+      try { await this.onExited(c, status, ''); } finally { this.stopping.delete(c.id); }
+    }
+    c.state = { ...c.state, status: 'removing' };
+    this.containers.save(c);
+    await this.o.runtime.delete(c.id, true).catch(() => undefined);
+    await this.o.runtime.cleanup(c.id).catch(() => undefined);
+    safeUnmount(this.rootfsOf(c.id));
+    await this.o.snapshotter.remove(c.id);
+    rmSync(this.dirOf(c.id), { recursive: true, force: true });
+    this.containers.delete(c.id);
+    for (const [eid, e] of this.execs) if (e.containerId === c.id) this.execs.delete(eid);
+    this.events.publish('container', 'destroy', c.id, { image: c.imageRef, name: c.name });
+    this.notifyWaiters(c.id, 'removed', c.state.exitCode);
+  }
+
+  rename(idOrName: string, newName: string): void {
+    const c = this.containers.resolve(idOrName);
+    const name = newName.replace(/^\//, '');
+    if (!validName(name)) throw invalidArgument(`Invalid container name (${newName}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
+    if (name === c.name) throw invalidArgument('Renaming a container with the same name as its current name');
+    const holder = this.containers.nameTaken(name);
+    if (holder) throw conflict(`Conflict. The container name "/${name}" is already in use by container "${holder.id}". You have to remove (or rename) that container to be able to reuse that name.`);
+    const old = c.name;
+    c.name = name;
+    this.containers.save(c);
+    this.events.publish('container', 'rename', c.id, { name, oldName: `/${old}` });
+  }
+
+  async prune(filters: Filters): Promise<{ ContainersDeleted: string[]; SpaceReclaimed: number }> {
+    const deleted: string[] = [];
+    let space = 0;
+    const until = filters.until?.[0] ? parseUntil(filters.until[0]) : undefined;
+    for (const c of this.containers.list()) {
+      if (isRunning(c.state)) continue;
+      if (filters.label && !filters.label.every((l) => labelMatches(c.config.Labels, l))) continue;
+      if (until !== undefined && Date.parse(c.created) >= until) continue;
+      space += await this.o.snapshotter.usage(c.id).catch(() => 0);
+      await this.remove(c.id, { force: false, volumes: false });
+      deleted.push(c.id);
+    }
+    return { ContainersDeleted: deleted, SpaceReclaimed: space };
+  }
+
+  // ---- wait ---------------------------------------------------------------------------------------
+
+  /**
+   * Docker's wait: not-running answers at once for a stopped container; next-exit waits for the
+   * next exit; removed waits until the container is gone. The result carries the exit code.
+   */
+  wait(idOrName: string, condition: WaitCondition, signal?: AbortSignal): Promise<{ StatusCode: number; Error: { Message: string } | null }> {
+    const c = this.containers.resolve(idOrName);
+    if (condition === 'not-running' && !isRunning(c.state)) return Promise.resolve({ StatusCode: c.state.exitCode, Error: null });
+    return new Promise((resolve, reject) => {
+      const w: Waiter = { condition, resolve };
+      const list = this.waiters.get(c.id) ?? [];
+      list.push(w);
+      this.waiters.set(c.id, list);
+      signal?.addEventListener('abort', () => {
+        const l = this.waiters.get(c.id);
+        if (l) this.waiters.set(c.id, l.filter((x) => x !== w));
+        reject(wrap(signal.reason ?? new Error('aborted'), 'wait canceled'));
+      }, { once: true });
+    });
+  }
+
+  private notifyWaiters(id: string, what: 'exit' | 'removed', code: number): void {
+    const list = this.waiters.get(id);
+    if (!list) return;
+    const keep: Waiter[] = [];
+    for (const w of list) {
+      if (what === 'exit' && w.condition === 'removed') keep.push(w);
+      else w.resolve({ StatusCode: code, Error: null });
+    }
+    if (keep.length) this.waiters.set(id, keep); else this.waiters.delete(id);
+  }
+
+  // ---- attach / resize / logs ---------------------------------------------------------------------
+
+  /**
+   * Attaches to a container's stdio. For a container not yet started the connection is made when it
+   * starts (docker run attaches first), so no early output is lost.
+   */
+  attach(idOrName: string): Promise<{ container: ContainerRecord; conn: Promise<AttachConnection> }> {
+    const c = this.containers.resolve(idOrName);
+    if (c.state.status === 'running' || c.state.status === 'paused') {
+      return Promise.resolve({ container: c, conn: this.o.runtime.attach(c.id, join(this.dirOf(c.id), 'bundle')) });
+    }
+    const conn = new Promise<AttachConnection>((resolve, reject) => {
+      const list = this.pendingAttach.get(c.id) ?? [];
+      list.push((x) => (x instanceof Error ? reject(x) : resolve(x)));
+      this.pendingAttach.set(c.id, list);
+    });
+    return Promise.resolve({ container: c, conn });
+  }
+
+  private async connectPendingAttaches(id: string, bundle: string): Promise<void> {
+    const list = this.pendingAttach.get(id);
+    if (!list) return;
+    this.pendingAttach.delete(id);
+    for (const deliver of list) {
+      try { deliver(await this.o.runtime.attach(id, bundle)); } catch (e) { deliver(e as Error); }
+    }
+  }
+
+  private failPendingAttaches(id: string, err: Error): void {
+    const list = this.pendingAttach.get(id);
+    this.pendingAttach.delete(id);
+    for (const deliver of list ?? []) deliver(err);
+  }
+
+  /** Drops an attach request that was never connected (its client hung up before start). */
+  cancelPendingAttach(id: string): void {
+    this.failPendingAttaches(id, new Error('attach canceled'));
+  }
+
+  resize(idOrName: string, rows: number, cols: number): void {
+    const c = this.containers.resolve(idOrName);
+    if (!isRunning(c.state)) throw conflict(`Container ${c.id} is not running`);
+    if (!rows || !cols) return;
+    this.o.runtime.resize(c.id, join(this.dirOf(c.id), 'bundle'), rows, cols);
+  }
+
+  logs(idOrName: string, opts: { follow: boolean; since?: Date; until?: Date; tail?: number; signal?: AbortSignal }): { container: ContainerRecord; entries: AsyncIterable<LogEntry> } {
+    const c = this.containers.resolve(idOrName);
+    const logPath = this.logPathOf(c.id);
+    const follow = opts.follow && isRunning(c.state);
+    const stopWhen = follow ? this.wait(c.id, 'not-running', opts.signal).catch(() => undefined) : undefined;
+    if (!existsSync(logPath)) return { container: c, entries: emptyAsync() };
+    return { container: c, entries: this.o.readLogs(logPath, { ...opts, follow, stopWhen }) };
+  }
+
+  // ---- exec ---------------------------------------------------------------------------------------
+
+  execCreate(idOrName: string, body: { Cmd?: string[]; Env?: string[]; User?: string; WorkingDir?: string; Tty?: boolean; AttachStdin?: boolean; AttachStdout?: boolean; AttachStderr?: boolean; Privileged?: boolean; DetachKeys?: string }): string {
+    const c = this.containers.resolve(idOrName);
+    const why = cannotExec(c.state, c.id);
+    if (why) throw conflict(why);
+    if (!body.Cmd || body.Cmd.length === 0) throw invalidArgument('No exec command specified');
+    const id = newId();
+    this.execs.set(id, {
+      id, containerId: c.id, args: body.Cmd, env: body.Env ?? [], user: body.User ?? '', workingDir: body.WorkingDir ?? '',
+      tty: !!body.Tty, attachStdin: !!body.AttachStdin, attachStdout: body.AttachStdout !== false, attachStderr: body.AttachStderr !== false,
+      privileged: !!body.Privileged, running: false, exitCode: null, pid: 0, detachKeys: body.DetachKeys,
+    });
+    this.events.publish('container', `exec_create: ${body.Cmd.join(' ')}`, c.id, { image: c.imageRef, name: c.name, execID: id });
+    return id;
+  }
+
+  execGet(id: string): ExecRecord {
+    const e = this.execs.get(id);
+    if (!e) throw notFound(`No such exec instance: ${id}`);
+    return e;
+  }
+
+  async execStart(id: string, opts: { detach: boolean; tty?: boolean }): Promise<ExecRecord> {
+    const e = this.execGet(id);
+    if (e.running || e.exitCode !== null) throw conflict(`Error: Exec command ${id} has already run`);
+    const c = this.containers.resolve(e.containerId);
+    const why = cannotExec(c.state, c.id);
+    if (why) throw conflict(why);
+    const rootfs = this.rootfsOf(c.id);
+    const cfg = c.config;
+    const user = await this.o.specs.resolveUser(rootfs, e.user || cfg.User || '');
+    const baseEnv = cfg.Env ?? [];
+    const env = mergeEnv(baseEnv.some((x) => x.startsWith('PATH=')) ? baseEnv : [DEFAULT_PATH, ...baseEnv], e.env);
+    const h = c.hostConfig;
+    const secOpts = h.SecurityOpt ?? [];
+    const proc = this.o.specs.execProcess({
+      args: e.args, env, cwd: e.workingDir || cfg.WorkingDir || '/', user, tty: e.tty,
+      capAdd: h.CapAdd ?? [], capDrop: h.CapDrop ?? [], privileged: e.privileged || !!h.Privileged,
+      noNewPrivileges: secOpts.some((s) => /^no-new-privileges(:true|=true)?$/.test(s)),
+    });
+    const session = await this.o.runtime.exec(c.id, join(this.dirOf(c.id), 'bundle'), {
+      process: proc, tty: e.tty, stdin: e.attachStdin, detach: opts.detach,
+    });
+    e.session = session;
+    e.running = true;
+    e.pid = session.pid() ?? 0;
+    this.events.publish('container', `exec_start: ${e.args.join(' ')}`, c.id, { image: c.imageRef, name: c.name, execID: id });
+    session.exit.then((code) => {
+      e.running = false;
+      e.exitCode = code;
+      this.events.publish('container', 'exec_die', c.id, { image: c.imageRef, name: c.name, execID: id, exitCode: String(code) });
+    }, (err) => {
+      e.running = false;
+      e.exitCode = 126;
+      this.o.log('warn', `exec ${shortId(id)}: ${errorMessage(err)}`);
+    });
+    return e;
+  }
+
+  execResize(id: string, rows: number, cols: number): void {
+    const e = this.execGet(id);
+    if (!e.session) throw conflict(`Exec ${id} is not running`);
+    e.session.resize(rows, cols);
+  }
+
+  // ---- inspection: top / changes / export / archive -----------------------------------------------
+
+  async top(idOrName: string, psArgs: string): Promise<{ Titles: string[]; Processes: string[][] }> {
+    const c = this.containers.resolve(idOrName);
+    if (!isRunning(c.state)) throw conflict(`Container ${c.id} is not running`);
+    const pids = await this.o.runtime.pids(c.id);
+    return runProcessList(psArgs || '-ef', pids);
+  }
+
+  changes(idOrName: string): Promise<Change[]> {
+    const c = this.containers.resolve(idOrName);
+    return this.o.snapshotter.changes(c.id);
+  }
+
+  /** Runs fn with the container's root filesystem mounted (and paused when running, as Docker does for cp). */
+  private async withRootfs<T>(c: ContainerRecord, pause: boolean, fn: (rootfs: string) => Promise<T>): Promise<T> {
+    const rootfs = this.rootfsOf(c.id);
+    const mountedHere = !isMounted(rootfs);
+    if (mountedHere) {
+      mkdirSync(rootfs, { recursive: true });
+      mountAll(this.o.snapshotter.mounts(c.id), rootfs);
+    }
+    const paused = pause && c.state.status === 'running';
+    if (paused) await this.o.runtime.pause(c.id);
+    try {
+      return await fn(rootfs);
+    } finally {
+      if (paused) await this.o.runtime.resume(c.id).catch(() => undefined);
+      if (mountedHere && !isRunning(this.containers.get(c.id)?.state ?? c.state)) safeUnmount(rootfs);
+    }
+  }
+
+  async archiveStat(idOrName: string, path: string): Promise<ReturnType<typeof statInRoot>> {
+    const c = this.containers.resolve(idOrName);
+    return this.withRootfs(c, false, async (rootfs) => statInRoot(rootfs, path));
+  }
+
+  /** A tar of `path` in the container; the stream is read while the container stays paused. */
+  async archiveGet(idOrName: string, path: string): Promise<{ stat: ReturnType<typeof statInRoot>; tar: Readable }> {
+    const c = this.containers.resolve(idOrName);
+    const out = new PassThrough();
+    let statResult: ReturnType<typeof statInRoot> | undefined;
+    const ready = new Promise<void>((resolveReady, rejectReady) => {
+      this.withRootfs(c, true, async (rootfs) => {
+        statResult = statInRoot(rootfs, path);
+        const tar = archiveFromRoot(rootfs, path);
+        resolveReady();
+        await new Promise<void>((res, rej) => { tar.on('error', rej); out.on('error', rej); out.on('finish', res); tar.pipe(out); });
+      }).catch((e) => { rejectReady(e); out.destroy(e); });
+    });
+    await ready;
+    return { stat: statResult!, tar: out };
+  }
+
+  async archivePut(idOrName: string, path: string, tar: Readable, opts: { noOverwriteDirNonDir: boolean }): Promise<void> {
+    const c = this.containers.resolve(idOrName);
+    if (c.hostConfig.ReadonlyRootfs && isRunning(c.state)) throw failedPrecondition('container rootfs is marked read-only');
+    await this.withRootfs(c, true, (rootfs) => extractIntoRoot(rootfs, path, tar, opts));
+  }
+
+  async export(idOrName: string): Promise<Readable> {
+    const c = this.containers.resolve(idOrName);
+    const out = new PassThrough();
+    this.withRootfs(c, false, async (rootfs) => {
+      const tar = packDir(rootfs, { whiteouts: 'none' });
+      await new Promise<void>((res, rej) => { tar.on('error', rej); out.on('finish', res); out.on('error', rej); tar.pipe(out); });
+    }).catch((e) => out.destroy(e));
+    this.events.publish('container', 'export', c.id, { image: c.imageRef, name: c.name });
+    return out;
+  }
+
+  async commit(idOrName: string, opts: { repo?: string; tag?: string; comment?: string; author?: string; changes: string[]; pause: boolean; config?: ImageRuntimeConfig }): Promise<ImageRecord> {
+    const c = this.containers.resolve(idOrName);
+    const base = { ...c.config, ...(opts.config ?? {}) };
+    delete (base as Record<string, unknown>).Hostname;
+    const config = applyConfigChanges(base, opts.changes);
+    const paused = opts.pause && c.state.status === 'running';
+    if (paused) await this.o.runtime.pause(c.id);
+    try {
+      const ref = opts.repo ? `${opts.repo}${opts.tag ? `:${opts.tag}` : ''}` : undefined;
+      const img = await this.o.images.commit({
+        parentImage: c.image as Digest, layer: this.o.snapshotter.diff(c.id), config, containerId: c.id,
+        comment: opts.comment, author: opts.author, tag: ref, createdBy: [c.path, ...c.args].join(' '),
+      });
+      this.events.publish('container', 'commit', c.id, { image: c.imageRef, name: c.name });
+      return img;
+    } finally {
+      if (paused) await this.o.runtime.resume(c.id).catch(() => undefined);
+    }
+  }
+
+  // ---- listing ------------------------------------------------------------------------------------
+
+  list(opts: { all: boolean; limit: number; filters: Filters }): ContainerRecord[] {
+    return filterContainers(this.containers.list(), opts.filters, {
+      all: opts.all, limit: opts.limit,
+      resolve: (ref) => this.containers.find(ref),
+      imageMatches: (rec, ancestor) => {
+        const img = this.o.images.find(ancestor);
+        return img ? img.id === rec.image : rec.imageRef === ancestor;
+      },
+    });
+  }
+
+  /** Which container uses an image (for rmi's conflict errors). */
+  imageUsage(id: Digest): { containerId: string; running: boolean } | undefined {
+    let found: { containerId: string; running: boolean } | undefined;
+    for (const c of this.containers.list()) {
+      if (c.image !== id) continue;
+      if (isRunning(c.state)) return { containerId: c.id, running: true };
+      found ??= { containerId: c.id, running: false };
+    }
+    return found;
+  }
+
+  async removeImage(ref: string, opts: { force: boolean; noPrune: boolean }): Promise<RemoveResult[]> {
+    const res = await this.o.images.remove(ref, opts, (id) => this.imageUsage(id));
+    for (const r of res) {
+      if (r.Untagged) this.events.publish('image', 'untag', r.Untagged, { name: r.Untagged });
+      if (r.Deleted) this.events.publish('image', 'delete', r.Deleted, {});
+    }
+    return res;
+  }
+
+  async sizeOf(id: string): Promise<number> {
+    return this.o.snapshotter.usage(id).catch(() => 0);
+  }
+}
+
+// ---- helpers (pure) -------------------------------------------------------------------------------
+
+function mergeEnv(base: string[], extra: string[]): string[] {
+  const out = [...base];
+  for (const e of extra) {
+    const k = e.split('=')[0];
+    const i = out.findIndex((x) => x.split('=')[0] === k);
+    if (i >= 0) out[i] = e; else out.push(e);
+  }
+  return out;
+}
+
+/** The container's config: the image's defaults overridden by the create request, as Docker merges. */
+export function mergeConfig(image: ImageRecord, req: CreateRequest): ImageRuntimeConfig {
+  const ic = image.config.config ?? {};
+  const cfg: ImageRuntimeConfig = { ...req };
+  delete (cfg as Record<string, unknown>).HostConfig;
+  delete (cfg as Record<string, unknown>).NetworkingConfig;
+  cfg.Env = mergeEnv(ic.Env ?? [], req.Env ?? []);
+  const entrypointGiven = req.Entrypoint !== undefined && req.Entrypoint !== null;
+  const entrypoint = entrypointGiven ? req.Entrypoint : ic.Entrypoint;
+  cfg.Entrypoint = entrypoint && !(entrypoint.length === 1 && entrypoint[0] === '') ? entrypoint : null;
+  cfg.Cmd = req.Cmd && req.Cmd.length ? req.Cmd : entrypointGiven ? null : ic.Cmd ?? null;
+  cfg.WorkingDir = req.WorkingDir || ic.WorkingDir || '';
+  cfg.User = req.User || ic.User || '';
+  cfg.Labels = { ...(ic.Labels ?? {}), ...(req.Labels ?? {}) };
+  cfg.ExposedPorts = { ...(ic.ExposedPorts ?? {}), ...(req.ExposedPorts ?? {}) };
+  cfg.Volumes = { ...(ic.Volumes ?? {}), ...(req.Volumes ?? {}) };
+  cfg.StopSignal = req.StopSignal || ic.StopSignal;
+  cfg.Healthcheck = req.Healthcheck ?? ic.Healthcheck;
+  cfg.OnBuild = ic.OnBuild ?? null;
+  cfg.Image = req.Image;
+  cfg.Tty = !!req.Tty;
+  cfg.OpenStdin = !!req.OpenStdin;
+  cfg.StdinOnce = !!req.StdinOnce;
+  cfg.AttachStdin = !!req.AttachStdin;
+  cfg.AttachStdout = !!req.AttachStdout;
+  cfg.AttachStderr = !!req.AttachStderr;
+  return cfg;
+}
+
+function commandOf(cfg: ImageRuntimeConfig): { path: string; args: string[] } {
+  const all = [...(cfg.Entrypoint ?? []), ...(cfg.Cmd ?? [])];
+  return { path: all[0] ?? '', args: all.slice(1) };
+}
+
+const SIGNALS: Record<string, number> = {
+  HUP: 1, INT: 2, QUIT: 3, ILL: 4, TRAP: 5, ABRT: 6, IOT: 6, BUS: 7, FPE: 8, KILL: 9, USR1: 10, SEGV: 11, USR2: 12,
+  PIPE: 13, ALRM: 14, TERM: 15, STKFLT: 16, CHLD: 17, CONT: 18, STOP: 19, TSTP: 20, TTIN: 21, TTOU: 22, URG: 23,
+  XCPU: 24, XFSZ: 25, VTALRM: 26, PROF: 27, WINCH: 28, IO: 29, POLL: 29, PWR: 30, SYS: 31,
+};
+
+/** `SIGTERM`, `TERM`, `15` or `SIGRTMIN+3` to a signal number; InvalidArgument otherwise. */
+export function normalizeSignal(s: string): number {
+  const t = s.trim().toUpperCase();
+  if (/^\d+$/.test(t)) {
+    const n = Number(t);
+    if (n < 1 || n > 64) throw invalidArgument(`Invalid signal: ${s}`);
+    return n;
+  }
+  const name = t.replace(/^SIG/, '');
+  if (name in SIGNALS) return SIGNALS[name];
+  const rt = /^RTMIN(\+(\d+))?$/.exec(name) ?? /^RTMAX(-(\d+))?$/.exec(name);
+  if (rt) return name.startsWith('RTMIN') ? 34 + Number(rt[2] ?? 0) : 64 - Number(rt[2] ?? 0);
+  throw invalidArgument(`Invalid signal: ${s}`);
+}
+
+function labelMatches(labels: Record<string, string> | null | undefined, want: string): boolean {
+  const i = want.indexOf('=');
+  const l = labels ?? {};
+  return i < 0 ? want in l : l[want.slice(0, i)] === want.slice(i + 1);
+}
+
+/** `until` filter: RFC3339, Unix seconds, or a Go duration ago (`24h`, `10m`). */
+export function parseUntil(v: string): number {
+  if (/^\d+(\.\d+)?$/.test(v)) return Number(v) * 1000;
+  const d = /^(\d+)(h|m|s)$/.exec(v);
+  if (d) return Date.now() - Number(d[1]) * { h: 3600e3, m: 60e3, s: 1e3 }[d[2] as 'h' | 'm' | 's'];
+  const t = Date.parse(v);
+  if (Number.isNaN(t)) throw invalidArgument(`invalid filter 'until=${v}'`);
+  return t;
+}
+
+function errorMessage(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+/** Exit code Docker records when a start fails: 127 not found, 126 not executable, else 128. */
+function startFailureCode(e: unknown): number {
+  const m = errorMessage(e);
+  if (/executable file not found|no such file or directory/i.test(m)) return 127;
+  if (/permission denied/i.test(m)) return 126;
+  return 128;
+}
+
+function safeUnmount(path: string): void {
+  try { if (isMounted(path)) unmount(path); } catch { /* already gone; nothing to release */ }
+}
+
+function processAlive(pid: number): boolean {
+  try { process.kill(pid, 0); return true; } catch (e) { return isKind(e, 'PermissionDenied') || (e as NodeJS.ErrnoException).code === 'EPERM'; }
+}
+
+/** true when p settles within ms. */
+function raceTimeout(p: Promise<unknown>, ms: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const t = setTimeout(() => resolve(false), ms);
+    p.then(() => { clearTimeout(t); resolve(true); }, () => { clearTimeout(t); resolve(true); });
+  });
+}
+
+async function* emptyAsync(): AsyncIterable<LogEntry> { /* no log yet */ }
+
+export type { ContainerState };

@@ -1,0 +1,143 @@
+import { ChildProcess, spawn, spawnSync, SpawnSyncReturns } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, readdirSync } from 'node:fs';
+import { request } from 'node:http';
+import { join } from 'node:path';
+
+const ROOT = join(__dirname, '..', '..');
+export const BERTHD = join(ROOT, 'bin', 'berthd');
+export const BERTH = join(ROOT, 'bin', 'berth');
+const BUSYBOX_TAR = '/tmp/berth-test-busybox.tar';
+
+export interface Daemon {
+  sock: string;
+  host: string;
+  dataRoot: string;
+  execRoot: string;
+  proc: ChildProcess;
+  env: NodeJS.ProcessEnv;
+  /** Runs the real docker CLI against this daemon. */
+  docker(args: string[], opts?: { input?: string | Buffer; timeout?: number }): SpawnSyncReturns<string>;
+  /** Runs our berth CLI against this daemon. */
+  berth(args: string[], opts?: { input?: string | Buffer; timeout?: number }): SpawnSyncReturns<string>;
+  /** A raw API call over the socket. */
+  api(method: string, path: string, body?: unknown): Promise<{ status: number; body: string; headers: Record<string, string | string[] | undefined> }>;
+  /** Kills berthd (SIGKILL by default) without cleaning anything: containers must survive. */
+  kill(signal?: NodeJS.Signals): Promise<void>;
+  /** Starts berthd again on the same roots. */
+  restart(): Promise<void>;
+  /** Removes every container, stops berthd, unmounts and deletes the roots, checks for leaks. */
+  stop(): Promise<void>;
+}
+
+function spawnDaemon(dataRoot: string, execRoot: string, sock: string): ChildProcess {
+  const proc = spawn(process.execPath, [BERTHD, '-H', `unix://${sock}`, '--data-root', dataRoot, '--exec-root', execRoot, '--log-level', process.env.BERTH_TEST_LOG ?? 'warn'], {
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  return proc;
+}
+
+async function waitForSocket(sock: string, proc: ChildProcess): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    if (proc.exitCode !== null) throw new Error(`berthd exited with ${proc.exitCode}`);
+    if (existsSync(sock)) {
+      const ok = await new Promise<boolean>((resolve) => {
+        const r = request({ socketPath: sock, path: '/_ping', method: 'GET' }, (res) => { res.resume(); resolve(res.statusCode === 200); });
+        r.on('error', () => resolve(false));
+        r.end();
+      });
+      if (ok) return;
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error('berthd did not come up');
+}
+
+/** A busybox rootfs tar from the host's busybox-static, made once per machine. */
+export function busyboxTar(): string {
+  if (!existsSync(BUSYBOX_TAR)) {
+    const r = spawnSync('bash', [join(ROOT, 'scripts', 'busybox-rootfs.sh'), BUSYBOX_TAR], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`busybox-rootfs.sh: ${r.stderr}`);
+  }
+  return BUSYBOX_TAR;
+}
+
+/** Starts a private berthd on temp roots, with busybox:latest imported. */
+export async function startDaemon(opts: { withBusybox?: boolean } = {}): Promise<Daemon> {
+  const dataRoot = mkdtempSync('/tmp/berth-test-data-');
+  // The exec root holds unix sockets: keep its path short (sun_path is 108 bytes).
+  const execRoot = mkdtempSync('/run/bt-');
+  const sock = join(execRoot, 'berth.sock');
+  const host = `unix://${sock}`;
+  const env = { ...process.env, DOCKER_HOST: host, BERTH_HOST: host, DOCKER_CONFIG: join(execRoot, 'docker-config') };
+  let proc = spawnDaemon(dataRoot, execRoot, sock);
+  await waitForSocket(sock, proc);
+
+  const run = (file: string, args: string[], o: { input?: string | Buffer; timeout?: number } = {}) =>
+    spawnSync(file, args, { env, input: o.input, encoding: 'utf8', timeout: o.timeout ?? 60_000 });
+
+  const d: Daemon = {
+    sock, host, dataRoot, execRoot, env,
+    get proc() { return proc; },
+    docker: (args, o) => run('docker', args, o),
+    berth: (args, o) => run(BERTH, args, o),
+    api: (method, path, body) => new Promise((resolve, reject) => {
+      const payload = body === undefined ? undefined : Buffer.from(typeof body === 'string' ? body : JSON.stringify(body));
+      const r = request({ socketPath: sock, path, method, headers: payload ? { 'Content-Type': 'application/json', 'Content-Length': payload.length } : {} }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString(), headers: res.headers }));
+      });
+      r.on('error', reject);
+      r.end(payload);
+    }),
+    kill: async (signal = 'SIGKILL') => {
+      const exited = new Promise((r) => proc.once('exit', r));
+      proc.kill(signal);
+      await exited;
+    },
+    restart: async () => {
+      proc = spawnDaemon(dataRoot, execRoot, sock);
+      await waitForSocket(sock, proc);
+    },
+    stop: async () => {
+      if (proc.exitCode === null) {
+        const ids = run('docker', ['ps', '-aq']).stdout.split('\n').filter(Boolean);
+        if (ids.length) run('docker', ['rm', '-f', ...ids]);
+        await d.kill('SIGTERM');
+      }
+      const leaks = leakedMounts(dataRoot);
+      for (const m of leaks.reverse()) spawnSync('umount', ['-l', m]);
+      rmSync(dataRoot, { recursive: true, force: true });
+      rmSync(execRoot, { recursive: true, force: true });
+      if (leaks.length) throw new Error(`test left mounts behind: ${leaks.join(', ')}`);
+    },
+  };
+  if (opts.withBusybox !== false) {
+    const r = d.docker(['import', '-c', 'CMD ["sh"]', busyboxTar(), 'busybox:latest']);
+    if (r.status !== 0) {
+      await d.stop();
+      throw new Error(`import busybox: ${r.stderr}`);
+    }
+  }
+  return d;
+}
+
+/** Mount points under a root, from /proc/self/mountinfo. */
+export function leakedMounts(root: string): string[] {
+  return readFileSync('/proc/self/mountinfo', 'utf8').split('\n')
+    .map((l) => l.split(' ')[4])
+    .filter((p) => p && (p === root || p.startsWith(`${root}/`)));
+}
+
+/** conmon processes whose command line mentions a path under root (what a test may have leaked). */
+export function conmonsUnder(root: string): number[] {
+  const pids: number[] = [];
+  for (const p of readdirSync('/proc')) {
+    if (!/^\d+$/.test(p)) continue;
+    try {
+      const cmd = readFileSync(`/proc/${p}/cmdline`, 'utf8');
+      if (cmd.startsWith('conmon') || cmd.includes('/conmon\0')) if (cmd.includes(root)) pids.push(Number(p));
+    } catch { /* exited meanwhile */ }
+  }
+  return pids;
+}

@@ -186,3 +186,20 @@ async function* packFile(dirFd: number, name: string, st: Stats, h: TarHeader, c
     closeSync(fd);
   }
 }
+
+/**
+ * The directory held by `dirFd` as entry `archName` followed by its contents (or, with
+ * archName '', only its contents, named relative to it).
+ */
+export async function* packDirFd(dirFd: number, archName: string, ctx: PackContext): AsyncGenerator<Buffer> {
+  if (archName !== '') {
+    const path = `${fdPath(dirFd)}/.`;
+    const st = lstatAt(dirFd, '.');
+    if (!st) return;
+    yield encodeTarHeader({
+      name: archName, type: 'directory', mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, size: 0,
+      mtime: Math.floor(st.mtimeMs / 1000), linkname: '', devmajor: 0, devminor: 0, xattrs: xattrsOf(path),
+    });
+  }
+  yield* packChildren(dirFd, archName, ctx);
+}

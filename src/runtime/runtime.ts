@@ -36,6 +36,8 @@ export interface SpecInput {
   annotations?: Record<string, string>;
   /** Rlimits to apply; values are clamped to berthd's own hard limits. */
   rlimits?: Array<{ type: string; soft: number; hard: number }>;
+  /** The init process' oom_score_adj (Docker's --oom-score-adj). */
+  oomScoreAdj?: number;
 }
 
 export interface ExitStatus {

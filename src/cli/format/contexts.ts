@@ -1,0 +1,218 @@
+// The row objects docker's formatters expose to --format templates: their getters are the fields
+// (`{{.ID}}`, `{{.Status}}`...), their methods take arguments (`{{.Label "x"}}`), and toJSON gives
+// `--format json` (fields in sorted order, as docker marshals its field map).
+import type { ContainerSummary, ImageHistoryItem, ImageSummary, Port } from '../../client/types';
+import { goQuote } from '../template/go-fmt';
+import { ellipsis } from './formatter';
+import { humanDuration, humanSizeWithPrecision } from './units';
+
+export const shortId = (id: string) => id.replace(/^sha256:/, '').slice(0, 12);
+
+/** Go's time.Time.String() in local time: "2006-01-02 15:04:05 -0700 MST". */
+export function goTimeString(ms: number): string {
+  const d = new Date(ms);
+  const p = (n: number, w = 2) => String(n).padStart(w, '0');
+  const off = -d.getTimezoneOffset();
+  const sign = off >= 0 ? '+' : '-';
+  const offs = `${sign}${p(Math.trunc(Math.abs(off) / 60))}${p(Math.abs(off) % 60)}`;
+  let zone = 'UTC';
+  if (off !== 0) {
+    zone = new Intl.DateTimeFormat('en-US', { timeZoneName: 'short' }).formatToParts(d).find((x) => x.type === 'timeZoneName')?.value ?? offs;
+  }
+  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())} ${offs} ${zone}`;
+}
+
+function sortedJSON(obj: object, keys: string[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const k of [...keys].sort()) out[k] = (obj as Record<string, unknown>)[k];
+  return out;
+}
+
+/** docker's DisplayablePorts: groups consecutive ports, "0.0.0.0:8080->80/tcp, 443/tcp". */
+export function displayablePorts(ports: Port[]): string {
+  const sorted = [...ports].sort((a, b) =>
+    a.PrivatePort - b.PrivatePort || (a.IP ?? '').localeCompare(b.IP ?? '') || (a.PublicPort ?? 0) - (b.PublicPort ?? 0) || a.Type.localeCompare(b.Type));
+  const groups = new Map<string, { first: number; last: number }>();
+  const result: string[] = [];
+  const hostMappings: string[] = [];
+  const joinHostPort = (ip: string, port: string | number) => (ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`);
+  const formGroup = (key: string, first: number, last: number) => {
+    const i = key.lastIndexOf('/');
+    const ip = i >= 0 ? key.slice(0, i) : '';
+    const type = i >= 0 ? key.slice(i + 1) : key;
+    let g = String(first);
+    if (first !== last) g = `${g}-${last}`;
+    if (ip) g = `${joinHostPort(ip, g)}->${g}`;
+    return `${g}/${type}`;
+  };
+  for (const p of sorted) {
+    const cur = p.PrivatePort;
+    let key = p.Type;
+    if (p.IP) {
+      if (p.PublicPort !== cur) { hostMappings.push(`${joinHostPort(p.IP, p.PublicPort ?? 0)}->${p.PrivatePort}/${p.Type}`); continue; }
+      key = `${p.IP}/${p.Type}`;
+    }
+    const g = groups.get(key);
+    if (!g) { groups.set(key, { first: cur, last: cur }); continue; }
+    if (cur === g.last + 1) { g.last = cur; continue; }
+    result.push(formGroup(key, g.first, g.last));
+    groups.delete(key);
+    groups.set(key, { first: cur, last: cur });
+  }
+  for (const [k, g] of groups) result.push(formGroup(k, g.first, g.last));
+  return [...result, ...hostMappings].join(', ');
+}
+
+export const CONTAINER_HEADERS: Record<string, string> = {
+  ID: 'CONTAINER ID', Names: 'NAMES', Image: 'IMAGE', Command: 'COMMAND', CreatedAt: 'CREATED AT',
+  RunningFor: 'CREATED', Ports: 'PORTS', State: 'STATE', Status: 'STATUS', Size: 'SIZE', Labels: 'LABELS',
+  Mounts: 'MOUNTS', Networks: 'NETWORKS', LocalVolumes: 'LOCAL VOLUMES', Platform: 'PLATFORM',
+};
+export const DEFAULT_PS_FORMAT = 'table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}';
+
+export class ContainerContext {
+  constructor(private readonly c: ContainerSummary, private readonly trunc: boolean, private readonly now = Date.now()) {}
+  get ID(): string { return this.trunc ? shortId(this.c.Id) : this.c.Id; }
+  get Names(): string {
+    let names = (this.c.Names ?? []).map((n) => n.replace(/^\//, ''));
+    if (this.trunc) {
+      const first = names.find((n) => n.split('/').length === 1);
+      if (first !== undefined) names = [first];
+    }
+    return names.join(',');
+  }
+  get Image(): string {
+    const img = this.c.Image || '<no image>';
+    if (!this.trunc) return img;
+    if (shortId(this.c.ImageID ?? '') === shortId(img)) return shortId(img);
+    const at = img.indexOf('@');
+    if (at > 0) {
+      const named = img.slice(0, at);
+      return named.replace(/^docker\.io\/(library\/)?/, '');
+    }
+    return img.replace(/^docker\.io\/(library\/)?/, '');
+  }
+  get Command(): string {
+    const cmd = this.trunc ? ellipsis(this.c.Command ?? '', 20) : (this.c.Command ?? '');
+    return goQuote(cmd);
+  }
+  get CreatedAt(): string { return goTimeString(this.c.Created * 1000); }
+  get RunningFor(): string { return `${humanDuration(this.now - this.c.Created * 1000)} ago`; }
+  get Ports(): string { return displayablePorts(this.c.Ports ?? []); }
+  get State(): string { return this.c.State; }
+  get Status(): string { return this.c.Status; }
+  get Size(): string {
+    if (this.c.SizeRw === undefined && this.c.SizeRootFs === undefined) return '0B';
+    const srw = humanSizeWithPrecision(this.c.SizeRw ?? 0, 3);
+    const sv = humanSizeWithPrecision(this.c.SizeRootFs ?? 0, 3);
+    return (this.c.SizeRootFs ?? 0) > 0 ? `${srw} (virtual ${sv})` : srw;
+  }
+  get Labels(): string {
+    return Object.entries(this.c.Labels ?? {}).sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => `${k}=${v}`).join(',');
+  }
+  Label(name: string): string { return this.c.Labels?.[name] ?? ''; }
+  get Mounts(): string {
+    return (this.c.Mounts ?? []).map((m) => {
+      const name = m.Name || m.Source;
+      return this.trunc ? ellipsis(name, 15) : name;
+    }).join(',');
+  }
+  get Networks(): string { return Object.keys(this.c.NetworkSettings?.Networks ?? {}).sort().join(','); }
+  get LocalVolumes(): string { return String((this.c.Mounts ?? []).filter((m) => m.Driver === 'local').length); }
+  toJSON(): Record<string, unknown> {
+    return sortedJSON(this, ['Command', 'CreatedAt', 'ID', 'Image', 'Labels', 'LocalVolumes', 'Mounts', 'Names', 'Networks', 'Ports', 'RunningFor', 'Size', 'State', 'Status']);
+  }
+}
+
+export const IMAGE_HEADERS: Record<string, string> = {
+  ID: 'IMAGE ID', Repository: 'REPOSITORY', Tag: 'TAG', Digest: 'DIGEST', CreatedSince: 'CREATED', CreatedAt: 'CREATED AT',
+  Size: 'SIZE', Containers: 'CONTAINERS', VirtualSize: 'VIRTUAL SIZE', SharedSize: 'SHARED SIZE', UniqueSize: 'UNIQUE SIZE',
+};
+export const DEFAULT_IMAGES_FORMAT = 'table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}';
+export const DEFAULT_IMAGES_DIGEST_FORMAT = 'table {{.Repository}}\t{{.Tag}}\t{{.Digest}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}';
+
+export class ImageContext {
+  constructor(private readonly i: ImageSummary, readonly Repository: string, readonly Tag: string, readonly Digest: string,
+    private readonly trunc: boolean, private readonly now = Date.now()) {}
+  get ID(): string { return this.trunc ? shortId(this.i.Id) : this.i.Id; }
+  get CreatedSince(): string { return this.i.Created ? `${humanDuration(this.now - this.i.Created * 1000)} ago` : 'N/A'; }
+  get CreatedAt(): string { return goTimeString(this.i.Created * 1000); }
+  get Size(): string { return humanSizeWithPrecision(this.i.Size, 3); }
+  get VirtualSize(): string { return humanSizeWithPrecision(this.i.VirtualSize ?? this.i.Size, 3); }
+  get SharedSize(): string { return this.i.SharedSize === -1 ? 'N/A' : humanSizeWithPrecision(this.i.SharedSize, 3); }
+  get UniqueSize(): string { return this.i.SharedSize === -1 ? 'N/A' : humanSizeWithPrecision(this.i.Size - this.i.SharedSize, 3); }
+  get Containers(): string { return this.i.Containers === -1 ? 'N/A' : String(this.i.Containers); }
+  toJSON(): Record<string, unknown> {
+    return sortedJSON(this, ['Containers', 'CreatedAt', 'CreatedSince', 'Digest', 'ID', 'Repository', 'SharedSize', 'Size', 'Tag', 'UniqueSize', 'VirtualSize']);
+  }
+}
+
+/** Splits "repo:tag" / "repo@digest" (the tag colon is after the last slash). */
+export function splitRef(ref: string): { repo: string; tag?: string; digest?: string } {
+  const at = ref.indexOf('@');
+  if (at >= 0) return { repo: ref.slice(0, at), digest: ref.slice(at + 1) };
+  const colon = ref.lastIndexOf(':');
+  if (colon > ref.lastIndexOf('/')) return { repo: ref.slice(0, colon), tag: ref.slice(colon + 1) };
+  return { repo: ref };
+}
+
+/** docker images' rows: one per repo:tag (and per digest with --digests); "<none>" for dangling images. */
+export function imageRows(images: ImageSummary[], opts: { digests: boolean; trunc: boolean }): ImageContext[] {
+  const rows: ImageContext[] = [];
+  const familiar = (r: string) => r.replace(/^docker\.io\/(library\/)?/, '');
+  for (const img of images) {
+    const tags = new Map<string, string[]>(), digests = new Map<string, string[]>();
+    for (const t of img.RepoTags ?? []) {
+      const r = splitRef(t);
+      if (r.tag === undefined) continue;
+      const repo = familiar(r.repo);
+      tags.set(repo, [...(tags.get(repo) ?? []), r.tag]);
+    }
+    for (const d of img.RepoDigests ?? []) {
+      const r = splitRef(d);
+      if (!r.digest) continue;
+      const repo = familiar(r.repo);
+      digests.set(repo, [...(digests.get(repo) ?? []), r.digest]);
+    }
+    for (const [repo, ts] of tags) {
+      let ds = digests.get(repo) ?? [];
+      digests.delete(repo);
+      if (!opts.digests) ds = [];
+      for (const t of ts) {
+        if (!ds.length) rows.push(new ImageContext(img, repo, t, '<none>', opts.trunc));
+        for (const d of ds) rows.push(new ImageContext(img, repo, t, d, opts.trunc));
+      }
+    }
+    for (const [repo, ds] of digests) {
+      if (opts.digests) for (const d of ds) rows.push(new ImageContext(img, repo, '<none>', d, opts.trunc));
+      else rows.push(new ImageContext(img, repo, '<none>', '<none>', opts.trunc));
+    }
+    if (!(img.RepoTags ?? []).length && !(img.RepoDigests ?? []).length) rows.push(new ImageContext(img, '<none>', '<none>', '<none>', opts.trunc));
+  }
+  return rows;
+}
+
+export const HISTORY_HEADERS: Record<string, string> = {
+  ID: 'IMAGE', CreatedSince: 'CREATED', CreatedAt: 'CREATED AT', CreatedBy: 'CREATED BY', Size: 'SIZE', Comment: 'COMMENT',
+};
+export const DEFAULT_HISTORY_FORMAT = 'table {{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}';
+
+export class HistoryContext {
+  constructor(private readonly h: ImageHistoryItem, private readonly trunc: boolean, private readonly human: boolean, private readonly now = Date.now()) {}
+  get ID(): string {
+    if (this.h.Id === '<missing>' || !this.h.Id) return '<missing>';
+    return this.trunc ? shortId(this.h.Id) : this.h.Id;
+  }
+  get CreatedSince(): string {
+    if (!this.human) return this.CreatedAt;
+    return `${humanDuration(this.now - this.h.Created * 1000)} ago`;
+  }
+  get CreatedAt(): string { return new Date(this.h.Created * 1000).toISOString().replace(/\.\d+Z$/, 'Z'); }
+  get CreatedBy(): string {
+    const c = (this.h.CreatedBy ?? '').replace(/\t/g, ' ');
+    return this.trunc ? ellipsis(c, 45) : c;
+  }
+  get Size(): string { return this.human ? humanSizeWithPrecision(this.h.Size, 3) : String(this.h.Size); }
+  get Comment(): string { return this.h.Comment ?? ''; }
+  toJSON(): Record<string, unknown> { return sortedJSON(this, ['Comment', 'CreatedAt', 'CreatedBy', 'CreatedSince', 'ID', 'Size']); }
+}

@@ -1,0 +1,59 @@
+// Docker's --format handling: "table ..." (aligned, with a header), "json" (one JSON object per
+// line), or a plain Go template executed once per row.
+import { Template, type ExecuteOptions } from '../template/template';
+import { goJSON } from '../template/funcs';
+import { tabwrite } from './tabwriter';
+
+export const JSON_FORMAT = 'json';
+
+export function isTable(format: string): boolean { return format.startsWith('table'); }
+
+/** docker's preFormat: strip "table", trim spaces, turn the two-character `\t` and `\n` into real ones. */
+export function prepareFormat(format: string): string {
+  let f = isTable(format) ? format.slice('table'.length) : format;
+  f = f.replace(/^ +| +$/g, '');
+  return f.replace(/\\t/g, '\t').replace(/\\n/g, '\n');
+}
+
+/** Reports a template error the way docker does. */
+export class FormatError extends Error {}
+
+export function compileFormat(format: string): Template {
+  try {
+    return Template.compile(format);
+  } catch (e) {
+    throw new FormatError(`template parsing error: ${(e as Error).message}`);
+  }
+}
+
+/**
+ * Renders rows with a format. `header` maps field names to column titles (docker's header
+ * context, a map[string]string in docker: fields without a title print as "").
+ * Returns the whole output (each row followed by a newline), or throws FormatError.
+ */
+export function renderRows(format: string, rows: object[], header: Record<string, string>, defaultTable: string): string {
+  if (format === JSON_FORMAT) return rows.map((r) => goJSON(r) + '\n').join('');
+  if (format === 'table' || format === '') format = defaultTable;
+  const table = isTable(format);
+  const tmpl = compileFormat(prepareFormat(format));
+  let out = '';
+  const opts: ExecuteOptions = {};
+  try {
+    for (const r of rows) out += tmpl.execute(r, opts) + '\n';
+    if (table) {
+      const head = tmpl.execute({ ...header }, { missingKey: 'zero' });
+      out = tabwrite(head + '\n' + out);
+    }
+  } catch (e) {
+    throw new FormatError(`template: ${(e as Error).message.replace(/^template: /, '')}`);
+  }
+  return out;
+}
+
+/** Truncates to `max` display columns with "…" as docker's formatter.Ellipsis does. */
+export function ellipsis(s: string, max: number): string {
+  const chars = [...s];
+  if (chars.length <= max) return s;
+  if (max <= 0) return '';
+  return chars.slice(0, max - 1).join('') + '…';
+}

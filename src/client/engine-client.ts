@@ -1,0 +1,391 @@
+import * as http from 'node:http';
+import type { Duplex, Readable } from 'node:stream';
+import { ClientError } from './client-error';
+import { parseHost, type EngineHost } from './host';
+import type * as T from './types';
+
+/** The newest API version this client speaks; the used one is min(this, the engine's). */
+export const CLIENT_API_VERSION = '1.50';
+
+export type Query = Record<string, string | number | boolean | undefined | null | string[]>;
+
+export interface RequestOptions {
+  method?: string;
+  path: string;
+  query?: Query;
+  /** A JSON value (sent as application/json), a Buffer, or a stream sent as the raw body. */
+  body?: unknown;
+  headers?: Record<string, string>;
+  signal?: AbortSignal;
+}
+
+/** A connection taken over after `101 Switching Protocols` (attach, exec start). */
+export interface HijackedConnection {
+  /** Raw duplex stream: framed with stdcopy unless the container or exec has a TTY. */
+  readonly socket: Duplex;
+  /** Half-closes the write side (stdin EOF) and keeps reading until the engine closes. */
+  closeWrite(): void;
+}
+
+export interface PingResult { apiVersion?: string; osType?: string; experimental: boolean; builderVersion?: string; swarm?: string }
+
+/** Docker's filter map (`{"status":{"running":true}}`) from `key=value` strings. */
+export function filtersToJSON(filters: string[]): string | undefined {
+  if (!filters.length) return undefined;
+  const out: Record<string, Record<string, boolean>> = {};
+  for (const f of filters) {
+    const i = f.indexOf('=');
+    if (i <= 0) throw new ClientError(0, `bad format of filter (expected name=value)`);
+    const k = f.slice(0, i).trim().toLowerCase(), v = f.slice(i + 1);
+    (out[k] ??= {})[v] = true;
+  }
+  return JSON.stringify(out);
+}
+
+function encodeQuery(q: Query | undefined): string {
+  if (!q) return '';
+  const parts: string[] = [];
+  for (const [k, v] of Object.entries(q)) {
+    if (v === undefined || v === null) continue;
+    const values = Array.isArray(v) ? v : [v];
+    for (const x of values) {
+      const s = typeof x === 'boolean' ? (x ? '1' : '0') : String(x);
+      parts.push(`${encodeURIComponent(k)}=${encodeURIComponent(s)}`);
+    }
+  }
+  return parts.length ? `?${parts.join('&')}` : '';
+}
+
+function isReadable(x: unknown): x is Readable {
+  return typeof x === 'object' && x !== null && typeof (x as Readable).pipe === 'function';
+}
+
+export async function readBody(res: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of res) chunks.push(c as Buffer);
+  return Buffer.concat(chunks);
+}
+
+/** Yields each JSON message of a newline-delimited JSON stream (pull, load, import progress). */
+export async function* jsonMessages(res: Readable): AsyncGenerator<T.JSONMessage> {
+  let buf = '';
+  for await (const chunk of res) {
+    buf += chunk.toString();
+    let i: number;
+    while ((i = buf.indexOf('\n')) >= 0) {
+      const line = buf.slice(0, i).trim();
+      buf = buf.slice(i + 1);
+      if (line) yield JSON.parse(line) as T.JSONMessage;
+    }
+  }
+  if (buf.trim()) yield JSON.parse(buf) as T.JSONMessage;
+}
+
+/**
+ * A typed Docker Engine API client over HTTP/1.1 on a unix socket or TCP. It knows nothing of the
+ * engine's implementation, so it works against berthd and against dockerd alike.
+ * The API version is negotiated lazily with `HEAD /_ping` on the first versioned call.
+ */
+export class EngineClient {
+  readonly host: EngineHost;
+  private version?: Promise<string>;
+
+  constructor(host: string, options: { apiVersion?: string } = {}) {
+    this.host = parseHost(host);
+    if (options.apiVersion) this.version = Promise.resolve(options.apiVersion);
+  }
+
+  // ---- transport ----
+
+  private connectionError(err: unknown): ClientError {
+    const where = this.host.url;
+    return new ClientError(0, `Cannot connect to the Docker daemon at ${where}. Is the docker daemon running?`, { cause: err });
+  }
+
+  private async fullPath(path: string, query: Query | undefined, versioned: boolean): Promise<string> {
+    const prefix = versioned ? `/v${await this.apiVersion()}` : '';
+    return `${prefix}${path}${encodeQuery(query)}`;
+  }
+
+  private raw(opts: RequestOptions, path: string, extraHeaders: Record<string, string> = {}): http.ClientRequest {
+    const headers: Record<string, string> = { 'User-Agent': 'berth-cli', ...opts.headers, ...extraHeaders };
+    let payload: Buffer | undefined;
+    if (opts.body !== undefined && !isReadable(opts.body)) {
+      if (Buffer.isBuffer(opts.body)) payload = opts.body;
+      else { payload = Buffer.from(JSON.stringify(opts.body)); headers['Content-Type'] ??= 'application/json'; }
+      headers['Content-Length'] = String(payload.length);
+    }
+    const req = http.request({
+      socketPath: this.host.socketPath, host: this.host.hostname, port: this.host.port,
+      method: opts.method ?? 'GET', path, headers, agent: false, signal: opts.signal,
+    });
+    if (isReadable(opts.body)) opts.body.pipe(req);
+    else req.end(payload);
+    return req;
+  }
+
+  private async errorFrom(res: http.IncomingMessage): Promise<ClientError> {
+    const body = (await readBody(res)).toString();
+    let message = body.trim();
+    try {
+      const j = JSON.parse(body) as { message?: string };
+      if (typeof j.message === 'string') message = j.message;
+    } catch { /* plain text error */ }
+    if (!message) message = `${res.statusCode} ${res.statusMessage ?? ''}`.trim();
+    return new ClientError(res.statusCode ?? 500, message);
+  }
+
+  /** Sends a request; resolves with the response when its status is below 400, else rejects with ClientError. */
+  async request(opts: RequestOptions, versioned = true): Promise<http.IncomingMessage> {
+    const path = await this.fullPath(opts.path, opts.query, versioned);
+    return new Promise((resolve, reject) => {
+      const req = this.raw(opts, path);
+      req.on('error', (err) => reject((err as { code?: string }).code === 'ABORT_ERR' ? err : this.connectionError(err)));
+      req.on('response', (res) => {
+        if ((res.statusCode ?? 500) >= 400) this.errorFrom(res).then(reject, reject);
+        else resolve(res);
+      });
+    });
+  }
+
+  /** A request whose response is JSON (or empty: resolves undefined). */
+  async json<R>(method: string, path: string, query?: Query, body?: unknown): Promise<R> {
+    const res = await this.request({ method, path, query, body });
+    const buf = await readBody(res);
+    if (!buf.length || res.statusCode === 204) return undefined as R;
+    return JSON.parse(buf.toString()) as R;
+  }
+
+  /**
+   * Takes over the connection for attach and exec start: sends `Connection: Upgrade`, `Upgrade: tcp`
+   * and expects `101 Switching Protocols`. An engine that answers 200 instead gets a read-only stream.
+   */
+  async hijack(opts: RequestOptions): Promise<HijackedConnection> {
+    const path = await this.fullPath(opts.path, opts.query, true);
+    return new Promise((resolve, reject) => {
+      const req = this.raw({ ...opts, method: opts.method ?? 'POST' }, path, { Connection: 'Upgrade', Upgrade: 'tcp' });
+      req.on('error', (err) => reject(this.connectionError(err)));
+      req.on('upgrade', (_res, socket, head) => {
+        if (head.length) socket.unshift(head);
+        socket.setNoDelay?.(true);
+        resolve({ socket, closeWrite: () => { if (!socket.writableEnded) socket.end(); } });
+      });
+      req.on('response', (res) => {
+        if ((res.statusCode ?? 500) >= 400) { this.errorFrom(res).then(reject, reject); return; }
+        const socket = res as unknown as Duplex;
+        resolve({ socket, closeWrite: () => undefined });
+      });
+    });
+  }
+
+  // ---- system ----
+
+  async ping(): Promise<PingResult> {
+    const res = await this.request({ method: 'HEAD', path: '/_ping' }, false).catch(async (err) => {
+      // Old engines answer HEAD with 404 / 405: retry with GET like the docker CLI.
+      if (err instanceof ClientError && err.status > 0) return this.request({ path: '/_ping' }, false);
+      throw err;
+    });
+    res.resume();
+    const h = res.headers;
+    return {
+      apiVersion: h['api-version'] as string | undefined,
+      osType: h['ostype'] as string | undefined,
+      experimental: h['docker-experimental'] === 'true',
+      builderVersion: h['builder-version'] as string | undefined,
+      swarm: h['swarm'] as string | undefined,
+    };
+  }
+
+  /** The negotiated API version: min(CLIENT_API_VERSION, the engine's). */
+  apiVersion(): Promise<string> {
+    this.version ??= this.ping().then((p) => {
+      const server = p.apiVersion || '1.24';
+      return compareVersions(server, CLIENT_API_VERSION) < 0 ? server : CLIENT_API_VERSION;
+    });
+    return this.version;
+  }
+
+  systemVersion(): Promise<T.VersionResponse> { return this.json('GET', '/version'); }
+  info(): Promise<T.SystemInfo> { return this.json('GET', '/info'); }
+
+  // ---- containers ----
+
+  containerCreate(body: T.ContainerCreateRequest, opts: { name?: string; platform?: string } = {}): Promise<T.ContainerCreateResponse> {
+    return this.json('POST', '/containers/create', { name: opts.name || undefined, platform: opts.platform || undefined }, body);
+  }
+  containerInspect(id: string, size = false): Promise<T.ContainerInspect> {
+    return this.json('GET', `/containers/${encodeURIComponent(id)}/json`, { size: size || undefined });
+  }
+  containerList(opts: { all?: boolean; limit?: number; size?: boolean; filters?: string[] } = {}): Promise<T.ContainerSummary[]> {
+    return this.json('GET', '/containers/json', {
+      all: opts.all || undefined, limit: opts.limit && opts.limit > 0 ? opts.limit : undefined,
+      size: opts.size || undefined, filters: filtersToJSON(opts.filters ?? []),
+    });
+  }
+  containerStart(id: string, opts: { detachKeys?: string } = {}): Promise<void> {
+    return this.json('POST', `/containers/${encodeURIComponent(id)}/start`, { detachKeys: opts.detachKeys });
+  }
+  containerStop(id: string, opts: { signal?: string; timeout?: number } = {}): Promise<void> {
+    return this.json('POST', `/containers/${encodeURIComponent(id)}/stop`, { signal: opts.signal, t: opts.timeout });
+  }
+  containerRestart(id: string, opts: { signal?: string; timeout?: number } = {}): Promise<void> {
+    return this.json('POST', `/containers/${encodeURIComponent(id)}/restart`, { signal: opts.signal, t: opts.timeout });
+  }
+  containerKill(id: string, signal?: string): Promise<void> {
+    return this.json('POST', `/containers/${encodeURIComponent(id)}/kill`, { signal });
+  }
+  containerPause(id: string): Promise<void> { return this.json('POST', `/containers/${encodeURIComponent(id)}/pause`); }
+  containerUnpause(id: string): Promise<void> { return this.json('POST', `/containers/${encodeURIComponent(id)}/unpause`); }
+  containerRemove(id: string, opts: { force?: boolean; volumes?: boolean; link?: boolean } = {}): Promise<void> {
+    return this.json('DELETE', `/containers/${encodeURIComponent(id)}`, { force: opts.force || undefined, v: opts.volumes || undefined, link: opts.link || undefined });
+  }
+  containerRename(id: string, name: string): Promise<void> {
+    return this.json('POST', `/containers/${encodeURIComponent(id)}/rename`, { name });
+  }
+  containerResize(id: string, height: number, width: number): Promise<void> {
+    return this.json('POST', `/containers/${encodeURIComponent(id)}/resize`, { h: height, w: width });
+  }
+  containerTop(id: string, psArgs?: string): Promise<T.ContainerTopResponse> {
+    return this.json('GET', `/containers/${encodeURIComponent(id)}/top`, { ps_args: psArgs || undefined });
+  }
+  containerChanges(id: string): Promise<T.FilesystemChange[] | null> {
+    return this.json('GET', `/containers/${encodeURIComponent(id)}/changes`);
+  }
+  containerPrune(filters: string[] = []): Promise<T.PruneReport> {
+    return this.json('POST', '/containers/prune', { filters: filtersToJSON(filters) });
+  }
+  containerCommit(id: string, opts: { repo?: string; tag?: string; comment?: string; author?: string; changes?: string[]; pause?: boolean; config?: T.ContainerConfig }): Promise<{ Id: string }> {
+    return this.json('POST', '/commit', {
+      container: id, repo: opts.repo, tag: opts.tag, comment: opts.comment, author: opts.author,
+      changes: opts.changes?.length ? opts.changes : undefined, pause: opts.pause,
+    }, opts.config ?? {});
+  }
+
+  /**
+   * Starts waiting for a container. `ready` resolves once the engine has accepted the wait (its
+   * headers arrived), so a caller can start the container without missing the exit; `result`
+   * resolves with the exit status.
+   */
+  containerWait(id: string, condition: 'next-exit' | 'removed' | 'not-running' = 'not-running'): { ready: Promise<void>; result: Promise<T.ContainerWaitResponse> } {
+    const res = this.request({ method: 'POST', path: `/containers/${encodeURIComponent(id)}/wait`, query: { condition } });
+    const result = res.then(async (r) => {
+      const body = (await readBody(r)).toString();
+      const parsed = JSON.parse(body) as T.ContainerWaitResponse;
+      if (parsed.Error?.Message) throw new ClientError(500, parsed.Error.Message);
+      return parsed;
+    });
+    result.catch(() => undefined);
+    return { ready: res.then(() => undefined), result };
+  }
+
+  containerLogs(id: string, opts: { follow?: boolean; stdout?: boolean; stderr?: boolean; since?: string; until?: string; timestamps?: boolean; tail?: string; details?: boolean }, signal?: AbortSignal): Promise<http.IncomingMessage> {
+    return this.request({
+      path: `/containers/${encodeURIComponent(id)}/logs`, signal,
+      query: {
+        stdout: opts.stdout ?? true, stderr: opts.stderr ?? true, follow: opts.follow || undefined,
+        since: opts.since || undefined, until: opts.until || undefined, timestamps: opts.timestamps || undefined,
+        tail: opts.tail, details: opts.details || undefined,
+      },
+    });
+  }
+
+  containerAttach(id: string, opts: { stdin?: boolean; stdout?: boolean; stderr?: boolean; stream?: boolean; logs?: boolean; detachKeys?: string }): Promise<HijackedConnection> {
+    return this.hijack({
+      path: `/containers/${encodeURIComponent(id)}/attach`,
+      query: {
+        stream: opts.stream ?? true, stdin: opts.stdin ?? false, stdout: opts.stdout ?? true, stderr: opts.stderr ?? true,
+        logs: opts.logs || undefined, detachKeys: opts.detachKeys || undefined,
+      },
+    });
+  }
+
+  containerExport(id: string): Promise<http.IncomingMessage> {
+    return this.request({ path: `/containers/${encodeURIComponent(id)}/export` });
+  }
+
+  /** Stats a path in a container (HEAD archive); undefined when the path does not exist. */
+  async containerStatPath(id: string, path: string): Promise<T.PathStat> {
+    const res = await this.request({ method: 'HEAD', path: `/containers/${encodeURIComponent(id)}/archive`, query: { path } });
+    res.resume();
+    return decodePathStat(res.headers['x-docker-container-path-stat']);
+  }
+  /** A tar stream of `path` in the container, with its stat. */
+  async containerGetArchive(id: string, path: string): Promise<{ stat: T.PathStat; body: http.IncomingMessage }> {
+    const body = await this.request({ path: `/containers/${encodeURIComponent(id)}/archive`, query: { path } });
+    return { stat: decodePathStat(body.headers['x-docker-container-path-stat']), body };
+  }
+  async containerPutArchive(id: string, path: string, tar: Readable | Buffer, opts: { noOverwriteDirNonDir?: boolean; copyUIDGID?: boolean } = {}): Promise<void> {
+    const res = await this.request({
+      method: 'PUT', path: `/containers/${encodeURIComponent(id)}/archive`, body: tar,
+      headers: { 'Content-Type': 'application/x-tar' },
+      query: { path, noOverwriteDirNonDir: opts.noOverwriteDirNonDir ?? true, copyUIDGID: opts.copyUIDGID || undefined },
+    });
+    res.resume();
+  }
+
+  // ---- exec ----
+
+  execCreate(container: string, body: T.ExecCreateRequest): Promise<{ Id: string }> {
+    return this.json('POST', `/containers/${encodeURIComponent(container)}/exec`, undefined, body);
+  }
+  execStartDetached(id: string, tty = false): Promise<void> {
+    return this.json('POST', `/exec/${encodeURIComponent(id)}/start`, undefined, { Detach: true, Tty: tty });
+  }
+  execStartAttached(id: string, tty: boolean, consoleSize?: [number, number]): Promise<HijackedConnection> {
+    return this.hijack({ path: `/exec/${encodeURIComponent(id)}/start`, body: { Detach: false, Tty: tty, ConsoleSize: consoleSize } });
+  }
+  execResize(id: string, height: number, width: number): Promise<void> {
+    return this.json('POST', `/exec/${encodeURIComponent(id)}/resize`, { h: height, w: width });
+  }
+  execInspect(id: string): Promise<T.ExecInspect> { return this.json('GET', `/exec/${encodeURIComponent(id)}/json`); }
+
+  // ---- images ----
+
+  imageList(opts: { all?: boolean; digests?: boolean; filters?: string[] } = {}): Promise<T.ImageSummary[]> {
+    return this.json('GET', '/images/json', { all: opts.all || undefined, digests: opts.digests || undefined, filters: filtersToJSON(opts.filters ?? []) });
+  }
+  imageInspect(name: string): Promise<T.ImageInspect> { return this.json('GET', `/images/${encodeURIComponent(name)}/json`); }
+  imageHistory(name: string): Promise<T.ImageHistoryItem[]> { return this.json('GET', `/images/${encodeURIComponent(name)}/history`); }
+  imageRemove(name: string, opts: { force?: boolean; noprune?: boolean } = {}): Promise<T.ImageDeleteItem[]> {
+    return this.json('DELETE', `/images/${encodeURIComponent(name)}`, { force: opts.force || undefined, noprune: opts.noprune || undefined });
+  }
+  imageTag(source: string, repo: string, tag?: string): Promise<void> {
+    return this.json('POST', `/images/${encodeURIComponent(source)}/tag`, { repo, tag: tag || undefined });
+  }
+  imagePrune(filters: string[] = []): Promise<T.PruneReport> {
+    return this.json('POST', '/images/prune', { filters: filtersToJSON(filters) });
+  }
+  imageSave(names: string[]): Promise<http.IncomingMessage> { return this.request({ path: '/images/get', query: { names } }); }
+  imageLoad(tar: Readable, quiet = false): Promise<http.IncomingMessage> {
+    return this.request({ method: 'POST', path: '/images/load', query: { quiet }, body: tar, headers: { 'Content-Type': 'application/x-tar' } });
+  }
+  /** Imports a filesystem tarball (`source` "-" means the body stream, else a URL). */
+  imageImport(body: Readable | undefined, opts: { source: string; repo?: string; tag?: string; message?: string; changes?: string[]; platform?: string }): Promise<http.IncomingMessage> {
+    return this.request({
+      method: 'POST', path: '/images/create', body: body ?? Buffer.alloc(0),
+      headers: { 'Content-Type': 'application/x-tar' },
+      query: { fromSrc: opts.source, repo: opts.repo, tag: opts.tag, message: opts.message, changes: opts.changes?.length ? opts.changes : undefined, platform: opts.platform },
+    });
+  }
+  /** Pulls an image; the response is a JSON progress stream (see jsonMessages). */
+  imagePull(image: string, tag: string, platform?: string): Promise<http.IncomingMessage> {
+    return this.request({ method: 'POST', path: '/images/create', query: { fromImage: image, tag, platform } });
+  }
+}
+
+function decodePathStat(header: string | string[] | undefined): T.PathStat {
+  const h = Array.isArray(header) ? header[0] : header;
+  if (!h) throw new ClientError(500, 'unable to get resource stat from response');
+  return JSON.parse(Buffer.from(h, 'base64').toString()) as T.PathStat;
+}
+
+/** Compares dotted versions numerically: -1, 0 or 1. */
+export function compareVersions(a: string, b: string): number {
+  const pa = a.split('.').map(Number), pb = b.split('.').map(Number);
+  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
+    const x = pa[i] ?? 0, y = pb[i] ?? 0;
+    if (x !== y) return x < y ? -1 : 1;
+  }
+  return 0;
+}

@@ -11,7 +11,7 @@ export function mapRuntimeError(op: string, id: string, stderr: string): BerthEr
   const lower = msg.toLowerCase();
   if (/does not exist|container .* not found|no such container/.test(lower)) return notFound(`container ${id}: ${msg}`);
   // crun reports an unknown id as a missing state directory under its --root.
-  if (op !== 'create' && op !== 'exec' && /cannot open directory .*no such file or directory/.test(lower) && lower.includes(id.toLowerCase())) {
+  if (op !== 'create' && op !== 'exec' && /(cannot open directory|error opening file) .*no such file or directory/.test(lower) && lower.includes(id.toLowerCase())) {
     return notFound(`container ${id}: ${msg}`);
   }
   if (op === 'create' || op === 'start' || op === 'exec') {

@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream';
-import { pack, type Headers } from 'tar-stream';
+import { pack, type Header } from 'tar-stream';
 
 /** One member for `makeTar`: a tar-stream header plus optional file content. */
 export interface TestMember {
@@ -23,7 +23,7 @@ export function makeTar(members: TestMember[]): Readable {
   const p = pack();
   for (const m of members) {
     const { content, ...h } = m;
-    const header: Headers = { mode: h.type === 'directory' ? 0o755 : 0o644, mtime: new Date(1_600_000_000_000), ...h } as Headers;
+    const header: Header = { mode: h.type === 'directory' ? 0o755 : 0o644, mtime: new Date(1_600_000_000_000), ...h } as Header;
     const isFile = header.type === undefined || header.type === 'file';
     if (content !== undefined || isFile) p.entry({ ...header, size: Buffer.byteLength(content ?? '') }, content ?? '');
     else p.entry(header);

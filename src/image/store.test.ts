@@ -292,12 +292,13 @@ test('load: legacy docker-archive with gzip layers and symlinks; diffID mismatch
 test('metadata referencing a lost blob is dropped on open', async () => {
   const env = await makeEnv();
   try {
-    const a = await env.store.import({ tar: streamOf(await rootfs('a')), tag: 'a' });
-    const b = await env.store.import({ tar: streamOf(await rootfs('b')), tag: 'b' });
+    const a = await env.store.import({ tar: streamOf(await rootfs('a')), tag: 'img-a' });
+    const b = await env.store.import({ tar: streamOf(await rootfs('b')), tag: 'img-b' });
     env.store.content.delete(b.config.rootfs.diff_ids[0] as Digest);
     const store = await env.reopen();
     assert.deepEqual(store.list().map((i) => i.id), [a.id]);
-    assert.equal(store.find('b'), undefined);
+    // (A name that is not found falls back to an ID prefix, as in Docker: use a non-hex name.)
+    assert.equal(store.find('img-b'), undefined);
     assert.equal(env.snapshotter.hasLayer(b.chainIds[0]), false, 'its layer is garbage-collected');
     assert.equal(existsSync(store.content.path(b.id)), false);
   } finally {
@@ -405,6 +406,22 @@ test('crash consistency: a load killed at any point leaves no half-made image, a
     const res = await store.load((await import('node:fs')).createReadStream(archive));
     assert.deepEqual(res, [{ ref: 'big:1', id: top!.id }]);
     assert.equal(store.resolve('big:1').chainIds.length, 4);
+  } finally {
+    await env.close();
+  }
+});
+
+test('hostile layers are rejected and leave nothing behind', async () => {
+  const env = await makeEnv();
+  try {
+    const evil = await makeTar([{ name: 'ok', data: 'fine' }, { name: '../../escape', data: 'x' }]);
+    await assert.rejects(env.store.import({ tar: streamOf(evil), tag: 'evil' }), kind('InvalidArgument'));
+    const link = await makeTar([{ name: 'l', type: 'symlink', linkname: '/etc' }, { name: 'l/passwd', data: 'pwned' }]);
+    await assert.rejects(env.store.import({ tar: streamOf(link), tag: 'evil' }), kind('InvalidArgument'));
+    assert.equal(env.store.find('evil'), undefined);
+    assert.deepEqual(env.store.list(), []);
+    assert.deepEqual(env.store.content.list(), []);
+    assert.equal((env.db.prepare('SELECT count(*) AS n FROM image_layers').get() as { n: number }).n, 0);
   } finally {
     await env.close();
   }

@@ -189,6 +189,7 @@ export class LocalImageStore implements ImageStore {
       return await this.createImage({ config: cfg.digest, refs: tagRef ? [fullString(tagRef)] : [] }, signal);
     } finally {
       this.release(pinned);
+      this.deleteUnreferencedBlobs(pinned);
     }
   }
 
@@ -224,6 +225,7 @@ export class LocalImageStore implements ImageStore {
       return await this.createImage({ config: cfg.digest, parent: parent?.id ?? '', refs: tagRef ? [fullString(tagRef)] : [] }, signal);
     } finally {
       this.release(pinned);
+      this.deleteUnreferencedBlobs(pinned);
     }
   }
 
@@ -282,8 +284,16 @@ export class LocalImageStore implements ImageStore {
       this.db.prepare(`INSERT INTO image_layers (chain_id, diff_id, parent, depth, size) VALUES (?, ?, ?, ?, -1)
         ON CONFLICT(chain_id) DO UPDATE SET size = -1`).run(chain, diffId, parent, depth);
       let size: number;
-      if (this.snapshotter.hasLayer(chain)) size = await this.snapshotter.layerSize(chain);
-      else ({ size } = await this.snapshotter.applyLayer(chain, parent, this.content.get(diffId), signal));
+      try {
+        if (this.snapshotter.hasLayer(chain)) size = await this.snapshotter.layerSize(chain);
+        else ({ size } = await this.snapshotter.applyLayer(chain, parent, this.content.get(diffId), signal));
+      } catch (e) {
+        // Nothing was committed (applyLayer is atomic): forget the intent unless an image uses the layer.
+        if (!this.db.prepare('SELECT 1 FROM image_chains WHERE chain_id = ? LIMIT 1').get(chain)) {
+          this.db.prepare('DELETE FROM image_layers WHERE chain_id = ?').run(chain);
+        }
+        throw e;
+      }
       this.db.prepare('UPDATE image_layers SET size = ? WHERE chain_id = ?').run(size, chain);
       return size;
     });

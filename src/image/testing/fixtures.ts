@@ -6,7 +6,7 @@ import * as tarStream from 'tar-stream';
 import { openDatabase, Db } from '../../sys/database';
 import type { Snapshotter } from '../../snapshot/snapshotter';
 import { LocalImageStore } from '../store';
-import { FakeSnapshotter } from './fake-snapshotter';
+import { OverlaySnapshotter } from '../../snapshot/overlay/overlay-snapshotter';
 
 export type TarMember =
   | { name: string; data: string | Buffer; mode?: number }
@@ -63,10 +63,7 @@ export interface Env {
   close(): Promise<void>;
 }
 
-/**
- * A store on a fresh temp root with real SQLite and content files. Uses the real
- * OverlaySnapshotter when src/snapshot/overlay provides one, else the test double.
- */
+/** A store on a fresh temp root with real SQLite, real content files and the real OverlaySnapshotter. */
 export async function makeEnv(): Promise<Env> {
   const dir = mkdtempSync(join(tmpdir(), 'berth-image-'));
   const snapshotter = await makeSnapshotter(join(dir, 'snapshots'));
@@ -93,9 +90,9 @@ export async function makeEnv(): Promise<Env> {
 }
 
 export async function makeSnapshotter(root: string): Promise<Snapshotter> {
-  return new FakeSnapshotter(root);
+  return new OverlaySnapshotter(root);
 }
 
 async function cleanupSnapshotter(_s: Snapshotter): Promise<void> {
-  // Layers are plain directories/files: removing the temp root is enough.
+  // The store's tests only unpack layers (no snapshots, no mounts): removing the temp root is enough.
 }

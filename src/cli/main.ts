@@ -1,0 +1,127 @@
+// The berth CLI's dispatcher. It stays small: command implementations are loaded on demand, so
+// `berth --version` and every command start without evaluating the others.
+import { Cli, StatusError, type Command } from './cli';
+import { checkArgs, helpText, parseFlags, UsageError, type CommandSpec } from './flags';
+import { resolveHost } from '../client/host';
+
+import { VERSION } from './version';
+const PROG = 'berth';
+
+type Loader = () => Promise<{ commands: Record<string, Command> }>;
+const containerRun: Loader = () => import('./commands/container-run');
+const container: Loader = () => import('./commands/container');
+const cp: Loader = () => import('./commands/cp');
+const image: Loader = () => import('./commands/image');
+const system: Loader = () => import('./commands/system');
+
+// command path -> [module, key in its `commands`]
+const TABLE: Record<string, [Loader, string]> = {};
+const add = (loader: Loader, names: Record<string, string>) => { for (const [n, k] of Object.entries(names)) TABLE[n] = [loader, k]; };
+for (const prefix of ['', 'container ']) {
+  add(containerRun, { [`${prefix}run`]: 'run', [`${prefix}create`]: 'create', [`${prefix}start`]: 'start', [`${prefix}attach`]: 'attach', [`${prefix}exec`]: 'exec' });
+  add(container, {
+    [`${prefix}stop`]: 'stop', [`${prefix}kill`]: 'kill', [`${prefix}restart`]: 'restart', [`${prefix}pause`]: 'pause',
+    [`${prefix}unpause`]: 'unpause', [`${prefix}rm`]: 'rm', [`${prefix}rename`]: 'rename', [`${prefix}wait`]: 'wait',
+    [`${prefix}logs`]: 'logs', [`${prefix}top`]: 'top', [`${prefix}diff`]: 'diff', [`${prefix}port`]: 'port',
+    [`${prefix}commit`]: 'commit', [`${prefix}export`]: 'export',
+  });
+  add(cp, { [`${prefix}cp`]: 'cp' });
+}
+add(container, { ps: 'ps', 'container ls': 'ps', 'container ps': 'ps', 'container list': 'ps', 'container prune': 'prune', 'container inspect': 'inspect', 'container remove': 'rm' });
+add(image, {
+  images: 'images', 'image ls': 'images', 'image list': 'images', rmi: 'rmi', 'image rm': 'rmi', 'image remove': 'rmi',
+  tag: 'tag', 'image tag': 'tag', history: 'history', 'image history': 'history', save: 'save', 'image save': 'save',
+  load: 'load', 'image load': 'load', import: 'import', 'image import': 'import', 'image inspect': 'inspect', 'image prune': 'prune',
+  pull: 'pull', 'image pull': 'pull',
+});
+add(system, { version: 'version', info: 'info', 'system info': 'info', 'system version': 'version', inspect: 'inspect' });
+
+const GROUPS: Record<string, string> = { container: 'Manage containers', image: 'Manage images', system: 'Manage Docker' };
+
+const GLOBAL: CommandSpec = {
+  name: '', usage: '[OPTIONS] COMMAND', description: 'A self-sufficient runtime for containers', interspersed: false,
+  flags: [
+    { long: 'host', short: 'H', type: 'list', help: 'Daemon socket to connect to' },
+    { long: 'version', short: 'v', type: 'bool', help: 'Print version information and quit' },
+    { long: 'debug', short: 'D', type: 'bool', help: 'Enable debug mode' },
+    { long: 'log-level', short: 'l', type: 'string', help: 'Set the logging level', def: 'info' },
+    { long: 'config', type: 'string', help: 'Location of client config files' },
+    { long: 'context', short: 'c', type: 'string', help: 'Name of the context to use' },
+    { long: 'tls', type: 'bool', help: 'Use TLS', hidden: true },
+    { long: 'tlsverify', type: 'bool', help: 'Use TLS and verify the remote', hidden: true },
+    { long: 'tlscacert', type: 'string', hidden: true }, { long: 'tlscert', type: 'string', hidden: true }, { long: 'tlskey', type: 'string', hidden: true },
+  ],
+};
+
+function usage(): string {
+  const cmds = Object.keys(TABLE).filter((k) => !k.includes(' ')).sort();
+  return `\nUsage:  ${PROG} [OPTIONS] COMMAND\n\nA self-sufficient runtime for containers\n\nCommands:\n${cmds.map((c) => `  ${c}`).join('\n')}\n\nManagement Commands:\n${Object.entries(GROUPS).map(([g, d]) => `  ${g.padEnd(12)}${d}`).join('\n')}\n\nGlobal Options:\n  -H, --host list      Daemon socket to connect to\n  -v, --version        Print version information and quit\n\nRun '${PROG} COMMAND --help' for more information on a command.\n`;
+}
+
+/** Runs the CLI; resolves with the process exit status. */
+export async function main(argv: string[]): Promise<number> {
+  let global;
+  try {
+    global = parseFlags(GLOBAL, argv);
+  } catch (e) {
+    process.stderr.write(`${(e as Error).message}\nSee '${PROG} --help'.\n`);
+    return 125;
+  }
+  if (global.opts.version) { process.stdout.write(`Berth version ${VERSION}, build berth\n`); return 0; }
+  const args = global.args;
+  if (global.help || !args.length) { process.stdout.write(usage()); return 0; }
+  const hosts = global.opts.host as string[];
+  if (hosts.length > 1) { process.stderr.write('Please specify only one -H\n'); return 1; }
+  const cli = new Cli(PROG, resolveHost(hosts[0]));
+
+  let path = args[0];
+  let rest = args.slice(1);
+  if (GROUPS[path]) {
+    if (!rest.length || rest[0] === '--help') { process.stdout.write(groupUsage(path)); return 0; }
+    path = `${args[0]} ${args[1]}`;
+    rest = args.slice(2);
+  }
+  const entry = TABLE[path];
+  if (!entry) {
+    process.stderr.write(`${PROG}: unknown command: ${PROG} ${path}\n\nRun '${PROG} --help' for more information\n`);
+    return 1;
+  }
+  const mod = await entry[0]();
+  const cmd = mod.commands[entry[1]];
+  const spec = { ...cmd.spec, name: path };
+  try {
+    const parsed = parseFlags(spec, rest);
+    if (parsed.help) { process.stdout.write(helpText(spec, PROG)); return 0; }
+    checkArgs(spec, PROG, parsed.args);
+    return (await cmd.run(cli, parsed)) ?? 0;
+  } catch (e) {
+    return report(cli, spec, e);
+  }
+}
+
+function groupUsage(group: string): string {
+  const subs = Object.keys(TABLE).filter((k) => k.startsWith(`${group} `)).map((k) => k.slice(group.length + 1)).sort();
+  return `\nUsage:  ${PROG} ${group} COMMAND\n\n${GROUPS[group]}\n\nCommands:\n${subs.map((s) => `  ${s}`).join('\n')}\n\nRun '${PROG} ${group} COMMAND --help' for more information on a command.\n`;
+}
+
+function report(cli: Cli, spec: CommandSpec, e: unknown): number {
+  if (e instanceof UsageError) {
+    cli.printErr(e.status === 125 ? `${e.message}\nSee '${PROG} ${spec.name} --help'.` : e.message);
+    return e.status;
+  }
+  if (e instanceof StatusError) {
+    if (e.message) cli.printErr(e.message);
+    return e.status;
+  }
+  const ce = e as { name?: string; status?: number; message?: string };
+  if (ce?.name === 'ClientError') {
+    cli.printErr(ce.status ? `Error response from daemon: ${ce.message}` : String(ce.message));
+    return 1;
+  }
+  if (ce?.name === 'FormatError' || ce?.name === 'TemplateError' || e instanceof Error) {
+    cli.printErr(String(ce.message));
+    return 1;
+  }
+  cli.printErr(String(e));
+  return 1;
+}

@@ -11,8 +11,8 @@ import { buildCreateRequest, CREATE_FLAGS, readKVFile, RUN_ONLY_FLAGS } from './
 
 /** Docker's exit status for a failed start: 127 not found, 126 cannot invoke, else 125. */
 export function startErrorStatus(message: string): number {
-  if (/executable file not found|no such file or directory|system cannot find the file specified/.test(message)) return 127;
-  if (/permission denied|is a directory/.test(message)) return 126;
+  if (/executable file (`[^`]*` |"[^"]*" )?not found|no such file or directory|system cannot find the file specified/i.test(message)) return 127;
+  if (/permission denied|is a directory/i.test(message)) return 126;
   return 125;
 }
 

@@ -36,6 +36,7 @@ const version: Command = {
         for (const c of comps) {
           lines.push(` ${c.Name}:`, `  Version:          ${c.Version}`);
           for (const [k, v] of Object.entries(c.Details ?? {})) {
+            if (k === 'MinAPIVersion') continue;
             const label = k === 'ApiVersion' ? 'API version' : k === 'GoVersion' ? 'Go version' : k === 'GitCommit' ? 'Git commit' : k === 'BuildTime' ? 'Built' : k;
             lines.push(`  ${`${label}:`.padEnd(18)}${k === 'ApiVersion' && c.Name === 'Engine' && s.MinAPIVersion ? `${s.ApiVersion} (minimum version ${s.MinAPIVersion})` : v}`);
           }

@@ -115,7 +115,8 @@ const MAX_BODY = 16 * 1024 * 1024;
 export async function jsonBody<T>(req: IncomingMessage): Promise<T> {
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const c of req) {
+  const upgradeBody = (req as IncomingMessage & { upgradeBody?: Buffer }).upgradeBody;
+  for await (const c of upgradeBody ? [upgradeBody] : req) {
     size += (c as Buffer).length;
     if (size > MAX_BODY) throw invalidArgument('request body too large');
     chunks.push(c as Buffer);

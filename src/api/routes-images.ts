@@ -35,7 +35,11 @@ export function imageRoutes(r: Router, d: ImageRouteDeps): void {
       list = list.filter((i) => (i.repoTags.length === 0) === dangling);
     }
     if (f.label) list = list.filter((i) => matchLabels(i.config.config?.Labels, f.label));
-    if (f.reference) list = list.filter((i) => f.reference.some((p) => referenceMatches(i, p)));
+    if (f.reference) {
+      // Docker lists only the tags that matched, so `images -q --filter reference=x` prints x's rows.
+      list = list.filter((i) => f.reference.some((p) => referenceMatches(i, p)))
+        .map((i) => ({ ...i, repoTags: i.repoTags.filter((t) => f.reference.some((p) => referenceMatches({ ...i, repoTags: [t] }, p))) }));
+    }
     if (f.before?.length) {
       const b = images.resolve(f.before[0]);
       list = list.filter((i) => i.created < b.created);

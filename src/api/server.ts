@@ -19,7 +19,13 @@ export function createApiServer(router: Router, log: ApiLogger): Server {
     // that happen before the switch.
     const res = new ServerResponse(req);
     res.assignSocket(socket as import('node:net').Socket);
-    void dispatch(router, log, req, res, { socket, head });
+    // Node does not parse the body of an upgrade request: its first Content-Length bytes are the
+    // JSON body (exec start's {"Detach":false,...}); what follows is already the client's stdin.
+    const length = Number(req.headers['content-length'] ?? 0);
+    void readExactly(socket, head, length).then(({ body, rest }) => {
+      (req as UpgradeRequest).upgradeBody = body;
+      return dispatch(router, log, req, res, { socket, head: rest });
+    }, () => socket.destroy());
   });
   return server;
 }
@@ -38,6 +44,26 @@ async function dispatch(router: Router, log: ApiLogger, req: IncomingMessage, re
   } finally {
     log('debug', `${req.method} ${req.url} ${(Number(process.hrtime.bigint() - started) / 1e6).toFixed(1)}ms`);
   }
+}
+
+/** An upgrade request carries its body here (see createApiServer). */
+export type UpgradeRequest = IncomingMessage & { upgradeBody?: Buffer };
+
+function readExactly(socket: Duplex, head: Buffer, length: number): Promise<{ body: Buffer; rest: Buffer }> {
+  if (head.length >= length) return Promise.resolve({ body: head.subarray(0, length), rest: head.subarray(length) });
+  return new Promise((resolve, reject) => {
+    let buf = head;
+    const onData = (d: Buffer) => {
+      buf = Buffer.concat([buf, d]);
+      if (buf.length < length) return;
+      socket.off('data', onData);
+      socket.off('error', reject);
+      socket.pause();
+      resolve({ body: buf.subarray(0, length), rest: buf.subarray(length) });
+    };
+    socket.on('data', onData);
+    socket.on('error', reject);
+  });
 }
 
 /** Listens on `unix:///path` (mode 0660, stale socket replaced) or `tcp://host:port`. */

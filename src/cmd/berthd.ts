@@ -10,7 +10,8 @@ import { generateExecProcess, generateSpec } from '../runtime/spec';
 import { resolveUser } from '../runtime/user';
 import { readLogs } from '../runtime/logs';
 import { SeccompTranslator } from '../security/seccomp';
-import { computeCapabilities } from '../security/capabilities';
+import { ALL_CAPABILITIES, computeCapabilities } from '../security/capabilities';
+import { boundingCapabilityNumbers, hostHardRlimits } from '../sys/process';
 import { Engine, SpecBuilder } from '../daemon/engine';
 import { EventBus } from '../daemon/events';
 import { Router } from '../api/router';
@@ -90,20 +91,6 @@ function fail(msg: string): never {
   process.exit(1);
 }
 
-function hardRlimits(): Record<string, number> {
-  // Node cannot call getrlimit: /proc/self/limits has them ("Max open files  20000  20000  files").
-  const out: Record<string, number> = {};
-  const names: Record<string, string> = { 'Max open files': 'RLIMIT_NOFILE', 'Max processes': 'RLIMIT_NPROC', 'Max core file size': 'RLIMIT_CORE' };
-  for (const line of readFileSync('/proc/self/limits', 'utf8').split('\n')) {
-    for (const [label, name] of Object.entries(names)) {
-      if (!line.startsWith(label)) continue;
-      const hard = line.slice(26).trim().split(/\s+/)[1];
-      if (hard && hard !== 'unlimited') out[name] = Number(hard);
-    }
-  }
-  return out;
-}
-
 /** Picks a static init binary for --init, which must run inside any image. */
 function findInit(): string | undefined {
   return ['/usr/bin/tini-static', '/usr/bin/catatonit', '/usr/libexec/podman/catatonit'].find((p) => existsSync(p));
@@ -131,16 +118,18 @@ async function main(): Promise<void> {
   const seccompPath = '/usr/share/containers/seccomp.json';
   const seccomp = existsSync(seccompPath) ? new SeccompTranslator(readFileSync(seccompPath, 'utf8'), { arch: process.arch, kernel: release() }) : undefined;
   if (!seccomp) log('warn', `${seccompPath} not found: containers run without a seccomp profile`);
-  const rlimits = hardRlimits();
+  const rlimits = hostHardRlimits();
+  // This host may withhold capabilities from berthd itself (no CAP_SYS_RESOURCE here): never ask for more.
+  const available = boundingCapabilityNumbers().map((n) => ALL_CAPABILITIES[n]).filter(Boolean);
+  const capsOf = (o: { capAdd: string[]; capDrop: string[]; privileged: boolean }) => computeCapabilities({ ...o, available });
   const specs: SpecBuilder = {
-    spec: (input) => generateSpec(input, { hardRlimits: rlimits }),
+    spec: (input) => generateSpec(input, { hardRlimits: rlimits, availableCapabilities: available }),
     execProcess: (input) => generateExecProcess({
       args: input.args, env: input.env, cwd: input.cwd, user: input.user, tty: input.tty, privileged: input.privileged,
-      noNewPrivileges: input.noNewPrivileges,
-      capabilities: computeCapabilities({ capAdd: input.capAdd, capDrop: input.capDrop, privileged: input.privileged }),
+      noNewPrivileges: input.noNewPrivileges, capabilities: capsOf(input), availableCapabilities: available,
     }),
     resolveUser: (rootfs, user) => resolveUser(rootfs, user),
-    seccomp: (opts) => seccomp?.forCapabilities(computeCapabilities(opts)) ?? null,
+    seccomp: (opts) => seccomp?.forCapabilities(capsOf(opts)) ?? null,
   };
   const events = new EventBus();
   const cgroupMode = detectCgroupMode();

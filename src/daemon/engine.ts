@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync, existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { conflict, failedPrecondition, invalidArgument, isKind, notFound, wrap } from '../base/errors';
@@ -10,8 +10,10 @@ import type { ImageRecord, ImageStore, RemoveResult } from '../image/image-store
 import type { Snapshotter, Change } from '../snapshot/snapshotter';
 import type { AttachConnection, ContainerRuntime, ExecSession, ExitStatus, LogEntry, LogReader, SpecInput } from '../runtime/runtime';
 import { mountAll, unmount, isMounted } from '../sys/mount';
+import { startFailureExitCode } from '../runtime/conmon/errors';
 import { runProcessList } from '../sys/ps';
-import { archiveFromRoot, extractIntoRoot, statInRoot, resolveInRoot, packDir } from '../archive';
+import { archiveFromRoot, extractIntoRoot, statInRoot, resolveInRoot } from '../archive/container-path';
+import { packDir } from '../archive/pack-dir';
 import { applyConfigChanges } from './config-changes';
 import { ContainerStore } from './container-store';
 import {
@@ -203,7 +205,13 @@ export class Engine {
       if (c.state.status === 'running') return false;
       const why = cannotStart(c.state);
       if (why) throw conflict(why);
-      await this.doStart(c);
+      try {
+        await this.doStart(c);
+      } catch (e) {
+        // Docker removes an --rm container whose start failed: `docker run --rm` waits for that.
+        if (c.hostConfig.AutoRemove) await this.removeLocked(c, { force: true, volumes: true }).catch(() => undefined);
+        throw e;
+      }
       return true;
     });
   }
@@ -228,12 +236,13 @@ export class Engine {
       c.state = { ...c.state, pid, monitorPid };
       await this.connectPendingAttaches(c.id, bundle);
       await this.o.runtime.start(c.id);
-    } catch (e) {
+    } catch (raw) {
+      const e = dockerStartError(raw, c.path, rootfs);
       this.failPendingAttaches(c.id, e as Error);
       await this.o.runtime.delete(c.id, true).catch(() => undefined);
       await this.o.runtime.cleanup(c.id).catch(() => undefined);
       safeUnmount(rootfs);
-      c.state = { ...c.state, status: c.state.status === 'created' ? 'created' : 'exited', exitCode: startFailureCode(e), error: errorMessage(e), pid: 0, monitorPid: 0 };
+      c.state = { ...c.state, status: c.state.status === 'created' ? 'created' : 'exited', exitCode: startFailureExitCode(e) ?? 128, error: errorMessage(e), pid: 0, monitorPid: 0 };
       this.containers.save(c);
       throw e;
     }
@@ -296,13 +305,23 @@ export class Engine {
     });
   }
 
+  /**
+   * Notices the exit of the container's current run. A run is identified by its monitor's PID, so a
+   * watcher that fires after stop/restart already handled its run (and a new one began) does nothing.
+   */
   private watchExit(c: ContainerRecord): void {
-    if (this.watching.has(c.id)) return;
-    this.watching.add(c.id);
+    const run = `${c.id}:${c.state.monitorPid}`;
+    if (this.watching.has(run)) return;
+    this.watching.add(run);
+    const monitorPid = c.state.monitorPid;
     this.o.runtime.waitExit(c.id).then(
-      (status) => this.locks.run(c.id, () => this.onExited(this.containers.get(c.id) ?? c, status, '')),
+      (status) => this.locks.run(c.id, async () => {
+        const cur = this.containers.get(c.id);
+        if (!cur || cur.state.monitorPid !== monitorPid || !isRunning(cur.state)) return;
+        await this.onExited(cur, status, '');
+      }),
       (e) => this.o.log('error', `waiting for container ${shortId(c.id)}: ${errorMessage(e)}`),
-    ).finally(() => this.watching.delete(c.id));
+    ).finally(() => this.watching.delete(run));
   }
 
   private async onExited(c: ContainerRecord, status: ExitStatus, error: string): Promise<void> {
@@ -673,7 +692,7 @@ export class Engine {
   async archivePut(idOrName: string, path: string, tar: Readable, opts: { noOverwriteDirNonDir: boolean }): Promise<void> {
     const c = this.containers.resolve(idOrName);
     if (c.hostConfig.ReadonlyRootfs && isRunning(c.state)) throw failedPrecondition('container rootfs is marked read-only');
-    await this.withRootfs(c, true, (rootfs) => extractIntoRoot(rootfs, path, tar, opts));
+    await this.withRootfs(c, true, async (rootfs) => { await extractIntoRoot(rootfs, path, tar, opts); });
   }
 
   async export(idOrName: string): Promise<Readable> {
@@ -832,12 +851,25 @@ function errorMessage(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
-/** Exit code Docker records when a start fails: 127 not found, 126 not executable, else 128. */
-function startFailureCode(e: unknown): number {
+/**
+ * Rewrites a runtime's failure to start the container process into Docker's words, which clients
+ * parse: the docker CLI exits 127 on "executable file not found" / "no such file or directory" and
+ * 126 on "permission denied" / "is a directory".
+ */
+function dockerStartError(e: unknown, path: string, rootfs: string): unknown {
   const m = errorMessage(e);
-  if (/executable file not found|no such file or directory/i.test(m)) return 127;
-  if (/permission denied/i.test(m)) return 126;
-  return 128;
+  const prefix = 'failed to create task for container: OCI runtime create failed: unable to start container process';
+  let detail: string | undefined;
+  if (/executable file .*not found|no such file or directory/i.test(m) && !/chdir/i.test(m)) {
+    detail = path.includes('/') ? `exec: "${path}": stat ${path}: no such file or directory` : `exec: "${path}": executable file not found in $PATH`;
+  } else if (/open executable|permission denied|operation not permitted|is a directory/i.test(m) && !/capset|chdir/i.test(m)) {
+    let isDir = false;
+    try { isDir = path.includes('/') && statSync(resolveInRoot(rootfs, path)).isDirectory(); } catch { /* gone with the mount */ }
+    detail = isDir ? `exec: "${path}": is a directory` : `exec: "${path}": permission denied`;
+  } else if (/chdir/i.test(m)) {
+    detail = `error during container init: ${m.replace(/^OCI runtime create failed( for \w+)?: /, '').replace(/: unknown$/, '')}`;
+  }
+  return detail ? invalidArgument(`${prefix}: ${detail}: unknown`, e) : e;
 }
 
 function safeUnmount(path: string): void {

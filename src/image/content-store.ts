@@ -106,7 +106,13 @@ export class ContentStore {
         const chunk = Buffer.isBuffer(c) ? c : Buffer.from(c.buffer, c.byteOffset, c.byteLength);
         hash.update(chunk);
         size += chunk.length;
-        if (!out.write(chunk)) await new Promise<void>((resolve) => { out.once('drain', resolve); out.once('error', () => resolve()); });
+        if (!out.write(chunk)) {
+          await new Promise<void>((resolve) => {
+            const done = () => { out.off('drain', done); out.off('error', done); resolve(); };
+            out.on('drain', done);
+            out.on('error', done);
+          });
+        }
       }
       if (signal?.aborted) throw canceled('write canceled');
       await new Promise<void>((resolve, reject) => {

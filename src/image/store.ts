@@ -529,8 +529,9 @@ export class LocalImageStore implements ImageStore {
     let quiet = false;
     if (!this.isIdPrefix(id, refOrId)) {
       // A reference was given: untag it first; the image goes only with its last reference.
-      const user = usage(id);
-      if (user && !opts.force) {
+      // Docker refuses only when this is the image's last reference: untagging one of several is fine.
+      const user = !opts.force && isSingleReference(this.refsOf(id)) ? usage(id) : undefined;
+      if (user) {
         throw conflict(`conflict: unable to remove repository reference "${refOrId}" (must force) - container ${shortId(user.containerId)} is using its referenced image ${shortId(id)}`);
       }
       const ref = parseReference(refOrId);

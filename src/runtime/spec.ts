@@ -39,6 +39,8 @@ export const DEFAULT_DEVICE_RULES: readonly DeviceRule[] = [
 
 /** Facts about the host the spec depends on (kept out of SpecInput so generation stays pure). */
 export interface SpecHost {
+  /** Capabilities this host lets containers have (berthd's bounding set); privileged gets these. */
+  availableCapabilities?: readonly string[];
   /** berthd's hard rlimits by OCI name (RLIMIT_NOFILE...); requested limits are clamped to them. */
   hardRlimits?: Record<string, number>;
 }
@@ -90,7 +92,7 @@ export function withDefaultPath(env: readonly string[]): string[] {
 
 /** Builds config.json for a container. */
 export function generateSpec(input: SpecInput, host: SpecHost = {}): Record<string, unknown> {
-  const caps = computeCapabilities({ capAdd: input.capAdd, capDrop: input.capDrop, privileged: input.privileged });
+  const caps = computeCapabilities({ capAdd: input.capAdd, capDrop: input.capDrop, privileged: input.privileged, available: host.availableCapabilities });
   const args = input.init ? [INIT_PATH, '--', ...input.args] : [...input.args];
   const process: Record<string, unknown> = {
     terminal: input.tty,
@@ -162,13 +164,15 @@ export interface ExecProcessInput {
   noNewPrivileges: boolean;
   /** The container's rlimits, apparmor/selinux labels... are inherited by copying from its spec. */
   containerProcess?: Record<string, unknown>;
+  /** The host's capabilities, for a privileged exec. */
+  availableCapabilities?: readonly string[];
   /** The container's env: exec env is added on top, as Docker does. */
   containerEnv?: string[];
 }
 
 /** Builds the OCI process object for `runtime exec --process` (conmon --exec-process-spec). */
 export function generateExecProcess(input: ExecProcessInput): Record<string, unknown> {
-  const caps = input.privileged ? computeCapabilities({ capAdd: [], capDrop: [], privileged: true }) : [...input.capabilities];
+  const caps = input.privileged ? computeCapabilities({ capAdd: [], capDrop: [], privileged: true, available: input.availableCapabilities }) : [...input.capabilities];
   const env = mergeEnv(input.containerEnv ?? [], input.env);
   const p: Record<string, unknown> = {
     terminal: input.tty,

@@ -89,3 +89,13 @@ export function hostHardRlimits(): Record<string, number> {
   }
   return out;
 }
+
+/** The capability numbers in berthd's bounding set (CapBnd): a container can hold no others. */
+export function boundingCapabilityNumbers(): number[] {
+  const m = /^CapBnd:\s+([0-9a-f]+)$/m.exec(readFileSync('/proc/self/status', 'utf8'));
+  if (!m) return [];
+  const mask = BigInt(`0x${m[1]}`);
+  const out: number[] = [];
+  for (let i = 0; i < 64; i++) if ((mask >> BigInt(i)) & 1n) out.push(i);
+  return out;
+}

@@ -4,17 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PACKAGES=(crun runc conmon busybox-static catatonit tini attr golang-github-containers-common iproute2 procps xz-utils bzip2 skopeo umoci tmux)
-missing=()
-for p in "${PACKAGES[@]}"; do dpkg-query -W -f '${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p"); done
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "==> installing ${missing[*]}"
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
-
-echo "==> npm install and build"
-[ -d node_modules/better-sqlite3 ] && [ -d node_modules/esbuild ] || npm ci --no-audit --no-fund
+bash scripts/install-deps.sh
+echo "==> build"
 node scripts/build.mjs
 
 SOCK=${BERTH_SOCK:-/run/berth/berth.sock}

@@ -2,7 +2,7 @@
 // one file, no module resolution at start-up). Tests run from source through tsx.
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
-import { statSync, mkdirSync, copyFileSync, existsSync } from 'node:fs';
+import { statSync, mkdirSync, copyFileSync, existsSync, readFileSync, renameSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -15,7 +15,11 @@ if (!existsSync(addon) || statSync(addon).mtimeMs < statSync('native/berth_sys.c
   execFileSync(process.execPath, [nodeGyp, 'rebuild', '--nodedir=/usr'], { cwd: 'native', stdio: ['ignore', 'ignore', 'inherit'] });
 }
 mkdirSync('dist', { recursive: true });
-copyFileSync(addon, 'dist/berth_sys.node');
+// Replace, never overwrite: running berthds have the old file mapped, and truncating it kills them.
+if (!existsSync('dist/berth_sys.node') || !readFileSync(addon).equals(readFileSync('dist/berth_sys.node'))) {
+  copyFileSync(addon, 'dist/.berth_sys.node.tmp');
+  renameSync('dist/.berth_sys.node.tmp', 'dist/berth_sys.node');
+}
 
 const common = { platform: 'node', target: 'node20', format: 'cjs', sourcemap: 'linked', logLevel: 'warning' };
 const external = ['better-sqlite3', '*.node'];

@@ -131,13 +131,13 @@ test('tag and remove follow Docker: untag, conflicts, force, layers and blobs re
     // By ID with tags in several repositories: soft conflict, must be forced.
     await assert.rejects(env.store.remove(img.id.slice(7, 19), { force: false, noPrune: false }, noUsage), (e: Error) =>
       isKind(e, 'Conflict') && e.message === `conflict: unable to delete ${img.id.slice(7, 19)} (must be forced) - image is referenced in multiple repositories`);
-    // A reference used by a container: must force.
+    // Untag only while other tags remain, even when a container uses the image (Docker's rule).
     const using: ImageUsage = (id) => (id === img.id ? { containerId: 'f'.repeat(64), running: false } : undefined);
-    await assert.rejects(env.store.remove('two:t', { force: false, noPrune: false }, using), (e: Error) =>
-      isKind(e, 'Conflict') && e.message === `conflict: unable to remove repository reference "two:t" (must force) - container ffffffffffff is using its referenced image ${img.id.slice(7, 19)}`);
-    // Untag only while other tags remain.
-    assert.deepEqual(await env.store.remove('two:t', { force: false, noPrune: false }, noUsage), [{ Untagged: 'two:t' }]);
+    assert.deepEqual(await env.store.remove('two:t', { force: false, noPrune: false }, using), [{ Untagged: 'two:t' }]);
     assert.deepEqual(await env.store.remove('one:other', { force: false, noPrune: false }, noUsage), [{ Untagged: 'one:other' }]);
+    // The last reference of an image a container uses: must force.
+    await assert.rejects(env.store.remove('one', { force: false, noPrune: false }, using), (e: Error) =>
+      isKind(e, 'Conflict') && e.message === `conflict: unable to remove repository reference "one" (must force) - container ffffffffffff is using its referenced image ${img.id.slice(7, 19)}`);
     // Running container: cannot be forced.
     const running: ImageUsage = (id) => (id === img.id ? { containerId: 'a'.repeat(64), running: true } : undefined);
     await assert.rejects(env.store.remove(img.id, { force: true, noPrune: false }, running), (e: Error) =>

@@ -2,6 +2,7 @@ import type { Engine, CreateRequest } from '../daemon/engine';
 import type { ImageRuntimeConfig } from '../oci/image';
 import { invalidArgument } from '../base/errors';
 import { Router, jsonBody, qbool, qfilters, qint, sendEmpty, sendJson } from './router';
+import { checkContainerConfig, checkExecConfig } from './request-shapes';
 import { containerInspect, containerSummary } from './shapes';
 import { hijack, parseDetachKeys, pipeAttach } from './hijack';
 import { frame } from './stdcopy';
@@ -38,6 +39,7 @@ export function containerRoutes(r: Router, d: ContainerRouteDeps): void {
 
   r.add('POST', '/containers/create', async ({ req, res, query }) => {
     const body = await jsonBody<CreateRequest>(req);
+    checkContainerConfig(body);
     const created = await engine.create(body, query.get('name') ?? undefined);
     sendJson(res, 201, created);
   });
@@ -206,6 +208,7 @@ export function containerRoutes(r: Router, d: ContainerRouteDeps): void {
     const container = query.get('container');
     if (!container) throw invalidArgument('container is required');
     const config = await jsonBody<ImageRuntimeConfig>(req);
+    checkContainerConfig(config);
     const img = await engine.commit(container, {
       repo: query.get('repo') || undefined, tag: query.get('tag') || undefined, comment: query.get('comment') || undefined,
       author: query.get('author') || undefined, changes: query.getAll('changes').filter(Boolean), pause: qbool(query, 'pause', true),
@@ -218,6 +221,7 @@ export function containerRoutes(r: Router, d: ContainerRouteDeps): void {
 
   r.add('POST', '/containers/:id/exec', async ({ req, res, params }) => {
     const body = await jsonBody<Parameters<Engine['execCreate']>[1]>(req);
+    checkExecConfig(body);
     if (body.DetachKeys) parseDetachKeysOrThrow(body.DetachKeys);
     sendJson(res, 201, { Id: engine.execCreate(params.id, body) });
   });

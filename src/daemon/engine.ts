@@ -677,13 +677,20 @@ export class Engine {
     const c = this.containers.resolve(idOrName);
     const out = new PassThrough();
     let statResult: ReturnType<typeof statInRoot> | undefined;
+    let handedOut = false;
     const ready = new Promise<void>((resolveReady, rejectReady) => {
       this.withRootfs(c, true, async (rootfs) => {
         statResult = statInRoot(rootfs, path);
         const tar = archiveFromRoot(rootfs, path);
+        handedOut = true;
         resolveReady();
         await new Promise<void>((res, rej) => { tar.on('error', rej); out.on('error', rej); out.on('finish', res); tar.pipe(out); });
-      }).catch((e) => { rejectReady(e); out.destroy(e); });
+      }).catch((e) => {
+        rejectReady(e);
+        // Before it is handed out nobody listens on `out`: an 'error' event there would crash berthd
+        // (a container racing its own paths, CVE-2018-15664 style, could take the daemon down).
+        if (handedOut) out.destroy(e); else out.destroy();
+      });
     });
     await ready;
     return { stat: statResult!, tar: out };

@@ -134,6 +134,11 @@ export class Engine {
       }
       const exit = this.o.runtime.exitStatus(c.id);
       const alive = !exit && c.state.monitorPid > 0 && processAlive(c.state.monitorPid);
+      if (alive && c.state.status === 'running' && existsSync(this.transientPauseMarker(c.id))) {
+        // berthd died during a cp or commit of this container: undo that pause, or it stays frozen while reported running.
+        await this.o.runtime.resume(c.id).catch((e) => this.o.log('warn', `resume ${shortId(c.id)} after a crash: ${errorMessage(e)}`));
+      }
+      rmSync(this.transientPauseMarker(c.id), { force: true });
       if (alive) {
         this.watchExit(c);
       } else {
@@ -658,11 +663,11 @@ export class Engine {
       mountAll(this.o.snapshotter.mounts(c.id), rootfs);
     }
     const paused = pause && c.state.status === 'running';
-    if (paused) await this.o.runtime.pause(c.id);
+    if (paused) await this.pauseTransiently(c.id);
     try {
       return await fn(rootfs);
     } finally {
-      if (paused) await this.o.runtime.resume(c.id).catch(() => undefined);
+      if (paused) await this.resumeTransient(c.id);
       if (mountedHere && !isRunning(this.containers.get(c.id)?.state ?? c.state)) safeUnmount(rootfs);
     }
   }
@@ -719,7 +724,7 @@ export class Engine {
     delete (base as Record<string, unknown>).Hostname;
     const config = applyConfigChanges(base, opts.changes);
     const paused = opts.pause && c.state.status === 'running';
-    if (paused) await this.o.runtime.pause(c.id);
+    if (paused) await this.pauseTransiently(c.id);
     try {
       const ref = opts.repo ? `${opts.repo}${opts.tag ? `:${opts.tag}` : ''}` : undefined;
       const img = await this.o.images.commit({
@@ -729,8 +734,45 @@ export class Engine {
       this.events.publish('container', 'commit', c.id, { image: c.imageRef, name: c.name });
       return img;
     } finally {
-      if (paused) await this.o.runtime.resume(c.id).catch(() => undefined);
+      if (paused) await this.resumeTransient(c.id);
     }
+  }
+
+  private transientPauseMarker(id: string): string {
+    return join(this.dirOf(id), 'transient-pause');
+  }
+
+  /**
+   * Freezes a running container for cp/commit. A marker file records the pause first, so that
+   * recover() resumes the container when berthd dies before resumeTransient runs.
+   */
+  private async pauseTransiently(id: string): Promise<void> {
+    const cur = this.transientPauses.get(id);
+    if (cur) {
+      cur.count++;
+      await cur.paused;
+      return;
+    }
+    writeFileSync(this.transientPauseMarker(id), '');
+    const entry = { count: 1, paused: this.o.runtime.pause(id) };
+    this.transientPauses.set(id, entry);
+    try {
+      await entry.paused;
+    } catch (e) {
+      if (--entry.count === 0) {
+        this.transientPauses.delete(id);
+        rmSync(this.transientPauseMarker(id), { force: true });
+      }
+      throw e;
+    }
+  }
+
+  private async resumeTransient(id: string): Promise<void> {
+    const cur = this.transientPauses.get(id);
+    if (!cur || --cur.count > 0) return;
+    this.transientPauses.delete(id);
+    await this.o.runtime.resume(id).catch(() => undefined);
+    rmSync(this.transientPauseMarker(id), { force: true });
   }
 
   // ---- listing ------------------------------------------------------------------------------------

@@ -5,7 +5,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tarStream from 'tar-stream';
-import { Daemon, startDaemon } from './harness';
+import { conmonsUnder, Daemon, startDaemon } from './harness';
 
 // Known attacks on a container engine, through the real docker CLI and the raw API. Each one
 // asserts that the host is untouched: canary files outside every root keep their content, and no
@@ -29,7 +29,9 @@ describe('hostile input', () => {
   });
   after(async () => {
     try {
+      const execRoot = d?.execRoot;
       await d?.stop();
+      if (execRoot) await until(() => conmonsUnder(execRoot).length === 0, 5000);
     } finally {
       rmSync(canary, { recursive: true, force: true });
       rmSync(work, { recursive: true, force: true });
@@ -378,6 +380,15 @@ function dockerAsync(d: Daemon, args: string[]): Promise<{ code: number | null; 
     const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
     child.on('close', (code) => { clearTimeout(timer); resolve({ code, stdout, stderr }); });
   });
+}
+
+async function until(cond: () => boolean, ms: number): Promise<void> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (cond()) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  assert.fail('conmon processes left running');
 }
 
 function waitFor(cond: () => boolean, ms = 5000): void {

@@ -295,6 +295,9 @@ describe('hostile input', () => {
     await expectError('GET', '/v1.50/containers/json?filters=notjson', undefined, 400);
     await expectError('GET', '/v1.50/containers/target/logs?stdout=1&tail=-5x', undefined, 400);
     await expectError('POST', '/v1.50/containers/target/resize?h=abc&w=10', undefined, 400);
+    // Regression: a GET archive of a missing path used to crash berthd (an 'error' event nobody listened to).
+    await expectError('GET', '/v1.50/containers/target/archive?path=/no/such/path', undefined, 404);
+    await expectError('GET', '/v1.50/containers/target/archive?path=/no/such/path', undefined, 404);
     assert.deepEqual(failures, []);
     // Docker's StrSlice: a single string is a one-element command, not an error.
     const single = await d.api('POST', create, { Image: 'busybox', Cmd: 'echo hi' });

@@ -15,6 +15,11 @@ if (!existsSync(addon) || statSync(addon).mtimeMs < statSync('native/berth_sys.c
   execFileSync(process.execPath, [nodeGyp, 'rebuild', '--nodedir=/usr'], { cwd: 'native', stdio: ['ignore', 'ignore', 'inherit'] });
 }
 mkdirSync('dist', { recursive: true });
+const wrapper = 'dist/crun-hybrid';
+if (!existsSync(wrapper) || statSync(wrapper).mtimeMs < statSync('native/crun-hybrid.c').mtimeMs) {
+  execFileSync('cc', ['-O2', '-Wall', '-o', `${wrapper}.tmp`, 'native/crun-hybrid.c'], { stdio: 'inherit' });
+  renameSync(`${wrapper}.tmp`, wrapper);
+}
 // Replace, never overwrite: running berthds have the old file mapped, and truncating it kills them.
 if (!existsSync('dist/berth_sys.node') || !readFileSync(addon).equals(readFileSync('dist/berth_sys.node'))) {
   copyFileSync(addon, 'dist/.berth_sys.node.tmp');

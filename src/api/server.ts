@@ -1,6 +1,6 @@
 import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { chmodSync, mkdirSync, rmSync } from 'node:fs';
+import { chmodSync, mkdirSync, rmSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { notFound } from '../base/errors';
 import { Router, Ctx } from './router';
@@ -76,6 +76,7 @@ export function listen(server: Server, host: string): Promise<void> {
       rmSync(path, { force: true });
       server.listen(path, () => {
         chmodSync(path, 0o660);
+        listening.set(server, statSync(path).ino);
         resolve();
       });
     } else if (host.startsWith('tcp://')) {
@@ -83,4 +84,19 @@ export function listen(server: Server, host: string): Promise<void> {
       server.listen(Number(u.port || 2375), u.hostname, () => resolve());
     } else reject(new Error(`unsupported host ${host}: use unix:// or tcp://`));
   });
+}
+
+const listening = new WeakMap<Server, number>();
+
+/**
+ * Closes a server and removes its unix socket, but only while the path is still its own socket: a
+ * berthd started meanwhile on the same path must not lose its socket to the old one's shutdown.
+ */
+export function closeServer(server: Server, host: string): void {
+  server.close();
+  if (!host.startsWith('unix://')) return;
+  const path = host.slice('unix://'.length);
+  try {
+    if (statSync(path).ino === listening.get(server)) rmSync(path, { force: true });
+  } catch { /* already gone */ }
 }

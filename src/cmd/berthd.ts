@@ -18,7 +18,7 @@ import { Router } from '../api/router';
 import { containerRoutes } from '../api/routes-containers';
 import { imageRoutes } from '../api/routes-images';
 import { systemRoutes } from '../api/routes-system';
-import { createApiServer, listen } from '../api/server';
+import { closeServer, createApiServer, listen } from '../api/server';
 
 const VERSION = '0.1.0';
 const LEVELS = ['debug', 'info', 'warn', 'error'] as const;
@@ -114,7 +114,7 @@ async function main(): Promise<void> {
   const db = openDatabase(join(o.dataRoot, 'berth.db'));
   const snapshotter = new OverlaySnapshotter(join(o.dataRoot, 'overlay'));
   const images = await LocalImageStore.open(db, join(o.dataRoot, 'image'), snapshotter);
-  const runtime = new ConmonRuntime({ runtime: o.defaultRuntime, stateDir: join(o.execRoot, 'rt') });
+  const runtime = new ConmonRuntime({ runtime: o.defaultRuntime, stateDir: join(o.execRoot, 'rt'), crunHybridWrapper: join(__dirname, 'crun-hybrid') });
   const seccompPath = '/usr/share/containers/seccomp.json';
   const seccomp = existsSync(seccompPath) ? new SeccompTranslator(readFileSync(seccompPath, 'utf8'), { arch: process.arch, kernel: release() }) : undefined;
   if (!seccomp) log('warn', `${seccompPath} not found: containers run without a seccomp profile`);
@@ -159,8 +159,7 @@ async function main(): Promise<void> {
   // Containers belong to conmon, not to berthd: stopping the daemon leaves them running.
   const shutdown = (sig: string) => {
     log('info', `received ${sig}, shutting down (containers keep running)`);
-    for (const s of servers) s.close();
-    for (const h of o.hosts) if (h.startsWith('unix://')) rmSync(h.slice(7), { force: true });
+    servers.forEach((s, i) => closeServer(s, o.hosts[i]));
     rmSync(o.pidfile, { force: true });
     db.close();
     process.exit(0);

@@ -98,6 +98,8 @@ export class Engine {
   private readonly execs = new Map<string, ExecRecord>();
   private readonly watching = new Set<string>();
   private readonly stopping = new Set<string>();
+  /** Pauses berthd makes around cp and commit, counted per container (concurrent cps share one). */
+  private readonly transientPauses = new Map<string, { count: number; paused: Promise<void> }>();
 
   constructor(private readonly o: EngineOptions) {
     this.containers = new ContainerStore(o.db);
@@ -222,6 +224,8 @@ export class Engine {
   }
 
   private async doStart(c: ContainerRecord): Promise<void> {
+    const t0 = process.hrtime.bigint();
+    const lap = (what: string) => this.o.log('debug', `start ${shortId(c.id)} ${what} +${(Number(process.hrtime.bigint() - t0) / 1e6).toFixed(1)}ms`);
     const dir = this.dirOf(c.id);
     const rootfs = this.rootfsOf(c.id);
     const bundle = join(dir, 'bundle');
@@ -230,17 +234,24 @@ export class Engine {
     await this.o.runtime.cleanup(c.id).catch(() => undefined);
     mkdirSync(rootfs, { recursive: true });
     mkdirSync(bundle, { recursive: true });
+    lap('cleaned');
     if (!isMounted(rootfs)) mountAll(this.o.snapshotter.mounts(c.id), rootfs);
+    lap('mounted');
     try {
-      const spec = await this.buildSpec(c, rootfs, dir);
-      writeFileSync(join(bundle, 'config.json'), JSON.stringify(spec));
+      const spec = await this.buildSpec(c, rootfs, dir) as Record<string, unknown>;
+      lap('spec');
       const { pid, monitorPid } = await this.o.runtime.create({
-        id: c.id, bundleDir: bundle, tty: !!c.config.Tty, openStdin: !!c.config.OpenStdin, stdinOnce: !!c.config.StdinOnce,
+        id: c.id, bundleDir: bundle, spec, tty: !!c.config.Tty, openStdin: !!c.config.OpenStdin,
+        // dockerd never closes a TTY's stdin when an attached client leaves (detach keys, then attach again).
+        stdinOnce: !!c.config.StdinOnce && !c.config.Tty,
         logPath: this.logPathOf(c.id),
       });
       c.state = { ...c.state, pid, monitorPid };
+      lap('created');
       await this.connectPendingAttaches(c.id, bundle);
+      lap('attached');
       await this.o.runtime.start(c.id);
+      lap('started');
     } catch (raw) {
       const e = dockerStartError(raw, c.path, rootfs);
       this.failPendingAttaches(c.id, e as Error);

@@ -60,8 +60,13 @@ export interface AttachConnection {
 
 export interface CreateOptions {
   id: string;
-  /** Directory holding config.json (written by the caller). conmon's ctl/attach files live here too. */
+  /** Directory holding config.json. conmon's ctl/attach files live here too. */
   bundleDir: string;
+  /**
+   * The OCI spec. When given, the runtime writes config.json itself (and may add runtime-specific
+   * annotations, e.g. crun's precompiled seccomp); otherwise the caller has written it.
+   */
+  spec?: Record<string, unknown>;
   tty: boolean;
   openStdin: boolean;
   stdinOnce: boolean;

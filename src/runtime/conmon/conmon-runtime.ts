@@ -1,7 +1,8 @@
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, statfsSync, statSync, watch, writeFileSync, writeSync, constants as fsc, FSWatcher } from 'node:fs';
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { release } from 'node:os';
 import { canceled, errnoCode, internal, invalidArgument, notFound } from '../../base/errors';
 import { run } from '../../sys/exec';
 import { processAlive, spawnDetached } from '../../sys/process';
@@ -22,6 +23,8 @@ export interface ConmonRuntimeOptions {
   runcPath?: string;
   /** Force (true) or forbid (false) crun's hybrid-cgroup workaround; default: detect. */
   crunHybridWorkaround?: boolean;
+  /** berth's compiled wrapper for that workaround (native/crun-hybrid.c); a shell script otherwise. */
+  crunHybridWrapper?: string;
 }
 
 /**
@@ -72,6 +75,9 @@ export class ConmonRuntime implements ContainerRuntime {
   private readonly dirs: { root: string; exits: string; persist: string; sock: string; exec: string };
   private watcher?: FSWatcher;
   private readonly exitWaiters = new Map<string, Set<() => void>>();
+  private readonly bpfCache = new Map<string, string>();
+  /** Identifies the runtime build (path, size, mtime) and kernel, so cached BPF never outlives them. */
+  private readonly runtimeIdentity: string;
 
   constructor(private readonly opts: ConmonRuntimeOptions) {
     const s = opts.stateDir;
@@ -86,12 +92,16 @@ export class ConmonRuntime implements ContainerRuntime {
       if (!crun) throw invalidArgument('runtime crun: not installed');
       this.name = 'crun';
       const hybrid = opts.crunHybridWorkaround ?? detectCgroupMode() === 'hybrid';
-      this.runtimePath = hybrid ? this.writeCrunWrapper(crun) : crun;
+      const compiled = opts.crunHybridWrapper && crun === '/usr/bin/crun' && existsSync(opts.crunHybridWrapper) ? opts.crunHybridWrapper : undefined;
+      this.runtimePath = hybrid ? compiled ?? this.writeCrunWrapper(crun) : crun;
     } else {
       if (!runc) throw invalidArgument('runtime runc: not installed');
       this.name = 'runc';
       this.runtimePath = runc;
     }
+    const bin = this.name === 'crun' ? crun! : runc!;
+    const st = statSync(bin);
+    this.runtimeIdentity = `${bin}:${st.size}:${st.mtimeMs}:${release()}`;
   }
 
   /**
@@ -122,7 +132,49 @@ export class ConmonRuntime implements ContainerRuntime {
 
   private persistDir(id: string): string { return join(this.dirs.persist, id); }
 
+  /**
+   * crun compiles the seccomp profile to BPF on every create (~20-40 ms here; Debian's crun 1.8
+   * lacks its own cache). The BPF it compiled once is kept, keyed by the exact seccomp JSON, and
+   * handed to later creates through crun's `run.oci.seccomp_bpf_data` annotation.
+   */
+  private seccompKey(spec: Record<string, unknown>): string | undefined {
+    const seccomp = (spec.linux as { seccomp?: unknown } | undefined)?.seccomp;
+    if (this.name !== 'crun' || !seccomp) return undefined;
+    return createHash('sha256').update(this.runtimeIdentity).update(JSON.stringify(seccomp)).digest('hex');
+  }
+
+  private cachedBpf(key: string): string | undefined {
+    let bpf = this.bpfCache.get(key);
+    if (bpf === undefined) {
+      try { bpf = readFileSync(join(this.opts.stateDir, 'seccomp', key), 'utf8'); } catch { return undefined; }
+      this.bpfCache.set(key, bpf);
+    }
+    return bpf;
+  }
+
+  private rememberBpf(key: string, id: string): void {
+    try {
+      const bpf = readFileSync(join(this.dirs.root, id, 'seccomp.bpf')).toString('base64');
+      if (!bpf) return;
+      this.bpfCache.set(key, bpf);
+      mkdirSync(join(this.opts.stateDir, 'seccomp'), { recursive: true, mode: 0o700 });
+      writeFileSync(join(this.opts.stateDir, 'seccomp', `${key}.tmp`), bpf);
+      renameSync(join(this.opts.stateDir, 'seccomp', `${key}.tmp`), join(this.opts.stateDir, 'seccomp', key));
+    } catch { /* no cache this time; crun compiles again next create */ }
+  }
+
   async create(o: CreateOptions): Promise<{ pid: number; monitorPid: number }> {
+    let bpfKey: string | undefined;
+    let bpfCached = false;
+    if (o.spec) {
+      bpfKey = this.seccompKey(o.spec);
+      const bpf = bpfKey ? this.cachedBpf(bpfKey) : undefined;
+      if (bpf) {
+        o.spec.annotations = { ...(o.spec.annotations as Record<string, string> | undefined), 'run.oci.seccomp_bpf_data': bpf };
+        bpfCached = true;
+      }
+      writeFileSync(join(o.bundleDir, 'config.json'), JSON.stringify(o.spec));
+    }
     const persist = this.persistDir(o.id);
     await fsp.mkdir(persist, { recursive: true });
     await Promise.all([
@@ -155,6 +207,7 @@ export class ConmonRuntime implements ContainerRuntime {
       }
       if (!(msg.data > 0)) throw mapRuntimeError('create', o.id, msg.message ?? '');
       await child.exited;
+      if (bpfKey && !bpfCached) this.rememberBpf(bpfKey, o.id);
       const monitorPid = Number(readFileSync(join(persist, 'conmon.pid'), 'utf8').trim());
       return { pid: msg.data, monitorPid };
     } finally {
@@ -180,6 +233,9 @@ export class ConmonRuntime implements ContainerRuntime {
   }
 
   async delete(id: string, force: boolean): Promise<void> {
+    // Both crun and runc keep a container's state in <root>/<id>: without it there is nothing to
+    // delete, and a spawn saved (this runs on every start and removal).
+    if (!existsSync(join(this.dirs.root, id))) return;
     const r = await run(this.runtimePath, this.runtimeArgs(['delete', ...(force ? ['--force'] : []), id]), { allowFailure: true, env: RUNTIME_ENV });
     if (r.code === 0) return;
     const err = mapRuntimeError('delete', id, r.stderr || r.stdout);
@@ -411,8 +467,38 @@ function readExitStatus(exitFile: string, persistDir: string): ExitStatus | unde
   };
 }
 
+/**
+ * conmon 2.1.6 parses only the first message of each read from its ctl fifo (it sscanf()s the start
+ * of the buffer), so two resizes written back to back (docker attach sends rows+1 then rows) apply
+ * the first one twice. Writes to one fifo are therefore spaced out: the first goes at once, and a
+ * size that arrives within CTL_SPACING_MS is sent when the window ends (only the latest one).
+ */
+const CTL_SPACING_MS = 30;
+const ctlQueues = new Map<string, { next?: [number, number] }>();
+
 /** Writes a resize request to conmon's ctl fifo (non-blocking: NotFound when conmon is gone). */
 function writeCtl(id: string, ctlPath: string, rows: number, cols: number): void {
+  const queued = ctlQueues.get(ctlPath);
+  if (queued) { queued.next = [rows, cols]; return; }
+  writeCtlNow(id, ctlPath, rows, cols);
+  const entry: { next?: [number, number] } = {};
+  ctlQueues.set(ctlPath, entry);
+  const tick = () => {
+    const next = entry.next;
+    entry.next = undefined;
+    if (next) {
+      try {
+        writeCtlNow(id, ctlPath, next[0], next[1]);
+        setTimeout(tick, CTL_SPACING_MS).unref();
+        return;
+      } catch { /* conmon is gone: nothing left to resize */ }
+    }
+    ctlQueues.delete(ctlPath);
+  };
+  setTimeout(tick, CTL_SPACING_MS).unref();
+}
+
+function writeCtlNow(id: string, ctlPath: string, rows: number, cols: number): void {
   let fd: number;
   try {
     fd = openSync(ctlPath, fsc.O_WRONLY | fsc.O_NONBLOCK);

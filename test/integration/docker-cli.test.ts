@@ -2,6 +2,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { Daemon, startDaemon } from './harness';
 
 // The real docker CLI (28.x) against berthd: the acceptance of the engine-core issue.
@@ -196,6 +197,39 @@ describe('docker CLI against berthd', () => {
     assert.equal(missing.status, 1);
     assert.match(missing.stderr, /No such image/);
     ok(['image', 'prune', '-f']);
+  });
+
+  test('--stop-signal and --stop-timeout drive docker stop', () => {
+    const id = ok(['run', '-d', '--stop-signal', 'SIGUSR1', '--stop-timeout', '5', 'busybox', 'sh', '-c', 'trap "exit 5" USR1; while true; do sleep 0.1; done']).trim();
+    waitFor(() => ok(['top', id]).includes('sleep'));
+    ok(['stop', id]);
+    assert.equal(ok(['inspect', '-f', '{{.State.ExitCode}}', id]).trim(), '5');
+    // A process that ignores the stop signal is killed after the timeout.
+    const stubborn = ok(['run', '-d', '--stop-timeout', '1', 'busybox', 'sh', '-c', 'trap "" TERM; while true; do sleep 0.1; done']).trim();
+    waitFor(() => ok(['top', stubborn]).includes('sleep'));
+    ok(['stop', stubborn]);
+    assert.equal(ok(['inspect', '-f', '{{.State.ExitCode}}', stubborn]).trim(), '137');
+    ok(['rm', id, stubborn]);
+  });
+
+  test('cp with tar streams on stdin and stdout', () => {
+    const id = ok(['create', 'busybox']).trim();
+    const tmp = mkdtempSync('/tmp/berth-cptar-');
+    try {
+      writeFileSync(join(tmp, 'a.txt'), 'from a tar stream\n');
+      const tar = spawnSync('tar', ['-C', tmp, '-cf', '-', 'a.txt']).stdout;
+      const put = d.docker(['cp', '-', `${id}:/tmp`], { input: tar });
+      assert.equal(put.status, 0, put.stderr);
+      const got = spawnSync('docker', ['cp', `${id}:/tmp/a.txt`, '-'], { env: d.env });
+      assert.equal(got.status, 0);
+      const listed = spawnSync('tar', ['-tvf', '-'], { input: got.stdout, encoding: 'utf8' });
+      assert.match(listed.stdout, /a\.txt/);
+      const content = spawnSync('tar', ['-xOf', '-'], { input: got.stdout, encoding: 'utf8' });
+      assert.equal(content.stdout, 'from a tar stream\n');
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+      ok(['rm', id]);
+    }
   });
 
   test('container prune removes stopped containers only', () => {

@@ -144,6 +144,9 @@ const run: Command = {
   },
 };
 
+/** What docker attach and docker exec print (exiting 1) when the user types the detach keys. */
+const DETACHED_MESSAGE = 'read escape sequence';
+
 const devNull = { write: () => true } as unknown as NodeJS.WritableStream;
 
 const create: Command = {
@@ -171,10 +174,20 @@ async function attachAndStart(cli: Cli, id: string, opts: { stdin: boolean; deta
   if (opts.start) {
     try { await client.containerStart(info.Id); } catch (e) { throw new StatusError(startErrorStatus((e as Error).message), daemonMessage(e)); }
   }
+  if (tty && !opts.start && process.stdout.isTTY) {
+    // As docker's resizeTTY: a shell redraws its prompt only when the size changes, so a second
+    // attach would show nothing. Resize one larger, then monitorTtySize sends the real size.
+    const [w, h] = process.stdout.getWindowSize();
+    await client.containerResize(info.Id, h + 1, w + 1).catch(() => undefined);
+  }
   const stopResize = tty ? monitorTtySize((h, w) => client.containerResize(info.Id, h, w)) : () => undefined;
   const stopProxy = !tty && opts.sigProxy ? proxySignals(cli, info.Id) : () => undefined;
   try {
-    if ((await pump) === 'detached') return 0;
+    if ((await pump) === 'detached') {
+      // docker start -a detaches quietly; docker attach reports the escape as an error (exit 1).
+      if (opts.start) return 0;
+      throw new StatusError(1, DETACHED_MESSAGE);
+    }
     return (await wait.result).StatusCode;
   } finally { stopResize(); stopProxy(); }
 }
@@ -261,7 +274,9 @@ const exec: Command = {
     const keys = parseDetachKeys(str(p, 'detach-keys') || DEFAULT_DETACH_KEYS);
     const stopResize = tty ? monitorTtySize((h, w) => client.execResize(execId, h, w)) : () => undefined;
     try {
-      if ((await pumpStreams(conn, { tty, stdin: interactive ? process.stdin : undefined, detachKeys: keys })) === 'detached') return 0;
+      if ((await pumpStreams(conn, { tty, stdin: interactive ? process.stdin : undefined, detachKeys: keys })) === 'detached') {
+        throw new StatusError(1, DETACHED_MESSAGE);
+      }
     } finally { stopResize(); }
     const info = await client.execInspect(execId);
     return info.ExitCode ?? 0;

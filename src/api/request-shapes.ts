@@ -7,7 +7,7 @@ import { invalidArgument } from '../base/errors';
  * single string too; these functions normalize it to a one-element list in place.
  */
 
-type Kind = 'string' | 'bool' | 'number' | 'strings' | 'strslice' | 'stringMap' | 'object';
+type Kind = 'string' | 'bool' | 'number' | 'strings' | 'strslice' | 'stringMap' | 'object' | 'uintPair';
 
 const CONFIG_FIELDS: Record<string, Kind> = {
   Hostname: 'string', Domainname: 'string', User: 'string', WorkingDir: 'string', Image: 'string', StopSignal: 'string',
@@ -32,7 +32,8 @@ const HOST_CONFIG_FIELDS: Record<string, Kind> = {
 const EXEC_FIELDS: Record<string, Kind> = {
   User: 'string', WorkingDir: 'string', DetachKeys: 'string',
   Privileged: 'bool', Tty: 'bool', AttachStdin: 'bool', AttachStdout: 'bool', AttachStderr: 'bool', Detach: 'bool',
-  Env: 'strings', Cmd: 'strslice', ConsoleSize: 'object',
+  // ConsoleSize is Go's *[2]uint ([rows, cols]): the docker CLI sends it on every exec -it.
+  Env: 'strings', Cmd: 'strslice', ConsoleSize: 'uintPair',
 };
 
 function goType(v: unknown): string {
@@ -50,6 +51,7 @@ function matches(kind: Kind, v: unknown): boolean {
     case 'strslice': return typeof v === 'string' || (Array.isArray(v) && v.every((x) => typeof x === 'string'));
     case 'stringMap': return isPlainObject(v) && Object.values(v).every((x) => typeof x === 'string');
     case 'object': return isPlainObject(v);
+    case 'uintPair': return Array.isArray(v) && v.length === 2 && v.every((x) => Number.isInteger(x) && x >= 0);
   }
 }
 
@@ -59,7 +61,7 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
 
 const GO_TYPE: Record<Kind, string> = {
   string: 'string', bool: 'bool', number: 'int64', strings: '[]string', strslice: 'strslice.StrSlice',
-  stringMap: 'map[string]string', object: 'struct',
+  stringMap: 'map[string]string', object: 'struct', uintPair: '[2]uint',
 };
 
 function checkFields(body: Record<string, unknown>, fields: Record<string, Kind>, struct: string): void {

@@ -342,9 +342,10 @@ export class Engine {
 
   private async onExited(c: ContainerRecord, status: ExitStatus, error: string): Promise<void> {
     if (!this.containers.get(c.id)) return;
-    await this.o.runtime.delete(c.id, true).catch(() => undefined);
-    await this.o.runtime.cleanup(c.id).catch(() => undefined);
+    // The runtime's delete is a process spawn: unmount while it runs (`docker run --rm` waits on this).
+    const released = this.o.runtime.delete(c.id, true).catch(() => undefined).then(() => this.o.runtime.cleanup(c.id)).catch(() => undefined);
     safeUnmount(this.rootfsOf(c.id));
+    await released;
     for (const e of this.execs.values()) if (e.containerId === c.id && e.running) e.running = false;
     c.state = {
       ...c.state, status: 'exited', pid: 0, monitorPid: 0, exitCode: status.exitCode, oomKilled: status.oomKilled,
@@ -626,9 +627,17 @@ export class Engine {
       capAdd: h.CapAdd ?? [], capDrop: h.CapDrop ?? [], privileged: e.privileged || !!h.Privileged,
       noNewPrivileges: secOpts.some((s) => /^no-new-privileges(:true|=true)?$/.test(s)),
     });
-    const session = await this.o.runtime.exec(c.id, join(this.dirOf(c.id), 'bundle'), {
-      process: proc, tty: e.tty, stdin: e.attachStdin, detach: opts.detach,
-    });
+    let session: ExecSession;
+    try {
+      session = await this.o.runtime.exec(c.id, join(this.dirOf(c.id), 'bundle'), {
+        process: proc, tty: e.tty, stdin: e.attachStdin, detach: opts.detach,
+      });
+    } catch (err) {
+      // As dockerd: an exec whose process cannot start has run, with 127 (not found) or 126 (cannot
+      // invoke) as its exit code; clients read it from exec inspect.
+      e.exitCode = /executable file .*not found|no such file or directory/i.test(errorMessage(err)) ? 127 : 126;
+      throw err;
+    }
     e.session = session;
     e.running = true;
     e.pid = session.pid() ?? 0;

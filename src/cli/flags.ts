@@ -112,17 +112,25 @@ export function parseFlags(spec: CommandSpec, argv: string[]): Parsed {
   return { opts, args, changed, help };
 }
 
-/** Checks the positional argument count like cobra's validators (exit status 1). */
+/** Checks the positional argument count like docker's cli/required.go validators (exit status 1). */
 export function checkArgs(spec: CommandSpec, prog: string, args: string[]): void {
   const { minArgs = 0, maxArgs = Infinity } = spec;
   const n = (k: number) => `${k} argument${k === 1 ? '' : 's'}`;
-  let msg: string | undefined;
-  if (minArgs === maxArgs && args.length !== minArgs) msg = `"${prog} ${spec.name}" requires exactly ${n(minArgs)}.`;
-  else if (args.length < minArgs) msg = `"${prog} ${spec.name}" requires at least ${n(minArgs)}.`;
-  else if (args.length > maxArgs) msg = maxArgs === 0 ? `"${prog} ${spec.name}" accepts no arguments.` : `"${prog} ${spec.name}" requires at most ${n(maxArgs)}.`;
-  if (msg) {
-    throw new UsageError(`${msg}\nSee '${prog} ${spec.name} --help'.\n\nUsage:  ${prog} ${spec.usage}\n\n${spec.description}`, 1);
-  }
+  if (args.length >= minArgs && args.length <= maxArgs) return;
+  let msg: string;
+  let verb = 'Run';
+  if (maxArgs === 0) msg = 'accepts no arguments';
+  else if (minArgs === maxArgs) msg = `requires ${n(minArgs)}`;
+  else if (maxArgs === Infinity) { msg = `requires at least ${n(minArgs)}`; verb = 'See'; }
+  else if (minArgs === 0) msg = `requires at most ${n(maxArgs)}`;
+  else msg = `requires at least ${minArgs} and at most ${n(maxArgs)}`;
+  const path = `${prog} ${spec.name}`;
+  throw new UsageError(`${prog}: '${path}' ${msg}\n\nUsage:  ${useLine(spec, prog)}\n\n${verb} '${path} --help' for more information`, 1);
+}
+
+/** cobra's UseLine: the command path as typed ("berth container ls") and the usage's arguments part. */
+export function useLine(spec: CommandSpec, prog: string): string {
+  return `${prog} ${spec.name}${spec.usage.replace(/^[a-z][a-z-]*( [a-z][a-z-]*)*/, '')}`;
 }
 
 /** Help text in docker's layout. */

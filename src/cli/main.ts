@@ -1,7 +1,7 @@
 // The berth CLI's dispatcher. It stays small: command implementations are loaded on demand, so
 // `berth --version` and every command start without evaluating the others.
 import { Cli, StatusError, type Command } from './cli';
-import { checkArgs, helpText, parseFlags, UsageError, type CommandSpec } from './flags';
+import { checkArgs, helpText, parseFlags, UsageError, useLine, type CommandSpec } from './flags';
 import { resolveHost } from '../client/host';
 
 import { VERSION } from './version';
@@ -106,7 +106,8 @@ function groupUsage(group: string): string {
 
 function report(cli: Cli, spec: CommandSpec, e: unknown): number {
   if (e instanceof UsageError) {
-    cli.printErr(e.status === 125 ? `${e.message}\nSee '${PROG} ${spec.name} --help'.` : e.message);
+    // docker's flag errors: "unknown flag: --x", a blank line, the usage line, and where to get help.
+    cli.printErr(e.status === 125 ? `${e.message}\n\nUsage:  ${useLine(spec, PROG)}\n\nRun '${PROG} ${spec.name} --help' for more information` : e.message);
     return e.status;
   }
   if (e instanceof StatusError) {

@@ -33,12 +33,8 @@ const images: Command = {
     const def = bool(p, 'digests') ? DEFAULT_IMAGES_DIGEST_FORMAT : DEFAULT_IMAGES_FORMAT;
     if (bool(p, 'quiet') && !format) format = '{{.ID}}';
     if (!format) format = def;
-    let rows = imageRows(imgs, { digests, trunc: !bool(p, 'no-trunc') });
-    if (bool(p, 'quiet')) {
-      // -q prints each image once.
-      const seen = new Set<string>();
-      rows = rows.filter((r) => (seen.has(r.ID) ? false : (seen.add(r.ID), true)));
-    }
+    // -q prints one line per row, like docker 28: an image with two tags shows its ID twice.
+    const rows = imageRows(imgs, { digests, trunc: !bool(p, 'no-trunc') });
     cli.out.write(renderRows(format, rows, IMAGE_HEADERS, def));
   },
 };

@@ -3,9 +3,22 @@ import { ClientError } from '../../client/client-error';
 import { CLIENT_API_VERSION } from '../../client/engine-client';
 import { StatusError, bool, str, type Command } from '../cli';
 import { compileFormat, prepareFormat } from '../format/formatter';
+import { tabwrite } from '../format/tabwriter';
 import { bytesSize } from '../format/units';
 import { VERSION } from '../version';
 import { daemonMessage, printInspect } from './shared';
+
+/** Fields of GET /info that the typed client leaves out. */
+interface InfoExtras {
+  InitBinary?: string;
+  ContainerdCommit?: { ID?: string };
+  RuncCommit?: { ID?: string };
+  InitCommit?: { ID?: string };
+  Debug?: boolean;
+  ExperimentalBuild?: boolean;
+  LiveRestoreEnabled?: boolean;
+  RegistryConfig?: { InsecureRegistryCIDRs?: string[]; IndexConfigs?: Record<string, { Name: string; Secure: boolean }>; Mirrors?: string[] };
+}
 
 const version: Command = {
   spec: { name: 'version', usage: 'version [OPTIONS]', description: 'Show the Docker version information', maxArgs: 0, flags: [{ long: 'format', short: 'f', type: 'string', help: 'Format output using a custom template' }] },
@@ -27,22 +40,25 @@ const version: Command = {
       const out = compileFormat(prepareFormat(format)).execute({ Client: client, Server: server });
       cli.print(out);
     } else {
-      const lines = ['Client:', ` Version:           ${client.Version}`, ` API version:       ${client.ApiVersion}`, ` Go version:        ${client.GoVersion}`,
-        ` OS/Arch:           ${client.Os}/${client.Arch}`, ` Context:           default`];
+      // docker's defaultVersionTemplate, through a tabwriter (minwidth 20, padding 1).
+      const lines = ['Client:', ` Version:\t${client.Version}`, ` API version:\t${client.ApiVersion}`, ` Go version:\t${client.GoVersion}`,
+        ` Git commit:\t${client.GitCommit}`, ` Built:\t${client.BuildTime}`, ` OS/Arch:\t${client.Os}/${client.Arch}`, ` Context:\t${client.Context}`];
       if (server) {
         const s = server as { Platform?: { Name?: string }; Components?: { Name: string; Version: string; Details?: Record<string, string> }[]; Version: string; ApiVersion: string; MinAPIVersion?: string; GitCommit?: string; Os: string; Arch: string; GoVersion?: string; BuildTime?: string; Experimental?: boolean };
         lines.push('', `Server:${s.Platform?.Name ? ` ${s.Platform.Name}` : ''}`);
-        const comps = s.Components ?? [{ Name: 'Engine', Version: s.Version, Details: { ApiVersion: `${s.ApiVersion} (minimum version ${s.MinAPIVersion ?? ''})`, GitCommit: s.GitCommit ?? '', GoVersion: s.GoVersion ?? '', Os: s.Os, Arch: s.Arch, BuildTime: s.BuildTime ?? '' } }];
-        for (const c of comps) {
-          lines.push(` ${c.Name}:`, `  Version:          ${c.Version}`);
-          for (const [k, v] of Object.entries(c.Details ?? {})) {
-            if (k === 'MinAPIVersion') continue;
-            const label = k === 'ApiVersion' ? 'API version' : k === 'GoVersion' ? 'Go version' : k === 'GitCommit' ? 'Git commit' : k === 'BuildTime' ? 'Built' : k;
-            lines.push(`  ${`${label}:`.padEnd(18)}${k === 'ApiVersion' && c.Name === 'Engine' && s.MinAPIVersion ? `${s.ApiVersion} (minimum version ${s.MinAPIVersion})` : v}`);
+        for (const c of s.Components ?? []) {
+          lines.push(` ${c.Name}:`);
+          const d = c.Details ?? {};
+          if (c.Name === 'Engine') {
+            lines.push(`  Version:\t${c.Version}`, `  API version:\t${d.ApiVersion ?? ''} (minimum version ${d.MinAPIVersion ?? ''})`,
+              `  Go version:\t${d.GoVersion ?? ''}`, `  Git commit:\t${d.GitCommit ?? ''}`, `  Built:\t${d.BuildTime ?? ''}`,
+              `  OS/Arch:\t${d.Os ?? ''}/${d.Arch ?? ''}`, `  Experimental:\t${d.Experimental ?? ''}`);
+          } else {
+            lines.push(`  Version:\t${c.Version}`, ...Object.keys(d).sort().map((k) => `  ${k}:\t${d[k]}`));
           }
         }
       }
-      cli.print(lines.join('\n'));
+      cli.out.write(tabwrite(`${lines.join('\n')}\n`, 20, 1));
     }
     if (err) throw new StatusError(1, daemonMessage(err));
   },
@@ -69,10 +85,30 @@ const info: Command = {
     lines.push(` Swarm: ${i.Swarm?.LocalNodeState ?? 'inactive'}`);
     if (i.Runtimes) lines.push(` Runtimes: ${Object.keys(i.Runtimes).join(' ')}`);
     lines.push(` Default Runtime: ${i.DefaultRuntime ?? ''}`);
-    if (i.SecurityOptions?.length) { lines.push(' Security Options:'); for (const s of i.SecurityOptions) lines.push(`  ${s.replace(/^name=/, '')}`); }
+    const x = i as typeof i & InfoExtras;
+    if ((x.OSType ?? 'linux') === 'linux') {
+      lines.push(` Init Binary: ${x.InitBinary ?? ''}`, ` containerd version: ${x.ContainerdCommit?.ID ?? ''}`,
+        ` runc version: ${x.RuncCommit?.ID ?? ''}`, ` init version: ${x.InitCommit?.ID ?? ''}`);
+    }
+    if (i.SecurityOptions?.length) {
+      // docker decodes "name=seccomp,profile=builtin" and shows only the profile option.
+      lines.push(' Security Options:');
+      for (const opt of i.SecurityOptions) {
+        const kv = Object.fromEntries(opt.split(',').map((f) => { const eq = f.indexOf('='); return eq < 0 ? [f, ''] : [f.slice(0, eq), f.slice(eq + 1)]; }));
+        lines.push(`  ${kv.name ?? opt}`);
+        if (kv.profile !== undefined) lines.push(`   Profile: ${kv.profile}`);
+      }
+    }
     lines.push(` Kernel Version: ${i.KernelVersion ?? ''}`, ` Operating System: ${i.OperatingSystem ?? ''}`, ` OSType: ${i.OSType ?? ''}`,
       ` Architecture: ${i.Architecture ?? ''}`, ` CPUs: ${i.NCPU ?? 0}`, ` Total Memory: ${bytesSize(i.MemTotal ?? 0)}`, ` Name: ${i.Name ?? ''}`,
-      ` ID: ${i.ID ?? ''}`, ` Docker Root Dir: ${i.DockerRootDir ?? ''}`, ` Debug Mode: false`, ` Experimental: false`, ` Live Restore Enabled: false`, '');
+      ` ID: ${i.ID ?? ''}`, ` Docker Root Dir: ${i.DockerRootDir ?? ''}`, ` Debug Mode: ${!!x.Debug}`, ` Experimental: ${!!x.ExperimentalBuild}`);
+    const reg = x.RegistryConfig;
+    const insecureIndexes = Object.values(reg?.IndexConfigs ?? {}).filter((c) => !c.Secure).map((c) => c.Name);
+    if (reg && (reg.InsecureRegistryCIDRs?.length || Object.keys(reg.IndexConfigs ?? {}).length)) {
+      lines.push(' Insecure Registries:', ...insecureIndexes.map((n) => `  ${n}`), ...(reg.InsecureRegistryCIDRs ?? []).map((c) => `  ${c}`));
+    }
+    if (reg?.Mirrors?.length) lines.push(' Registry Mirrors:', ...reg.Mirrors.map((m) => `  ${m}`));
+    lines.push(` Live Restore Enabled: ${!!x.LiveRestoreEnabled}`, '', '');
     cli.print(lines.join('\n'));
     for (const w of i.Warnings ?? []) cli.printErr(w);
   },

@@ -119,8 +119,12 @@ export class ContainerContext {
   }
   get Networks(): string { return Object.keys(this.c.NetworkSettings?.Networks ?? {}).sort().join(','); }
   get LocalVolumes(): string { return String((this.c.Mounts ?? []).filter((m) => m.Driver === 'local').length); }
+  /** The platform of the image manifest the container runs (API 1.46+), null when the engine gives none, as docker. */
+  get Platform(): unknown {
+    return (this.c as { ImageManifestDescriptor?: { platform?: unknown } }).ImageManifestDescriptor?.platform ?? null;
+  }
   toJSON(): Record<string, unknown> {
-    return sortedJSON(this, ['Command', 'CreatedAt', 'ID', 'Image', 'Labels', 'LocalVolumes', 'Mounts', 'Names', 'Networks', 'Ports', 'RunningFor', 'Size', 'State', 'Status']);
+    return sortedJSON(this, ['Command', 'CreatedAt', 'ID', 'Image', 'Labels', 'LocalVolumes', 'Mounts', 'Names', 'Networks', 'Platform', 'Ports', 'RunningFor', 'Size', 'State', 'Status']);
   }
 }
 
@@ -138,7 +142,8 @@ export class ImageContext {
   get CreatedSince(): string { return this.i.Created ? `${humanDuration(this.now - this.i.Created * 1000)} ago` : 'N/A'; }
   get CreatedAt(): string { return goTimeString(this.i.Created * 1000); }
   get Size(): string { return humanSizeWithPrecision(this.i.Size, 3); }
-  get VirtualSize(): string { return humanSizeWithPrecision(this.i.VirtualSize ?? this.i.Size, 3); }
+  // docker uses units.HumanSize here (4 significant digits: "1.982MB"), unlike Size's 3.
+  get VirtualSize(): string { return humanSizeWithPrecision(this.i.VirtualSize ?? this.i.Size, 4); }
   get SharedSize(): string { return this.i.SharedSize === -1 ? 'N/A' : humanSizeWithPrecision(this.i.SharedSize, 3); }
   get UniqueSize(): string { return this.i.SharedSize === -1 ? 'N/A' : humanSizeWithPrecision(this.i.Size - this.i.SharedSize, 3); }
   get Containers(): string { return this.i.Containers === -1 ? 'N/A' : String(this.i.Containers); }

@@ -77,7 +77,13 @@ function slice(item: unknown, ...idx: unknown[]): unknown {
 export function goJSON(v: unknown): string {
   if (v === NO_VALUE || v === undefined) return 'null';
   const s = JSON.stringify(v, (_k, x) => (x === NO_VALUE ? null : x));
-  return (s ?? 'null').replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
+  let out = (s ?? 'null').replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
+  // docker's formatter contexts marshal themselves with json.Marshal, which escapes <, > and &
+  // ("Digest":"\u003cnone\u003e" in `images --format json`); plain values keep them.
+  if (v !== null && typeof v === 'object' && !(v instanceof Date) && typeof (v as { toJSON?: unknown }).toJSON === 'function') {
+    out = out.replace(/[<>&]/g, (c) => `\\u00${c.charCodeAt(0).toString(16)}`);
+  }
+  return out;
 }
 
 const str = (v: unknown): string => (typeof v === 'string' ? v : formatValue(v));

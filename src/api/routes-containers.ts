@@ -234,7 +234,18 @@ export function containerRoutes(r: Router, d: ContainerRouteDeps): void {
       sendEmpty(ctx.res, 200);
       return;
     }
-    const started = await engine.execStart(e.id, { detach: false });
+    let started;
+    try {
+      started = await engine.execStart(e.id, { detach: false });
+    } catch (err) {
+      // A process that failed to start (exit code recorded) is reported inside the stream, as dockerd
+      // does: the CLI prints the message and exits with the exec's 126/127. Other errors stay HTTP errors.
+      if (engine.execGet(e.id).exitCode === null) throw err;
+      const failed = hijack(ctx);
+      const msg = Buffer.from(`${(err as Error).message}\r\n`);
+      failed.socket.end(e.tty ? msg : frame('stdout', msg));
+      return;
+    }
     const client = hijack(ctx);
     const session = started.session!;
     pipeAttach(client, Promise.resolve(session.attach!), {

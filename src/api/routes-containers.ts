@@ -11,7 +11,6 @@ import type { Snapshotter } from '../snapshot/snapshotter';
 export interface ContainerRouteDeps {
   engine: Engine;
   snapshotter: Snapshotter;
-  runtimeName: string;
 }
 
 /** Docker's `since`/`until` for logs: Unix seconds with optional fraction, or RFC3339. */
@@ -46,7 +45,7 @@ export function containerRoutes(r: Router, d: ContainerRouteDeps): void {
 
   r.add('GET', '/containers/:id/json', ({ res, params, query }) => {
     const c = engine.containers.resolve(params.id);
-    const out = containerInspect(c, { logPath: engine.logPathOf(c.id), rootfs: engine.rootfsOf(c.id), upperDir: d.snapshotter.upperDir(c.id) }, d.runtimeName);
+    const out = containerInspect(c, { logPath: engine.logPathOf(c.id), rootfs: engine.rootfsOf(c.id), upperDir: d.snapshotter.upperDir(c.id) });
     if (qbool(query, 'size')) out.SizeRw = 0;
     sendJson(res, 200, out);
   });
@@ -285,7 +284,10 @@ function parseDetachKeysOrThrow(spec: string | null): Buffer {
   }
 }
 
-/** Go's time.RFC3339Nano for log timestamps (nanoseconds from the millisecond clock). */
+/**
+ * dockerd's log timestamps: jsonmessage.RFC3339NanoFixed, always nine fraction digits (so columns
+ * line up), here from the millisecond clock.
+ */
 function rfc3339Nano(d: Date): string {
-  return d.toISOString().replace(/\.(\d{3})Z$/, (_, ms: string) => `.${ms}000000Z`).replace(/\.?0+Z$/, 'Z');
+  return d.toISOString().replace(/\.(\d{3})Z$/, (_, ms: string) => `.${ms}000000Z`);
 }

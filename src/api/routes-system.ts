@@ -9,6 +9,7 @@ export interface SystemInfo {
   version: string;
   dataRoot: string;
   runtimeName: string;
+  runtimeNames: string[];
   cgroupVersion: '1' | '2';
   daemonId: string;
 }
@@ -61,7 +62,7 @@ export function systemRoutes(r: Router, d: { engine: Engine; images: ImageStore;
       OSVersion: '', OSType: 'linux', Architecture: process.arch === 'x64' ? 'x86_64' : process.arch, IndexServerAddress: 'https://index.docker.io/v1/',
       RegistryConfig: { IndexConfigs: {}, InsecureRegistryCIDRs: ['127.0.0.0/8'], Mirrors: [] }, NCPU: cpus().length, MemTotal: totalmem(),
       DockerRootDir: info.dataRoot, Name: hostname(), Labels: [], ExperimentalBuild: false, ServerVersion: info.version,
-      Runtimes: { [info.runtimeName]: { path: info.runtimeName } }, DefaultRuntime: info.runtimeName, Swarm: { NodeID: '', NodeAddr: '', LocalNodeState: 'inactive', ControlAvailable: false, Error: '', RemoteManagers: null },
+      Runtimes: Object.fromEntries(info.runtimeNames.map((n) => [n, { path: n }])), DefaultRuntime: info.runtimeName, Swarm: { NodeID: '', NodeAddr: '', LocalNodeState: 'inactive', ControlAvailable: false, Error: '', RemoteManagers: null },
       LiveRestoreEnabled: true, Isolation: '', InitBinary: 'docker-init', SecurityOptions: ['name=seccomp,profile=builtin'], Warnings: null,
     });
   });

@@ -68,7 +68,7 @@ export function containerSummary(c: ContainerRecord, size?: { rw: number; rootFs
 }
 
 /** GET /containers/{id}/json. */
-export function containerInspect(c: ContainerRecord, paths: { logPath: string; rootfs: string; upperDir: string }, runtimeName: string): Record<string, unknown> {
+export function containerInspect(c: ContainerRecord, paths: { logPath: string; rootfs: string; upperDir: string }): Record<string, unknown> {
   const s = c.state;
   const h = c.hostConfig;
   return {
@@ -123,7 +123,7 @@ export function containerInspect(c: ContainerRecord, paths: { logPath: string; r
       ReadonlyRootfs: !!h.ReadonlyRootfs,
       SecurityOpt: h.SecurityOpt ?? null,
       Tmpfs: h.Tmpfs ?? undefined,
-      Runtime: runtimeName,
+      Runtime: h.Runtime ?? '',
       ...Object.fromEntries(Object.entries(h).filter(([k]) => !['Binds', 'NetworkMode', 'PortBindings', 'RestartPolicy', 'AutoRemove', 'CapAdd', 'CapDrop', 'Dns', 'DnsOptions', 'DnsSearch', 'ExtraHosts', 'Init', 'Privileged', 'ReadonlyRootfs', 'SecurityOpt', 'Tmpfs', 'LogConfig'].includes(k))),
     },
     GraphDriver: {

@@ -114,7 +114,17 @@ async function main(): Promise<void> {
   const db = openDatabase(join(o.dataRoot, 'berth.db'));
   const snapshotter = new OverlaySnapshotter(join(o.dataRoot, 'overlay'));
   const images = await LocalImageStore.open(db, join(o.dataRoot, 'image'), snapshotter);
-  const runtime = new ConmonRuntime({ runtime: o.defaultRuntime, stateDir: join(o.execRoot, 'rt'), crunHybridWrapper: join(__dirname, 'crun-hybrid') });
+  // Every installed runtime is offered (docker run --runtime); the default is chosen per host.
+  const runtimes: Record<string, ConmonRuntime> = {};
+  for (const name of ['crun', 'runc'] as const) {
+    try {
+      runtimes[name] = new ConmonRuntime({ runtime: name, stateDir: join(o.execRoot, name), crunHybridWrapper: join(__dirname, 'crun-hybrid') });
+    } catch (e) {
+      log('debug', `runtime ${name} unavailable: ${(e as Error).message}`);
+    }
+  }
+  const defaultRuntime = o.defaultRuntime === 'auto' ? (runtimes.crun ? 'crun' : 'runc') : o.defaultRuntime;
+  if (!runtimes[defaultRuntime]) fail(`default runtime ${defaultRuntime} is not installed`);
   const seccompPath = '/usr/share/containers/seccomp.json';
   const seccomp = existsSync(seccompPath) ? new SeccompTranslator(readFileSync(seccompPath, 'utf8'), { arch: process.arch, kernel: release() }) : undefined;
   if (!seccomp) log('warn', `${seccompPath} not found: containers run without a seccomp profile`);
@@ -134,18 +144,18 @@ async function main(): Promise<void> {
   const events = new EventBus();
   const cgroupMode = detectCgroupMode();
   const engine = new Engine({
-    db, dataRoot: o.dataRoot, images, snapshotter, runtime, readLogs, specs, events, initPath: findInit(), cgroupParent: '/berth', log,
+    db, dataRoot: o.dataRoot, images, snapshotter, runtimes, defaultRuntime, readLogs, specs, events, initPath: findInit(), cgroupParent: '/berth', log,
   });
   await engine.recover();
 
   const router = new Router();
-  containerRoutes(router, { engine, snapshotter, runtimeName: runtime.name });
+  containerRoutes(router, { engine, snapshotter });
   imageRoutes(router, { engine, images });
   const idFile = join(o.dataRoot, 'engine-id');
   if (!existsSync(idFile)) writeFileSync(idFile, randomUUID());
   systemRoutes(router, {
     engine, images,
-    info: { version: VERSION, dataRoot: o.dataRoot, runtimeName: runtime.name, cgroupVersion: cgroupMode === 'v2' ? '2' : '1', daemonId: readFileSync(idFile, 'utf8').trim() },
+    info: { version: VERSION, dataRoot: o.dataRoot, runtimeName: defaultRuntime, runtimeNames: Object.keys(runtimes), cgroupVersion: cgroupMode === 'v2' ? '2' : '1', daemonId: readFileSync(idFile, 'utf8').trim() },
   });
   const servers: import("node:http").Server[] = [];
   for (const host of o.hosts) {

@@ -26,6 +26,8 @@ export interface HostOptions {
   Dns?: string[] | null;
   DnsSearch?: string[] | null;
   DnsOptions?: string[] | null;
+  /** The OCI runtime's name (crun, runc); set at create to the default when not asked for. */
+  Runtime?: string;
   [extra: string]: unknown;
 }
 

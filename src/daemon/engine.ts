@@ -38,7 +38,9 @@ export interface EngineOptions {
   dataRoot: string;
   images: ImageStore;
   snapshotter: Snapshotter;
-  runtime: ContainerRuntime;
+  /** The OCI runtimes by name (crun, runc); a container runs under HostConfig.Runtime or the default. */
+  runtimes: Record<string, ContainerRuntime>;
+  defaultRuntime: string;
   readLogs: LogReader;
   specs: SpecBuilder;
   events: EventBus;
@@ -111,6 +113,12 @@ export class Engine {
     return join(this.o.dataRoot, 'containers');
   }
 
+  /** The runtime a container was created for (a berthd restart keeps it: it is in the record). */
+  private rt(c: ContainerRecord | string): ContainerRuntime {
+    const rec = typeof c === 'string' ? this.containers.get(c) : c;
+    return this.o.runtimes[rec?.hostConfig.Runtime ?? ''] ?? this.o.runtimes[this.o.defaultRuntime];
+  }
+
   private dirOf(id: string): string {
     return join(this.containersDir, id);
   }
@@ -134,11 +142,11 @@ export class Engine {
         if (c.state.status === 'dead') this.containers.save(c);
         continue;
       }
-      const exit = this.o.runtime.exitStatus(c.id);
+      const exit = this.rt(c).exitStatus(c.id);
       const alive = !exit && c.state.monitorPid > 0 && processAlive(c.state.monitorPid);
       if (alive && c.state.status === 'running' && existsSync(this.transientPauseMarker(c.id))) {
         // berthd died during a cp or commit of this container: undo that pause, or it stays frozen while reported running.
-        await this.o.runtime.resume(c.id).catch((e) => this.o.log('warn', `resume ${shortId(c.id)} after a crash: ${errorMessage(e)}`));
+        await this.rt(c).resume(c.id).catch((e) => this.o.log('warn', `resume ${shortId(c.id)} after a crash: ${errorMessage(e)}`));
       }
       rmSync(this.transientPauseMarker(c.id), { force: true });
       if (alive) {
@@ -158,8 +166,10 @@ export class Engine {
     if (!req.Image) throw invalidArgument('config cannot be empty in order to create a container');
     const image = this.o.images.find(req.Image);
     if (!image) throw notFound(`No such image: ${req.Image}`);
-    const host: HostOptions = req.HostConfig ?? {};
+    const host: HostOptions = { ...(req.HostConfig ?? {}) };
     this.validateHostConfig(host);
+    host.Runtime = host.Runtime || this.o.defaultRuntime;
+    if (!this.o.runtimes[host.Runtime as string]) throw invalidArgument(`unknown or invalid runtime name: ${host.Runtime}`);
     const config = mergeConfig(image, req);
     const { path, args } = commandOf(config);
     if (!path) throw invalidArgument('no command specified');
@@ -230,8 +240,8 @@ export class Engine {
     const rootfs = this.rootfsOf(c.id);
     const bundle = join(dir, 'bundle');
     // A previous run leaves its runtime state behind only if berthd died mid-way; clear it.
-    await this.o.runtime.delete(c.id, true).catch(() => undefined);
-    await this.o.runtime.cleanup(c.id).catch(() => undefined);
+    await this.rt(c).delete(c.id, true).catch(() => undefined);
+    await this.rt(c).cleanup(c.id).catch(() => undefined);
     mkdirSync(rootfs, { recursive: true });
     mkdirSync(bundle, { recursive: true });
     lap('cleaned');
@@ -240,7 +250,7 @@ export class Engine {
     try {
       const spec = await this.buildSpec(c, rootfs, dir) as Record<string, unknown>;
       lap('spec');
-      const { pid, monitorPid } = await this.o.runtime.create({
+      const { pid, monitorPid } = await this.rt(c).create({
         id: c.id, bundleDir: bundle, spec, tty: !!c.config.Tty, openStdin: !!c.config.OpenStdin,
         // dockerd never closes a TTY's stdin when an attached client leaves (detach keys, then attach again).
         stdinOnce: !!c.config.StdinOnce && !c.config.Tty,
@@ -250,13 +260,13 @@ export class Engine {
       lap('created');
       await this.connectPendingAttaches(c.id, bundle);
       lap('attached');
-      await this.o.runtime.start(c.id);
+      await this.rt(c).start(c.id);
       lap('started');
     } catch (raw) {
       const e = dockerStartError(raw, c.path, rootfs);
       this.failPendingAttaches(c.id, e as Error);
-      await this.o.runtime.delete(c.id, true).catch(() => undefined);
-      await this.o.runtime.cleanup(c.id).catch(() => undefined);
+      await this.rt(c).delete(c.id, true).catch(() => undefined);
+      await this.rt(c).cleanup(c.id).catch(() => undefined);
       safeUnmount(rootfs);
       c.state = { ...c.state, status: c.state.status === 'created' ? 'created' : 'exited', exitCode: startFailureExitCode(e) ?? 128, error: errorMessage(e), pid: 0, monitorPid: 0 };
       this.containers.save(c);
@@ -330,7 +340,7 @@ export class Engine {
     if (this.watching.has(run)) return;
     this.watching.add(run);
     const monitorPid = c.state.monitorPid;
-    this.o.runtime.waitExit(c.id).then(
+    this.rt(c).waitExit(c.id).then(
       (status) => this.locks.run(c.id, async () => {
         const cur = this.containers.get(c.id);
         if (!cur || cur.state.monitorPid !== monitorPid || !isRunning(cur.state)) return;
@@ -343,7 +353,7 @@ export class Engine {
   private async onExited(c: ContainerRecord, status: ExitStatus, error: string): Promise<void> {
     if (!this.containers.get(c.id)) return;
     // The runtime's delete is a process spawn: unmount while it runs (`docker run --rm` waits on this).
-    const released = this.o.runtime.delete(c.id, true).catch(() => undefined).then(() => this.o.runtime.cleanup(c.id)).catch(() => undefined);
+    const released = this.rt(c).delete(c.id, true).catch(() => undefined).then(() => this.rt(c).cleanup(c.id)).catch(() => undefined);
     safeUnmount(this.rootfsOf(c.id));
     await released;
     for (const e of this.execs.values()) if (e.containerId === c.id && e.running) e.running = false;
@@ -371,10 +381,10 @@ export class Engine {
     if (!isRunning(c.state)) return false;
     const signal = opts.signal || c.config.StopSignal || 'SIGTERM';
     const timeout = opts.timeout ?? c.config.StopTimeout ?? 10;
-    const exited = this.o.runtime.waitExit(c.id);
-    if (c.state.status === 'paused') await this.o.runtime.resume(c.id).catch(() => undefined);
+    const exited = this.rt(c).waitExit(c.id);
+    if (c.state.status === 'paused') await this.rt(c).resume(c.id).catch(() => undefined);
     if (timeout !== 0) {
-      await this.o.runtime.kill(c.id, signal).catch(() => undefined);
+      await this.rt(c).kill(c.id, signal).catch(() => undefined);
       if (timeout < 0 || await raceTimeout(exited, timeout * 1000)) {
         await exited;
         await this.onExited(c, (await exited), '');
@@ -382,7 +392,7 @@ export class Engine {
         return true;
       }
     }
-    await this.o.runtime.kill(c.id, 'SIGKILL').catch(() => undefined);
+    await this.rt(c).kill(c.id, 'SIGKILL').catch(() => undefined);
     const status = await exited;
     await this.onExited(c, status, '');
     this.events.publish('container', 'stop', c.id, { image: c.imageRef, name: c.name });
@@ -393,7 +403,7 @@ export class Engine {
     const c = this.containers.resolve(idOrName);
     const why = cannotKill(c.state, c.id);
     if (why) throw conflict(why);
-    await this.o.runtime.kill(c.id, normalizeSignal(signal));
+    await this.rt(c).kill(c.id, normalizeSignal(signal));
     this.events.publish('container', 'kill', c.id, { image: c.imageRef, name: c.name, signal });
   }
 
@@ -415,7 +425,7 @@ export class Engine {
       const c = this.containers.resolve(rec.id);
       const why = cannotPause(c.state, c.id);
       if (why) throw conflict(why);
-      await this.o.runtime.pause(c.id);
+      await this.rt(c).pause(c.id);
       c.state = { ...c.state, status: 'paused' };
       this.containers.save(c);
       this.events.publish('container', 'pause', c.id, { image: c.imageRef, name: c.name });
@@ -428,7 +438,7 @@ export class Engine {
       const c = this.containers.resolve(rec.id);
       const why = cannotUnpause(c.state, c.id);
       if (why) throw conflict(why);
-      await this.o.runtime.resume(c.id);
+      await this.rt(c).resume(c.id);
       c.state = { ...c.state, status: 'running' };
       this.containers.save(c);
       this.events.publish('container', 'unpause', c.id, { image: c.imageRef, name: c.name });
@@ -450,17 +460,17 @@ export class Engine {
     const why = cannotRemove(c.state, c.id, opts.force);
     if (why) throw conflict(why);
     if (isRunning(c.state)) {
-      const exited = this.o.runtime.waitExit(c.id);
-      if (c.state.status === 'paused') await this.o.runtime.resume(c.id).catch(() => undefined);
-      await this.o.runtime.kill(c.id, 'SIGKILL').catch(() => undefined);
+      const exited = this.rt(c).waitExit(c.id);
+      if (c.state.status === 'paused') await this.rt(c).resume(c.id).catch(() => undefined);
+      await this.rt(c).kill(c.id, 'SIGKILL').catch(() => undefined);
       const status = await raceTimeout(exited, 10_000) ? await exited : { exitCode: 137, oomKilled: false, finishedAt: new Date() };
       this.stopping.add(c.id);
       try { await this.onExited(c, status, ''); } finally { this.stopping.delete(c.id); }
     }
     c.state = { ...c.state, status: 'removing' };
     this.containers.save(c);
-    await this.o.runtime.delete(c.id, true).catch(() => undefined);
-    await this.o.runtime.cleanup(c.id).catch(() => undefined);
+    await this.rt(c).delete(c.id, true).catch(() => undefined);
+    await this.rt(c).cleanup(c.id).catch(() => undefined);
     safeUnmount(this.rootfsOf(c.id));
     await this.o.snapshotter.remove(c.id);
     rmSync(this.dirOf(c.id), { recursive: true, force: true });
@@ -540,7 +550,7 @@ export class Engine {
   attach(idOrName: string): Promise<{ container: ContainerRecord; conn: Promise<AttachConnection> }> {
     const c = this.containers.resolve(idOrName);
     if (c.state.status === 'running' || c.state.status === 'paused') {
-      return Promise.resolve({ container: c, conn: this.o.runtime.attach(c.id, join(this.dirOf(c.id), 'bundle')) });
+      return Promise.resolve({ container: c, conn: this.rt(c).attach(c.id, join(this.dirOf(c.id), 'bundle')) });
     }
     const conn = new Promise<AttachConnection>((resolve, reject) => {
       const list = this.pendingAttach.get(c.id) ?? [];
@@ -555,7 +565,7 @@ export class Engine {
     if (!list) return;
     this.pendingAttach.delete(id);
     for (const deliver of list) {
-      try { deliver(await this.o.runtime.attach(id, bundle)); } catch (e) { deliver(e as Error); }
+      try { deliver(await this.rt(id).attach(id, bundle)); } catch (e) { deliver(e as Error); }
     }
   }
 
@@ -574,7 +584,7 @@ export class Engine {
     const c = this.containers.resolve(idOrName);
     if (!isRunning(c.state)) throw conflict(`Container ${c.id} is not running`);
     if (!rows || !cols) return;
-    this.o.runtime.resize(c.id, join(this.dirOf(c.id), 'bundle'), rows, cols);
+    this.rt(c).resize(c.id, join(this.dirOf(c.id), 'bundle'), rows, cols);
   }
 
   logs(idOrName: string, opts: { follow: boolean; since?: Date; until?: Date; tail?: number; signal?: AbortSignal }): { container: ContainerRecord; entries: AsyncIterable<LogEntry> } {
@@ -629,7 +639,7 @@ export class Engine {
     });
     let session: ExecSession;
     try {
-      session = await this.o.runtime.exec(c.id, join(this.dirOf(c.id), 'bundle'), {
+      session = await this.rt(c).exec(c.id, join(this.dirOf(c.id), 'bundle'), {
         process: proc, tty: e.tty, stdin: e.attachStdin, detach: opts.detach,
       });
     } catch (err) {
@@ -665,7 +675,7 @@ export class Engine {
   async top(idOrName: string, psArgs: string): Promise<{ Titles: string[]; Processes: string[][] }> {
     const c = this.containers.resolve(idOrName);
     if (!isRunning(c.state)) throw conflict(`Container ${c.id} is not running`);
-    const pids = await this.o.runtime.pids(c.id);
+    const pids = await this.rt(c).pids(c.id);
     return runProcessList(psArgs || '-ef', pids);
   }
 
@@ -774,7 +784,7 @@ export class Engine {
       return;
     }
     writeFileSync(this.transientPauseMarker(id), '');
-    const entry = { count: 1, paused: this.o.runtime.pause(id) };
+    const entry = { count: 1, paused: this.rt(id).pause(id) };
     this.transientPauses.set(id, entry);
     try {
       await entry.paused;
@@ -791,7 +801,7 @@ export class Engine {
     const cur = this.transientPauses.get(id);
     if (!cur || --cur.count > 0) return;
     this.transientPauses.delete(id);
-    await this.o.runtime.resume(id).catch(() => undefined);
+    await this.rt(id).resume(id).catch(() => undefined);
     rmSync(this.transientPauseMarker(id), { force: true });
   }
 

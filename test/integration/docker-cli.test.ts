@@ -77,6 +77,18 @@ describe('docker CLI against berthd', () => {
     assert.match(ok(['run', '--rm', '--network', 'none', 'busybox', 'cat', '/proc/net/dev']), /lo:/);
   });
 
+  test('--runtime picks crun or runc per container', () => {
+    assert.equal(ok(['run', '--rm', '--runtime', 'runc', 'busybox', 'echo', 'via runc']), 'via runc\n');
+    assert.equal(ok(['run', '--rm', '--runtime', 'crun', 'busybox', 'echo', 'via crun']), 'via crun\n');
+    const id = ok(['run', '-d', '--runtime', 'runc', 'busybox', 'sleep', '30']).trim();
+    assert.equal(ok(['inspect', '-f', '{{.HostConfig.Runtime}}', id]).trim(), 'runc');
+    assert.equal(ok(['exec', id, 'echo', 'exec under runc']), 'exec under runc\n');
+    ok(['rm', '-f', id]);
+    assert.equal(ok(['inspect', '-f', '{{.HostConfig.Runtime}}', ok(['create', 'busybox']).trim()]).trim(), 'crun');
+    assert.equal(d.docker(['run', '--rm', '--runtime', 'nope', 'busybox', 'true']).status, 125);
+    ok(['container', 'prune', '-f']);
+  });
+
   test('--init runs an init as PID 1', () => {
     const out = ok(['run', '--rm', '--init', 'busybox', 'ps', '-o', 'pid,comm']);
     assert.match(out, /^\s*1\s+(docker-init|tini|catatonit)/m);

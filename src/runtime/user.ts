@@ -1,6 +1,7 @@
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { errnoCode, invalidArgument } from '../base/errors';
+import { resolveInRoot } from '../archive/container-path';
 
 /**
  * Resolves Docker's `--user` (name, uid, name:group, uid:gid...) against the container's own
@@ -16,38 +17,9 @@ export interface ResolvedUser {
   home: string;
 }
 
-const MAX_SYMLINKS = 40;
-
-/**
- * Resolves `path` inside `root` as if `root` were `/`: symlinks (absolute or relative) are followed
- * but never leave the root, `..` stops at the root. Returns a host path (which may not exist).
- */
-export async function resolveInRoot(root: string, path: string): Promise<string> {
-  const parts = path.split('/').filter((p) => p && p !== '.');
-  const resolved: string[] = [];
-  let links = 0;
-  while (parts.length) {
-    const part = parts.shift()!;
-    if (part === '..') { resolved.pop(); continue; }
-    const host = join(root, ...resolved, part);
-    let target: string | undefined;
-    try {
-      const st = await fsp.lstat(host);
-      if (st.isSymbolicLink()) target = await fsp.readlink(host);
-    } catch (e) {
-      if (errnoCode(e) !== 'ENOENT' && errnoCode(e) !== 'ENOTDIR') throw e;
-    }
-    if (target === undefined) { resolved.push(part); continue; }
-    if (++links > MAX_SYMLINKS) throw invalidArgument(`too many symlinks resolving ${path}`);
-    if (target.startsWith('/')) resolved.length = 0;
-    parts.unshift(...target.split('/').filter((p) => p && p !== '.'));
-  }
-  return join(root, ...resolved);
-}
-
 async function readInRoot(root: string, path: string): Promise<string | undefined> {
   try {
-    return await fsp.readFile(await resolveInRoot(root, path), 'utf8');
+    return await fsp.readFile(resolveInRoot(root, path), 'utf8');
   } catch (e) {
     if (errnoCode(e) === 'ENOENT' || errnoCode(e) === 'ENOTDIR' || errnoCode(e) === 'EISDIR') return undefined;
     throw e;

@@ -1,5 +1,4 @@
 import { promises as fsp } from 'node:fs';
-import { join } from 'node:path';
 import { errnoCode, invalidArgument } from '../base/errors';
 import { resolveInRoot } from '../archive/container-path';
 

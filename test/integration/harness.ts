@@ -1,5 +1,5 @@
 import { ChildProcess, spawn, spawnSync, SpawnSyncReturns } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, readdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, readdirSync, rmdirSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
 
@@ -105,11 +105,21 @@ export async function startDaemon(opts: { withBusybox?: boolean } = {}): Promise
         if (ids.length) run('docker', ['rm', '-f', ...ids]);
         await d.kill('SIGTERM');
       }
+      // Whatever is still here leaked: clean it up (our own processes, by PID), then fail loudly.
+      const monitors = [...conmonsUnder(dataRoot), ...conmonsUnder(execRoot)];
+      for (const pid of monitors) killTree(pid);
       const leaks = leakedMounts(dataRoot);
       for (const m of leaks.reverse()) spawnSync('umount', ['-l', m]);
+      const cgroups = containerCgroups(dataRoot);
+      for (const cg of cgroups) removeCgroup(cg);
       rmSync(dataRoot, { recursive: true, force: true });
       rmSync(execRoot, { recursive: true, force: true });
-      if (leaks.length) throw new Error(`test left mounts behind: ${leaks.join(', ')}`);
+      const problems = [
+        ...(monitors.length ? [`${monitors.length} conmon processes`] : []),
+        ...(leaks.length ? [`mounts ${leaks.join(', ')}`] : []),
+        ...(cgroups.length ? [`cgroups ${cgroups.join(', ')}`] : []),
+      ];
+      if (problems.length) throw new Error(`test left behind: ${problems.join('; ')}`);
     },
   };
   if (opts.withBusybox !== false) {
@@ -140,4 +150,47 @@ export function conmonsUnder(root: string): number[] {
     } catch { /* exited meanwhile */ }
   }
   return pids;
+}
+
+/** Kills a process and its descendants (children first found through /proc), all SIGKILL. */
+function killTree(pid: number): void {
+  const children = new Map<number, number[]>();
+  for (const p of readdirSync('/proc')) {
+    if (!/^\d+$/.test(p)) continue;
+    try {
+      const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      children.set(ppid, [...(children.get(ppid) ?? []), Number(p)]);
+    } catch { /* exited meanwhile */ }
+  }
+  const all: number[] = [];
+  const walk = (p: number) => { all.push(p); for (const c of children.get(p) ?? []) walk(c); };
+  walk(pid);
+  for (const p of all.reverse()) {
+    try { process.kill(p, 'SIGKILL'); } catch { /* gone */ }
+  }
+}
+
+/** cgroups (any controller) of the containers whose directories are under this data root. */
+function containerCgroups(dataRoot: string): string[] {
+  let ids: string[] = [];
+  try { ids = readdirSync(join(dataRoot, 'containers')); } catch { return []; }
+  const out: string[] = [];
+  for (const base of ['/sys/fs/cgroup', '/sys/fs/cgroup/unified']) {
+    let controllers: string[] = [];
+    try { controllers = readdirSync(base); } catch { continue; }
+    for (const ctl of ['', ...controllers]) {
+      for (const id of ids) {
+        const p = join(base, ctl, 'berth', id);
+        if (existsSync(p)) out.push(p);
+      }
+    }
+  }
+  return out;
+}
+
+function removeCgroup(path: string): void {
+  for (let i = 0; i < 20; i++) {
+    try { rmdirSync(path); return; } catch { Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 25); }
+  }
 }

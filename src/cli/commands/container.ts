@@ -102,8 +102,8 @@ const rm: Command = {
         await cli.client.containerRemove(name, { force, volumes: bool(p, 'volumes'), link: bool(p, 'link') });
         cli.print(c);
       } catch (e) {
-        // `rm -f` of a missing container is not an error (docker ignores NotFound with --force).
-        if (force && (e as { status?: number }).status === 404) continue;
+        // `rm -f` of a missing container still prints the daemon's error, but exits 0 (docker 28).
+        if (force && (e as { status?: number }).status === 404) { cli.printErr(daemonMessage(e)); continue; }
         errs.push(daemonMessage(e));
       }
     }

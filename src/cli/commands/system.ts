@@ -33,11 +33,12 @@ const version: Command = {
       await cli.client.apiVersion();
       const v = await cli.client.systemVersion();
       client.ApiVersion = await cli.client.apiVersion();
-      server = v as unknown as Record<string, unknown>;
+      // docker's templates see Go field names: APIVersion (json "ApiVersion").
+      server = { ...v, APIVersion: (v as { ApiVersion?: string }).ApiVersion } as unknown as Record<string, unknown>;
     } catch (e) { err = e; }
     const format = str(p, 'format');
     if (format) {
-      const out = compileFormat(prepareFormat(format)).execute({ Client: client, Server: server });
+      const out = compileFormat(prepareFormat(format)).execute({ Client: { ...client, APIVersion: client.ApiVersion, DefaultAPIVersion: client.DefaultAPIVersion }, Server: server });
       cli.print(out);
     } else {
       // docker's defaultVersionTemplate, through a tabwriter (minwidth 20, padding 1).

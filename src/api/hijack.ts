@@ -98,6 +98,9 @@ export function pipeAttach(client: { socket: Duplex; head: Buffer }, connP: Prom
   };
 
   socket.on('data', (d: Buffer) => deliver(d));
+  // The server pauses an upgraded socket while it reads a request body that came after the headers
+  // (exec start): an explicitly paused stream does not start flowing on a new 'data' listener.
+  socket.resume();
   socket.on('end', () => {
     stdinEnded = true;
     if (o.stdin && conn) conn.closeStdin();

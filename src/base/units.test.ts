@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { humanDuration, humanSize } from './units';
+import { humanDuration, humanSizeWithPrecision } from './units';
 
 test('humanDuration matches go-units', () => {
   assert.equal(humanDuration(500), 'Less than a second');
@@ -14,10 +14,10 @@ test('humanDuration matches go-units', () => {
 });
 
 test('humanSize matches go-units HumanSizeWithPrecision(3)', () => {
-  assert.equal(humanSize(0), '0B');
-  assert.equal(humanSize(512), '512B');
-  assert.equal(humanSize(1200), '1.2kB');
-  assert.equal(humanSize(4_261_000), '4.26MB');
-  assert.equal(humanSize(1_000_000), '1MB');
-  assert.equal(humanSize(123_456_789), '123MB');
+  assert.equal(humanSizeWithPrecision(0, 3), '0B');
+  assert.equal(humanSizeWithPrecision(512, 3), '512B');
+  assert.equal(humanSizeWithPrecision(1200, 3), '1.2kB');
+  assert.equal(humanSizeWithPrecision(4_261_000, 3), '4.26MB');
+  assert.equal(humanSizeWithPrecision(1_000_000, 3), '1MB');
+  assert.equal(humanSizeWithPrecision(123_456_789, 3), '123MB');
 });

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import type { ContainerCreateRequest, HostConfig, PortBinding } from '../../client/types';
 import type { FlagSpec, Parsed } from '../flags';
 import { UsageError } from '../flags';
-import { parseGoDuration, parseRAM } from '../format/units';
+import { parseGoDuration, parseRAM } from '../../base/units';
 
 export const CREATE_FLAGS: FlagSpec[] = [
   { long: 'add-host', type: 'list', help: 'Add a custom host-to-IP mapping (host:ip)' },

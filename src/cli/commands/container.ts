@@ -7,7 +7,7 @@ import { StatusError, bool, int, list, str, type Command } from '../cli';
 import { CONTAINER_HEADERS, ContainerContext, DEFAULT_PS_FORMAT } from '../format/contexts';
 import { renderRows } from '../format/formatter';
 import { tabwrite } from '../format/tabwriter';
-import { humanSizeWithPrecision } from '../format/units';
+import { humanSizeWithPrecision } from '../../base/units';
 import { confirm, daemonMessage, forEachArg, parseTimestamp, printInspect, refuseTerminal } from './shared';
 
 const fmtFlag = { long: 'format', type: 'string' as const, help: 'Format output using a custom template' };

@@ -11,7 +11,7 @@ import { pipeline } from 'node:stream/promises';
 import * as tar from 'tar-stream';
 import { ClientError } from '../../client/client-error';
 import { StatusError, bool, type Command } from '../cli';
-import { humanSize } from '../format/units';
+import { humanSize } from '../../base/units';
 import { passThroughTo } from './container';
 
 function splitCpArg(arg: string): { container?: string; path: string } {

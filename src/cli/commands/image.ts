@@ -6,7 +6,7 @@ import { jsonMessages } from '../../client/engine-client';
 import { StatusError, bool, list, str, type Command } from '../cli';
 import { DEFAULT_HISTORY_FORMAT, DEFAULT_IMAGES_DIGEST_FORMAT, DEFAULT_IMAGES_FORMAT, HISTORY_HEADERS, HistoryContext, IMAGE_HEADERS, imageRows } from '../format/contexts';
 import { renderRows } from '../format/formatter';
-import { humanSizeWithPrecision } from '../format/units';
+import { humanSizeWithPrecision } from '../../base/units';
 import { passThroughTo } from './container';
 import { pullImage } from './container-run';
 import { confirm, daemonMessage, printInspect, refuseTerminal } from './shared';

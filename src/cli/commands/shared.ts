@@ -3,7 +3,7 @@ import { createInterface } from 'node:readline';
 import { ClientError } from '../../client/client-error';
 import { Cli, StatusError } from '../cli';
 import { compileFormat, prepareFormat } from '../format/formatter';
-import { parseGoDuration } from '../format/units';
+import { parseGoDuration } from '../../base/units';
 
 export const daemonMessage = (e: unknown) =>
   e instanceof ClientError ? (e.status ? `Error response from daemon: ${e.message}` : e.message) : (e as Error).message;

@@ -4,7 +4,7 @@ import { CLIENT_API_VERSION } from '../../client/engine-client';
 import { StatusError, bool, str, type Command } from '../cli';
 import { compileFormat, prepareFormat } from '../format/formatter';
 import { tabwrite } from '../format/tabwriter';
-import { bytesSize } from '../format/units';
+import { bytesSize } from '../../base/units';
 import { VERSION } from '../version';
 import { daemonMessage, printInspect } from './shared';
 

@@ -4,7 +4,7 @@
 import type { ContainerSummary, ImageHistoryItem, ImageSummary, Port } from '../../client/types';
 import { goQuote } from '../template/go-fmt';
 import { ellipsis } from './formatter';
-import { humanDuration, humanSizeWithPrecision } from './units';
+import { humanDuration, humanSizeWithPrecision } from '../../base/units';
 
 export const shortId = (id: string) => id.replace(/^sha256:/, '').slice(0, 12);
 

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { humanDuration, humanSizeWithPrecision, humanSize, bytesSize, parseGoDuration, parseRAM } from './units';
+import { humanDuration, humanSizeWithPrecision, humanSize, bytesSize, parseGoDuration, parseRAM } from '../../base/units';
 import { tabwrite } from './tabwriter';
 import { ellipsis, renderRows, FormatError } from './formatter';
 import { ContainerContext, CONTAINER_HEADERS, DEFAULT_PS_FORMAT, displayablePorts, imageRows, IMAGE_HEADERS, DEFAULT_IMAGES_FORMAT } from './contexts';

@@ -1,4 +1,5 @@
 import * as http from 'node:http';
+import * as net from 'node:net';
 import type { Duplex, Readable } from 'node:stream';
 import { ClientError } from './client-error';
 import { parseHost, type EngineHost } from './host';
@@ -109,15 +110,20 @@ export class EngineClient {
 
   private raw(opts: RequestOptions, path: string, extraHeaders: Record<string, string> = {}): http.ClientRequest {
     const headers: Record<string, string> = { 'User-Agent': 'berth-cli', ...opts.headers, ...extraHeaders };
+    // The docker CLI's Host for unix sockets.
+    if (this.host.socketPath) headers.Host ??= 'api.moby.localhost';
     let payload: Buffer | undefined;
     if (opts.body !== undefined && !isReadable(opts.body)) {
       if (Buffer.isBuffer(opts.body)) payload = opts.body;
       else { payload = Buffer.from(JSON.stringify(opts.body)); headers['Content-Type'] ??= 'application/json'; }
       headers['Content-Length'] = String(payload.length);
     }
+    // A unix socket is connected directly rather than through an http.Agent: an Agent checks the
+    // host name for IPv6, which compiles a large regex on every CLI start (~6-9 ms here).
+    const socketPath = this.host.socketPath;
     const req = http.request({
-      socketPath: this.host.socketPath, host: this.host.hostname, port: this.host.port,
-      method: opts.method ?? 'GET', path, headers, agent: false, signal: opts.signal,
+      host: this.host.hostname, port: this.host.port, method: opts.method ?? 'GET', path, headers, signal: opts.signal,
+      ...(socketPath ? { createConnection: () => net.connect(socketPath) } : { agent: false }),
     });
     if (isReadable(opts.body)) opts.body.pipe(req);
     else req.end(payload);

@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, rmSync, writeFileSync, existsSync, statSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync, existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { conflict, failedPrecondition, invalidArgument, isKind, notFound, wrap } from '../base/errors';
@@ -136,6 +136,10 @@ export class Engine {
    * meanwhile become exited with that code; the still running are watched again.
    */
   async recover(): Promise<void> {
+    // Directories of containers whose record is gone: a removal that crashed after deleting it.
+    for (const id of readdirSync(this.containersDir)) {
+      if (/^[0-9a-f]{64}$/.test(id) && !this.containers.get(id)) await this.releaseResources(id, Object.values(this.o.runtimes));
+    }
     for (const c of this.containers.list()) {
       if (c.state.status === 'removing') c.state.status = 'dead';
       if (!isRunning(c.state)) {
@@ -352,10 +356,13 @@ export class Engine {
 
   private async onExited(c: ContainerRecord, status: ExitStatus, error: string): Promise<void> {
     if (!this.containers.get(c.id)) return;
-    // The runtime's delete is a process spawn: unmount while it runs (`docker run --rm` waits on this).
-    const released = this.rt(c).delete(c.id, true).catch(() => undefined).then(() => this.rt(c).cleanup(c.id)).catch(() => undefined);
-    safeUnmount(this.rootfsOf(c.id));
-    await released;
+    const autoRemove = !!c.hostConfig.AutoRemove && !this.stopping.has(c.id);
+    if (!autoRemove) {
+      // The runtime's delete is a process spawn: unmount while it runs.
+      const released = this.rt(c).delete(c.id, true).catch(() => undefined).then(() => this.rt(c).cleanup(c.id)).catch(() => undefined);
+      safeUnmount(this.rootfsOf(c.id));
+      await released;
+    }
     for (const e of this.execs.values()) if (e.containerId === c.id && e.running) e.running = false;
     c.state = {
       ...c.state, status: 'exited', pid: 0, monitorPid: 0, exitCode: status.exitCode, oomKilled: status.oomKilled,
@@ -364,7 +371,7 @@ export class Engine {
     this.containers.save(c);
     this.events.publish('container', 'die', c.id, { image: c.imageRef, name: c.name, exitCode: String(status.exitCode) });
     this.notifyWaiters(c.id, 'exit', status.exitCode);
-    if (c.hostConfig.AutoRemove && !this.stopping.has(c.id)) {
+    if (autoRemove) {
       await this.removeLocked(c, { force: true, volumes: true }).catch((e) => this.o.log('warn', `auto-remove ${shortId(c.id)}: ${errorMessage(e)}`));
     }
   }
@@ -467,17 +474,23 @@ export class Engine {
       this.stopping.add(c.id);
       try { await this.onExited(c, status, ''); } finally { this.stopping.delete(c.id); }
     }
-    c.state = { ...c.state, status: 'removing' };
-    this.containers.save(c);
-    await this.rt(c).delete(c.id, true).catch(() => undefined);
-    await this.rt(c).cleanup(c.id).catch(() => undefined);
-    safeUnmount(this.rootfsOf(c.id));
-    await this.o.snapshotter.remove(c.id);
-    rmSync(this.dirOf(c.id), { recursive: true, force: true });
+    // The record goes first: from then on the container no longer exists for clients (docker run
+    // --rm is waiting for exactly that), and its leftovers are released after. A crash in between
+    // leaves only orphaned files, which recover() releases on the next start.
     this.containers.delete(c.id);
     for (const [eid, e] of this.execs) if (e.containerId === c.id) this.execs.delete(eid);
     this.events.publish('container', 'destroy', c.id, { image: c.imageRef, name: c.name });
     this.notifyWaiters(c.id, 'removed', c.state.exitCode);
+    await this.releaseResources(c.id, [this.rt(c)]);
+  }
+
+  /** Frees everything a removed container had: runtime state, mounts, its snapshot and directory. */
+  private async releaseResources(id: string, runtimes: ContainerRuntime[]): Promise<void> {
+    const released = Promise.all(runtimes.map((rt) => rt.delete(id, true).catch(() => undefined).then(() => rt.cleanup(id)).catch(() => undefined)));
+    safeUnmount(this.rootfsOf(id));
+    await released;
+    await this.o.snapshotter.remove(id).catch((e) => this.o.log('warn', `remove snapshot of ${shortId(id)}: ${errorMessage(e)}`));
+    rmSync(this.dirOf(id), { recursive: true, force: true });
   }
 
   rename(idOrName: string, newName: string): void {

@@ -650,6 +650,13 @@ export class Engine {
       capAdd: h.CapAdd ?? [], capDrop: h.CapDrop ?? [], privileged: e.privileged || !!h.Privileged,
       noNewPrivileges: secOpts.some((s) => /^no-new-privileges(:true|=true)?$/.test(s)),
     });
+    // conmon reports nothing when a TTY exec's command is missing: look it up in PATH first, so the
+    // client gets Docker's "executable file not found" (exit 127) with or without a TTY.
+    const cmd = e.args[0];
+    if (!cmd.includes('/') && !onPath(rootfs, cmd, env)) {
+      e.exitCode = 127;
+      throw invalidArgument(`OCI runtime exec failed: exec failed: unable to start container process: exec: "${cmd}": executable file not found in $PATH: unknown`);
+    }
     let session: ExecSession;
     try {
       session = await this.rt(c).exec(c.id, join(this.dirOf(c.id), 'bundle'), {
@@ -962,6 +969,15 @@ function dockerStartError(e: unknown, path: string, rootfs: string): unknown {
     detail = `error during container init: ${m.replace(/^OCI runtime create failed( for \w+)?: /, '').replace(/: unknown$/, '')}`;
   }
   return detail ? invalidArgument(`${prefix}: ${detail}: unknown`, e) : e;
+}
+
+/** Whether `cmd` is found in the PATH of `env` inside the container's root. */
+function onPath(rootfs: string, cmd: string, env: string[]): boolean {
+  const path = env.find((x) => x.startsWith('PATH='))?.slice(5) ?? DEFAULT_PATH.slice(5);
+  return path.split(':').some((dir) => {
+    if (!dir.startsWith('/')) return false;
+    try { return statSync(resolveInRoot(rootfs, `${dir}/${cmd}`)).isFile(); } catch { return false; }
+  });
 }
 
 function safeUnmount(path: string): void {

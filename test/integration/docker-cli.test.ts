@@ -107,6 +107,9 @@ describe('docker CLI against berthd', () => {
     assert.equal(logs.stderr, 'oops\n');
     assert.equal(ok(['exec', 'life', 'echo', 'in-exec']), 'in-exec\n');
     assert.equal(d.docker(['exec', 'life', 'sh', '-c', 'exit 7']).status, 7);
+    assert.equal(d.docker(['exec', 'life', 'no-such-command']).status, 127);
+    assert.equal(d.docker(['exec', '-t', 'life', 'no-such-command']).status, 127);
+    assert.equal(d.docker(['exec', 'life', '/etc/passwd']).status, 126);
     assert.equal(ok(['exec', '-e', 'X=y', '-w', '/tmp', '-u', '1000', 'life', 'sh', '-c', 'echo $X $(pwd) $(id -u)']), 'y /tmp 1000\n');
     assert.equal(ok(['exec', '-i', 'life', 'cat'], 'stdin to exec\n'), 'stdin to exec\n');
     ok(['exec', '-d', 'life', 'sh', '-c', 'echo detached > /tmp/d']);

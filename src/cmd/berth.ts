@@ -1,15 +1,36 @@
 // Entry point of the berth CLI (bundled into dist/berth.js). Kept tiny: main() loads the command
 // it needs on demand.
+import { readFileSync } from 'node:fs';
 import { main } from '../cli/main';
 
-const argv = process.argv.slice(2);
-// `berth registry ...` runs the registry server, which is no client of berthd: the CLI (which
-// reaches the engine only through the API) must not import it, so it is dispatched here and loaded
-// only when asked for.
-const run = argv[0] === 'registry'
-  ? import('../registry/server/serve-command').then((m) => m.registryMain(argv.slice(1)))
-  : main(argv);
+/**
+ * `berth build --print-ast DOCKERFILE` (or `-` for stdin): BuildKit's parse-tree dump, for
+ * conformance runs. Handled here because it needs no daemon and cli/ may not import build/; the
+ * parser is loaded only for this command.
+ */
+async function printAst(file: string): Promise<number> {
+  const { parse } = await import('../build/dockerfile/parser');
+  const { dump } = await import('../build/dockerfile/dump');
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(file === '-' ? 0 : file);
+  } catch (e) {
+    process.stderr.write(`berth: ${(e as Error).message}\n`);
+    return 1;
+  }
+  try {
+    process.stdout.write(dump(parse(bytes)));
+    return 0;
+  } catch (e) {
+    // `Dockerfile:3: dockerfile parse error on line 3: ENV must have two arguments`
+    const line = (e as { line?: number }).line;
+    process.stderr.write(`${file}${line !== undefined ? `:${line}` : ''}: ${(e as Error).message}\n`);
+    return 1;
+  }
+}
 
+const argv = process.argv.slice(2);
+const run = argv[0] === 'build' && argv[1] === '--print-ast' && argv.length === 3 ? printAst(argv[2]) : main(argv);
 run.then(
   // Exit at once: an attached stdin or a kept-alive socket must not hold the process (stdout and
   // stderr writes are synchronous on Linux for files, pipes and terminals).

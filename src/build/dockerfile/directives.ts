@@ -5,7 +5,7 @@
  * instruction, an empty line, an ordinary comment, an unknown directive name) ends the header for
  * good.
  */
-import { trimLeftSpace as trimLeftGoSpace } from '../go-text';
+import { trimLeftSpace as trimLeftGoSpace } from '../text/go-text';
 
 export type DirectiveName = 'syntax' | 'escape' | 'check';
 

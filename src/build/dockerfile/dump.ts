@@ -4,7 +4,7 @@
  * keyword lower-cased, strings Go-quoted, ONBUILD's instruction nested in parentheses, a newline at
  * the end.
  */
-import { goQuote, goQuoteList, goToLower, trimSpace } from '../go-text';
+import { goQuote, goQuoteList, goToLower, trimSpace } from '../text/go-text';
 import type { Dockerfile, Instruction } from './ast';
 
 export function dump(file: Dockerfile): string {

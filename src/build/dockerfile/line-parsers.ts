@@ -4,7 +4,7 @@
  * split_command.go). Quirks are kept on purpose, since Dockerfiles in the wild rely on them; each is
  * noted where it happens.
  */
-import { decodeGoBytes, encodeGoBytes, goQuote, goRune, isSpace, goToLower, trimLeftSpace, trimSpace } from '../go-text';
+import { decodeGoBytes, encodeGoBytes, goQuote, goRune, isSpace, goToLower, trimLeftSpace, trimSpace } from '../text/go-text';
 import type { Instruction } from './ast';
 
 /** Whitespace as BuildKit's `reWhitespace` sees it (no `\n`: lines never contain one). */

@@ -16,7 +16,7 @@
  * Errors are `DockerfileParseError` (kind InvalidArgument) with 1-based line numbers.
  */
 import { BerthError } from '../../base/errors';
-import { decodeGoBytes, encodeGoBytes, trimLeftSpace, trimSpace } from '../go-text';
+import { decodeGoBytes, encodeGoBytes, goToLower, trimLeftSpace, trimSpace } from '../text/go-text';
 import { ShellLex } from '../shell/lex';
 import type { Dockerfile, Heredoc, Instruction, Warning } from './ast';
 import { DirectiveReader, type Directive } from './directives';
@@ -213,8 +213,8 @@ function dropFirstByte(line: string): string {
 }
 
 function canContainHeredoc(node: Instruction): boolean {
-  const target = node.keyword.toLowerCase() === 'onbuild' && node.trigger ? node.trigger : node;
-  return HEREDOC_KEYWORDS.has(target.keyword.toLowerCase()) && !target.json;
+  const target = goToLower(node.keyword) === 'onbuild' && node.trigger ? node.trigger : node;
+  return HEREDOC_KEYWORDS.has(goToLower(target.keyword)) && !target.json;
 }
 
 const HEREDOC_WORD = /^([0-9]*)<<(-?)[\t\n\f\r ]*([^<]*)$/su;

@@ -10,7 +10,7 @@
  * Pure: the environment is passed in. Errors are `InvalidArgument`, with BuildKit's messages.
  */
 import { invalidArgument } from '../../base/errors';
-import { goQuote, goRune, isSpace } from '../go-text';
+import { goQuote, goRune, isSpace } from '../text/go-text';
 
 /** Looks a variable up; `undefined` means unset (an empty string is set). */
 export type EnvLookup = (name: string) => string | undefined;

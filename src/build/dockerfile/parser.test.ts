@@ -154,6 +154,22 @@ describe('arguments per instruction', () => {
   });
 });
 
+describe('lines and warnings', () => {
+  test('start and end lines span continuations, skipped lines and heredoc bodies', () => {
+    const f = parse('# escape=\\\n\nFROM a\n\nENV X \\\n\n  y\nRUN <<E\nbody\nE\n');
+    assert.deepEqual(f.instructions.map((i) => [i.startLine, i.endLine]), [[3, 3], [5, 7], [8, 10]]);
+  });
+  test('one warning per instruction with blank lines inside its continuation; comments are no blanks', () => {
+    const f = parse('FROM a\nRUN x \\\n\n  y \\\n\n  z\nRUN p \\\n# c\n  q\n');
+    assert.equal(f.warnings.length, 1);
+    assert.match(f.warnings[0].message, /RUN x   y   z/);
+  });
+  test('a physical line over 64 KiB is an error, as with bufio.Scanner', () => {
+    fails(`FROM a\nLABEL x=${'a'.repeat(65536)}\n`, 2, /^dockerfile line greater than max allowed size of 65535$/);
+    assert.equal(parse(`LABEL x=${'a'.repeat(65000)}`).instructions.length, 1);
+  });
+});
+
 describe('errors', () => {
   test('an empty file or only comments has no instructions', () => {
     fails('', 0, /file with no instructions/);

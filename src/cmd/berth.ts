@@ -29,8 +29,19 @@ async function printAst(file: string): Promise<number> {
   }
 }
 
+/**
+ * `berth registry serve ...`: the registry server, which is no client of berthd. cli/ may not import
+ * registry/, so it is dispatched here; the server is loaded only for this command.
+ */
+async function registry(args: string[]): Promise<number> {
+  const { registryMain } = await import('../registry/server/serve-command');
+  return registryMain(args);
+}
+
 const argv = process.argv.slice(2);
-const run = argv[0] === 'build' && argv[1] === '--print-ast' && argv.length === 3 ? printAst(argv[2]) : main(argv);
+const run = argv[0] === 'build' && argv[1] === '--print-ast' && argv.length === 3 ? printAst(argv[2])
+  : argv[0] === 'registry' ? registry(argv.slice(1))
+  : main(argv);
 run.then(
   // Exit at once: an attached stdin or a kept-alive socket must not hold the process (stdout and
   // stderr writes are synchronous on Linux for files, pipes and terminals).

@@ -4,9 +4,16 @@ import type { CommandSpec, Parsed } from './flags';
 /** What a command gets: the lazily created client and the process's streams. */
 export class Cli {
   private engine?: EngineClient;
+  private stdin?: NodeJS.ReadStream;
+  // process.stdout/stderr/stdin are getters that build a stream on first use: stdin is made only
+  // when a command reads it (a few ms at start-up otherwise).
   constructor(readonly prog: string, readonly host: string,
     readonly out: NodeJS.WriteStream = process.stdout, readonly err: NodeJS.WriteStream = process.stderr,
-    readonly input: NodeJS.ReadStream = process.stdin) {}
+    input?: NodeJS.ReadStream) { this.stdin = input; }
+  get input(): NodeJS.ReadStream {
+    this.stdin ??= process.stdin;
+    return this.stdin;
+  }
   get client(): EngineClient {
     this.engine ??= new EngineClient(this.host, { apiVersion: process.env.DOCKER_API_VERSION || undefined });
     return this.engine;

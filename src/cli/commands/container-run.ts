@@ -4,6 +4,7 @@ import { ClientError } from '../../client/client-error';
 import { jsonMessages } from '../../client/engine-client';
 import type { ContainerCreateRequest } from '../../client/types';
 import { Cli, StatusError, bool, list, str, type Command } from '../cli';
+import { byteOrder } from '../format/formatter';
 import type { FlagSpec, Parsed } from '../flags';
 import { UsageError } from '../flags';
 import { DEFAULT_DETACH_KEYS, monitorTtySize, parseDetachKeys, pumpStreams } from '../streams';
@@ -78,7 +79,7 @@ function proxySignals(cli: Cli, id: string): () => void {
 const run: Command = {
   spec: {
     name: 'run', usage: 'run [OPTIONS] IMAGE [COMMAND] [ARG...]', description: 'Create and run a new container from an image',
-    flags: [...CREATE_FLAGS, ...RUN_ONLY_FLAGS].sort((a, b) => a.long.localeCompare(b.long)), interspersed: false, minArgs: 1,
+    flags: [...CREATE_FLAGS, ...RUN_ONLY_FLAGS].sort((a, b) => byteOrder(a.long, b.long)), interspersed: false, minArgs: 1,
   },
   async run(cli, p) {
     const detach = bool(p, 'detach');

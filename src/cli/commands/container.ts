@@ -5,7 +5,7 @@ import { pipeline } from 'node:stream/promises';
 import { StdcopyDemuxer } from '../../client/stdcopy';
 import { StatusError, bool, int, list, str, type Command } from '../cli';
 import { CONTAINER_HEADERS, ContainerContext, DEFAULT_PS_FORMAT } from '../format/contexts';
-import { renderRows } from '../format/formatter';
+import { byteOrder, renderRows } from '../format/formatter';
 import { tabwrite } from '../format/tabwriter';
 import { humanSizeWithPrecision } from '../../base/units';
 import { confirm, daemonMessage, forEachArg, parseTimestamp, printInspect, refuseTerminal } from './shared';
@@ -224,7 +224,7 @@ const port: Command = {
       throw new StatusError(1, `Error: No public port '${key}' published for ${p.args[0]}`);
     }
     const out: string[] = [];
-    const keys = Object.keys(ports).sort((a, b) => parseInt(a) - parseInt(b) || a.localeCompare(b));
+    const keys = Object.keys(ports).sort((a, b) => parseInt(a) - parseInt(b) || byteOrder(a, b));
     for (const k of keys) for (const b of ports[k] ?? []) out.push(`${k} -> ${hostPort(b)}`);
     if (out.length) cli.print(out.join('\n'));
   },

@@ -3,7 +3,7 @@
 // `--format json` (fields in sorted order, as docker marshals its field map).
 import type { ContainerSummary, ImageHistoryItem, ImageSummary, Port } from '../../client/types';
 import { goQuote } from '../template/go-fmt';
-import { ellipsis } from './formatter';
+import { byteOrder, ellipsis } from './formatter';
 import { humanDuration, humanSizeWithPrecision } from '../../base/units';
 
 export const shortId = (id: string) => id.replace(/^sha256:/, '').slice(0, 12);
@@ -31,7 +31,7 @@ function sortedJSON(obj: object, keys: string[]): Record<string, unknown> {
 /** docker's DisplayablePorts: groups consecutive ports, "0.0.0.0:8080->80/tcp, 443/tcp". */
 export function displayablePorts(ports: Port[]): string {
   const sorted = [...ports].sort((a, b) =>
-    a.PrivatePort - b.PrivatePort || (a.IP ?? '').localeCompare(b.IP ?? '') || (a.PublicPort ?? 0) - (b.PublicPort ?? 0) || a.Type.localeCompare(b.Type));
+    a.PrivatePort - b.PrivatePort || byteOrder(a.IP ?? '', b.IP ?? '') || (a.PublicPort ?? 0) - (b.PublicPort ?? 0) || byteOrder(a.Type, b.Type));
   const groups = new Map<string, { first: number; last: number }>();
   const result: string[] = [];
   const hostMappings: string[] = [];
@@ -108,7 +108,7 @@ export class ContainerContext {
     return (this.c.SizeRootFs ?? 0) > 0 ? `${srw} (virtual ${sv})` : srw;
   }
   get Labels(): string {
-    return Object.entries(this.c.Labels ?? {}).sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => `${k}=${v}`).join(',');
+    return Object.entries(this.c.Labels ?? {}).sort(([a], [b]) => byteOrder(a, b)).map(([k, v]) => `${k}=${v}`).join(',');
   }
   Label(name: string): string { return this.c.Labels?.[name] ?? ''; }
   get Mounts(): string {

@@ -57,3 +57,9 @@ export function ellipsis(s: string, max: number): string {
   if (max <= 0) return '';
   return chars.slice(0, max - 1).join('') + '…';
 }
+
+/**
+ * Go's string order (byte order), which docker's sorted output follows. Also cheap: localeCompare
+ * initialises ICU's collator, ~20 ms on a CLI's first call.
+ */
+export const byteOrder = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);

@@ -7,10 +7,14 @@ import { Router, qbool, qfilters, sendJson } from './router';
 import { imageInspect, imageSummary } from './shapes';
 import { messageOf } from './errors';
 import { matchLabels } from '../daemon/container-filters';
+import type { RegistryClient } from '../registry/client/registry-client';
+import { pullHandler, pushHandler } from './routes-registry';
 
 export interface ImageRouteDeps {
   engine: Engine;
   images: ImageStore;
+  /** Pull and push; without it they answer NotImplemented. */
+  registry?: RegistryClient;
 }
 
 /** Docker's reference filter: a glob over `name` or `name:tag` (familiar form). */
@@ -85,6 +89,7 @@ export function imageRoutes(r: Router, d: ImageRouteDeps): void {
   r.add('POST', '/images/create', async ({ req, res, query }) => {
     const fromSrc = query.get('fromSrc');
     const fromImage = query.get('fromImage');
+    if (fromImage && d.registry) return pullHandler({ registry: d.registry, images, events: engine.events }, req, res, query);
     if (fromImage) {
       const ref = `${fromImage}${query.get('tag') ? `:${query.get('tag')}` : ''}`;
       throw notImplemented(`cannot pull ${ref}: berth has no registry client yet (use docker load or docker import)`);
@@ -139,7 +144,8 @@ export function imageRoutes(r: Router, d: ImageRouteDeps): void {
     res.end();
   });
 
-  r.add('POST', '/images/:name*/push', ({ params }) => {
+  r.add('POST', '/images/:name*/push', ({ req, res, params, query }) => {
+    if (d.registry) return pushHandler({ registry: d.registry, images, events: engine.events }, req, res, params.name, query);
     throw notImplemented(`cannot push ${params.name}: berth has no registry client yet`);
   });
 

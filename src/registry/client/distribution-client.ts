@@ -1,0 +1,289 @@
+import { createHash } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import { PassThrough, Readable, Transform, pipeline } from 'node:stream';
+import { Digest, isDigest, sha256 } from '../../base/digest';
+import { BerthError, invalidArgument, notFound } from '../../base/errors';
+import { MEDIA_TYPES } from '../../oci/image';
+import type { ImageConfigBlob } from '../../oci/image';
+import { Reference, fullString, parseReference, repositoryName } from '../../oci/reference';
+import { ociManifestFor, hostArchitecture } from '../../image/archive-format';
+import type { OciDescriptor } from '../../image/archive-format';
+import { decompressStream } from '../../sys/decompress';
+import type { Progress, ProgressSink, PullRequest, PullResult, PullTarget, PushRequest, PushResult, RegistryClient } from './registry-client';
+import { Credentials, RegistryTransport, readBody, registryBase, registryError } from './transport';
+
+const MANIFEST_ACCEPT = [MEDIA_TYPES.ociManifest, MEDIA_TYPES.dockerManifest, MEDIA_TYPES.ociIndex, MEDIA_TYPES.dockerManifestList].join(', ');
+const INDEX_TYPES: readonly string[] = [MEDIA_TYPES.ociIndex, MEDIA_TYPES.dockerManifestList];
+const MAX_MANIFEST = 4 << 20;
+const MAX_CONFIG = 8 << 20;
+/** dockerd's defaults (max-concurrent-downloads 3, max-concurrent-uploads 5). */
+const DOWNLOADS = 3;
+const UPLOADS = 5;
+
+interface ManifestDoc { mediaType?: string; config?: OciDescriptor; layers?: OciDescriptor[]; manifests?: OciDescriptor[] }
+
+const short = (d: string) => d.replace(/^sha256:/, '').slice(0, 12);
+
+/** Runs `fn` over `items` with at most `limit` at a time; the first error wins (others finish). */
+async function bounded<T>(items: T[], limit: number, fn: (t: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  let failed: unknown;
+  const worker = async () => {
+    while (next < items.length && failed === undefined) {
+      const item = items[next++];
+      try { await fn(item); } catch (e) { failed ??= e; }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  if (failed !== undefined) throw failed;
+}
+
+function expectStatus(res: IncomingMessage, ok: number[], context: string): Promise<void> {
+  if (ok.includes(res.statusCode ?? 0)) return Promise.resolve();
+  return readBody(res, 1 << 20).catch(() => Buffer.alloc(0)).then((b) => { throw registryError(res.statusCode ?? 0, b, context); });
+}
+
+function checkedDigest(what: string, s: unknown): Digest {
+  if (typeof s !== 'string' || !isDigest(s)) throw invalidArgument(`${what}: bad digest ${JSON.stringify(s)}`);
+  return s;
+}
+
+/**
+ * RegistryClient over the OCI distribution API (node http/https, see transport.ts).
+ *
+ * Pull stores layers uncompressed under their diffIDs (verified against the config) after
+ * verifying the compressed digest from the manifest. Push sends layers uncompressed with the OCI
+ * media type `application/vnd.oci.image.layer.v1.tar`: the blob digest is then the diffID we
+ * already have, so a push needs no compression pass and no temp file, the HEAD check and
+ * cross-repo mounts work from the store's own keys, and the manifest is byte-identical to the one
+ * `docker save` writes (same digest). The cost is more bytes on slow links; gzip on push is a
+ * later option for non-loopback registries.
+ */
+export class DistributionClient implements RegistryClient {
+  constructor(private readonly store: PullTarget) {}
+
+  // ---- pull ------------------------------------------------------------------------------------
+
+  async pull(req: PullRequest, progress: ProgressSink, signal?: AbortSignal): Promise<PullResult> {
+    const ref = parseReference(req.ref);
+    const t = new RegistryTransport(ref.domain, req.creds);
+    const scopes = [`repository:${ref.path}:pull`];
+    const refName = fullString(ref);
+    const top = await this.fetchManifest(t, ref, ref.digest ?? ref.tag ?? 'latest', scopes, signal, `manifest for ${refName} not found`);
+    let manifest = top;
+    if (INDEX_TYPES.includes(top.mediaType)) {
+      const want = parsePlatform(req.platform);
+      const entry = (top.doc.manifests ?? []).find((m) => m.platform?.os === want.os && m.platform?.architecture === want.architecture
+        && (!want.variant || m.platform?.variant === want.variant));
+      if (!entry) throw notFound(`no matching manifest for ${want.os}/${want.architecture}${want.variant ? `/${want.variant}` : ''} in the manifest list entries`);
+      manifest = await this.fetchManifest(t, ref, checkedDigest('manifest list entry', entry.digest), scopes, signal, `manifest ${entry.digest} of ${refName}`);
+      if (INDEX_TYPES.includes(manifest.mediaType)) throw invalidArgument(`${refName}: nested manifest lists are not supported`);
+    }
+    const doc = manifest.doc;
+    if (!doc.config || !Array.isArray(doc.layers)) throw invalidArgument(`${refName}: manifest has no config or layers`);
+    const configDigest = checkedDigest('manifest config', doc.config.digest);
+    const tagOrDigest = ref.tag ?? ref.digest!;
+
+    // From here on, progress is streamed (dockerd also reports only manifest errors as a status).
+    progress({ id: tagOrDigest, status: `Pulling from ${ref.path}` });
+    if (!this.store.content.has(configDigest)) {
+      const res = await t.request('GET', `/v2/${ref.path}/blobs/${configDigest}`, { scopes, signal });
+      await expectStatus(res, [200], `config ${configDigest}`);
+      const body = await readBody(res, MAX_CONFIG);
+      if (sha256(body) !== configDigest) throw invalidArgument(`config ${configDigest}: digest mismatch`);
+      await this.store.content.put(Readable.from([body]), configDigest, signal);
+    }
+    const config = await readJsonBlob<ImageConfigBlob>(this.store.content, configDigest);
+    const diffIds = (config.rootfs?.diff_ids ?? []).map((d) => checkedDigest('config diff_ids', d));
+    if (diffIds.length !== doc.layers.length) {
+      throw invalidArgument(`${refName}: manifest has ${doc.layers.length} layers but the config ${diffIds.length} diff_ids`);
+    }
+    const existed = this.store.find(configDigest) !== undefined;
+    const todo: Array<{ desc: OciDescriptor; diffId: Digest }> = [];
+    const seen = new Set<string>();
+    doc.layers.forEach((desc, i) => {
+      const id = short(desc.digest);
+      if (this.store.content.has(diffIds[i]) || seen.has(diffIds[i])) {
+        if (!seen.has(diffIds[i])) progress({ id, status: 'Already exists' });
+        return;
+      }
+      seen.add(diffIds[i]);
+      progress({ id, status: 'Pulling fs layer' });
+      todo.push({ desc, diffId: diffIds[i] });
+    });
+    await bounded(todo, DOWNLOADS, (l) => this.downloadLayer(t, ref, l.desc, l.diffId, scopes, progress, signal));
+    const image = await this.store.createImage({ config: configDigest, refs: ref.tag !== undefined ? [fullString({ domain: ref.domain, path: ref.path, tag: ref.tag })] : [] }, signal);
+    for (const l of todo) progress({ id: short(l.desc.digest), status: 'Pull complete' });
+    this.store.addRepoDigest(image.id, `${repositoryName(ref)}@${top.digest}`);
+    progress({ status: `Digest: ${top.digest}` });
+    const upToDate = existed && todo.length === 0;
+    return { image: this.store.resolve(image.id), manifestDigest: top.digest, upToDate };
+  }
+
+  private async fetchManifest(t: RegistryTransport, ref: Reference, tagOrDigest: string, scopes: string[], signal: AbortSignal | undefined, context: string): Promise<{ digest: Digest; mediaType: string; doc: ManifestDoc }> {
+    const res = await t.request('GET', `/v2/${ref.path}/manifests/${tagOrDigest}`, { scopes, signal, headers: { Accept: MANIFEST_ACCEPT } });
+    await expectStatus(res, [200], context);
+    const body = await readBody(res, MAX_MANIFEST);
+    const digest = sha256(body);
+    if (isDigest(tagOrDigest) && digest !== tagOrDigest) throw invalidArgument(`manifest ${tagOrDigest}: digest mismatch (got ${digest})`);
+    let doc: ManifestDoc;
+    try { doc = JSON.parse(body.toString()) as ManifestDoc; } catch { throw invalidArgument(`${context}: manifest is not JSON`); }
+    const ct = String(res.headers['content-type'] ?? '').split(';')[0].trim();
+    const mediaType = doc.mediaType ?? (ct && ct !== 'application/json' ? ct : (doc.manifests ? MEDIA_TYPES.ociIndex : MEDIA_TYPES.ociManifest));
+    return { digest, mediaType, doc };
+  }
+
+  private async downloadLayer(t: RegistryTransport, ref: Reference, desc: OciDescriptor, diffId: Digest, scopes: string[], progress: ProgressSink, signal?: AbortSignal): Promise<void> {
+    const digest = checkedDigest('manifest layer', desc.digest);
+    const id = short(digest);
+    const res = await t.request('GET', `/v2/${ref.path}/blobs/${digest}`, { scopes, signal });
+    await expectStatus(res, [200], `layer ${digest}`);
+    const total = Number(res.headers['content-length'] ?? desc.size) || desc.size;
+    const hash = createHash('sha256');
+    let current = 0;
+    let lastReport = 0;
+    const tap = new Transform({
+      transform(chunk: Buffer, _enc, cb) {
+        hash.update(chunk);
+        current += chunk.length;
+        // About 100 updates per layer at most: the CLI redraws on each.
+        if (current - lastReport >= Math.max(total / 100, 64 << 10) || current === total) {
+          lastReport = current;
+          progress({ id, status: 'Downloading', current, total });
+        }
+        cb(null, chunk);
+      },
+    });
+    const raw = new PassThrough();
+    pipeline(res, tap, raw, () => undefined);
+    try {
+      await this.store.content.put(decompressStream(raw, signal), diffId, signal);
+    } catch (e) {
+      res.destroy();
+      if (e instanceof BerthError && /digest mismatch/.test(e.message)) throw invalidArgument(`layer ${digest}: uncompressed content does not match diff_id ${diffId}`, e);
+      throw e;
+    }
+    const got = `sha256:${hash.digest('hex')}`;
+    progress({ id, status: 'Verifying Checksum' });
+    if (got !== digest || current !== desc.size) throw invalidArgument(`layer ${digest}: digest mismatch (got ${got}, ${current} bytes)`);
+    progress({ id, status: 'Download complete' });
+  }
+
+  // ---- push ------------------------------------------------------------------------------------
+
+  async push(req: PushRequest, progress: ProgressSink, signal?: AbortSignal): Promise<PushResult> {
+    const ref = parseReference(req.ref);
+    if (ref.tag === undefined) throw invalidArgument(`${req.ref}: push needs a tag`);
+    const image = this.store.resolve(fullString(ref));
+    const t = new RegistryTransport(ref.domain, req.creds);
+    const scopes = [`repository:${ref.path}:pull,push`];
+    progress({ status: `The push refers to repository [${repositoryName(ref)}]` });
+    // Repositories of the same registry that already hold this image's blobs: mount candidates.
+    const mountFrom = [...new Set(image.repoDigests.map((r) => parseReference(r)).filter((r) => r.domain === ref.domain && r.path !== ref.path).map((r) => r.path))];
+    const diffIds = (image.config.rootfs.diff_ids as Digest[]);
+    const unique = [...new Set(diffIds)].reverse(); // docker lists the top layer first
+    for (const d of unique) progress({ id: short(d), status: 'Preparing' });
+    await bounded(unique, UPLOADS, async (d) => {
+      const r = await this.pushBlob(t, ref, d, scopes, mountFrom, progress, signal);
+      progress({ id: short(d), status: r === 'exists' ? 'Layer already exists' : r === 'pushed' ? 'Pushed' : `Mounted from ${r.mountedFrom}` });
+    });
+    await this.pushBlob(t, ref, image.id, scopes, mountFrom, undefined, signal);
+    const manifest = ociManifestFor(image.id, this.store.content.size(image.id), diffIds.map((d) => ({ digest: d, size: this.store.content.size(d) })));
+    const digest = sha256(manifest);
+    const res = await t.request('PUT', `/v2/${ref.path}/manifests/${ref.tag}`, {
+      scopes, signal, headers: { 'Content-Type': MEDIA_TYPES.ociManifest }, body: () => manifest,
+    });
+    await expectStatus(res, [201, 200], `manifest ${ref.tag}`);
+    res.resume();
+    progress({ status: `${ref.tag}: digest: ${digest} size: ${manifest.length}` });
+    progress({ status: '', aux: { Tag: ref.tag, Digest: digest, Size: manifest.length } });
+    this.store.addRepoDigest(image.id, `${repositoryName(ref)}@${digest}`);
+    return { manifestDigest: digest, size: manifest.length };
+  }
+
+  private async pushBlob(t: RegistryTransport, ref: Reference, d: Digest, scopes: string[], mountFrom: string[], progress: ProgressSink | undefined, signal?: AbortSignal): Promise<'exists' | 'pushed' | { mountedFrom: string }> {
+    const head = await t.request('HEAD', `/v2/${ref.path}/blobs/${d}`, { scopes, signal });
+    head.resume();
+    if (head.statusCode === 200) return 'exists';
+    if (head.statusCode !== 404) await expectStatus(head, [200], `blob ${d}`);
+    let location: string | undefined;
+    for (const from of mountFrom) {
+      const res = await t.request('POST', `/v2/${ref.path}/blobs/uploads/?mount=${d}&from=${encodeURIComponent(from)}`, {
+        scopes: [...scopes, `repository:${from}:pull`], signal, headers: { 'Content-Length': 0 },
+      });
+      res.resume();
+      if (res.statusCode === 201) return { mountedFrom: from };
+      if (res.statusCode === 202 && res.headers.location) { location = res.headers.location; break; }
+    }
+    if (!location) {
+      const res = await t.request('POST', `/v2/${ref.path}/blobs/uploads/`, { scopes, signal, headers: { 'Content-Length': 0 } });
+      await expectStatus(res, [202], `starting upload of ${d}`);
+      res.resume();
+      location = res.headers.location;
+      if (!location) throw invalidArgument(`${ref.domain}: upload started without a Location`);
+    }
+    const url = new URL(location, t.base);
+    url.searchParams.set('digest', d);
+    const size = this.store.content.size(d);
+    const id = short(d);
+    const res = await t.request('PUT', url.toString(), {
+      scopes, signal,
+      headers: { 'Content-Type': 'application/octet-stream', 'Content-Length': size },
+      body: () => {
+        let current = 0;
+        let last = 0;
+        const tap = new Transform({
+          transform(chunk: Buffer, _e, cb) {
+            current += chunk.length;
+            if (progress && (current - last >= Math.max(size / 100, 64 << 10) || current === size)) {
+              last = current;
+              progress({ id, status: 'Pushing', current, total: size });
+            }
+            cb(null, chunk);
+          },
+        });
+        pipeline(this.store.content.get(d), tap, () => undefined);
+        return tap;
+      },
+    });
+    await expectStatus(res, [201, 204], `uploading ${d}`);
+    res.resume();
+    return 'pushed';
+  }
+
+  // ---- login -----------------------------------------------------------------------------------
+
+  async login(serverAddress: string, creds: Credentials, signal?: AbortSignal): Promise<void> {
+    const domain = loginDomain(serverAddress);
+    registryBase(domain); // docker.io fails here, before any network access
+    const t = new RegistryTransport(domain, creds);
+    const res = await t.request('GET', '/v2/', { signal });
+    res.resume();
+    if (res.statusCode === 200) return;
+    if (res.statusCode === 401) throw new BerthError('Unauthenticated', `login to ${domain} failed: unauthorized: incorrect username or password`);
+    throw registryError(res.statusCode ?? 0, Buffer.alloc(0), `login to ${domain}`);
+  }
+}
+
+/** `https://127.0.0.1:5000/v2/` and `127.0.0.1:5000` both name the registry `127.0.0.1:5000`. */
+export function loginDomain(serverAddress: string): string {
+  let s = serverAddress.trim().replace(/^[a-z]+:\/\//i, '');
+  s = s.replace(/\/.*$/, '');
+  if (!s || s === 'index.docker.io' || s === 'registry-1.docker.io') return 'docker.io';
+  return s;
+}
+
+function parsePlatform(p: string | undefined): { os: string; architecture: string; variant?: string } {
+  if (!p) return { os: 'linux', architecture: hostArchitecture() };
+  const [os, architecture, variant] = p.split('/');
+  if (!os || !architecture) throw invalidArgument(`invalid platform ${JSON.stringify(p)}: want os/arch[/variant]`);
+  return { os, architecture: architecture === 'x86_64' ? 'amd64' : architecture, variant };
+}
+
+async function readJsonBlob<T>(content: PullTarget['content'], d: Digest): Promise<T> {
+  const chunks: Buffer[] = [];
+  for await (const c of content.get(d)) chunks.push(c as Buffer);
+  try { return JSON.parse(Buffer.concat(chunks).toString()) as T; } catch { throw invalidArgument(`blob ${d}: not JSON`); }
+}
+
+export type { Progress };

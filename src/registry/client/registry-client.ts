@@ -1,0 +1,71 @@
+import type { Readable } from 'node:stream';
+import type { Digest } from '../../base/digest';
+import type { ImageRecord } from '../../image/image-store';
+import type { Credentials } from './transport';
+
+/**
+ * The engine's registry client: pull, push and login against OCI distribution registries.
+ *
+ * Lifecycle: one RegistryClient per daemon (stateless between operations; tokens live for one
+ * operation). Every operation takes an AbortSignal: a client that hangs up cancels its pull/push.
+ * Errors by kind: NotFound (unknown repository, tag or manifest), Unauthenticated (401 or bad
+ * credentials), PermissionDenied, Unavailable (network, 5xx, docker.io which this host cannot
+ * reach), InvalidArgument (digest mismatch, bad manifest). Errors before the first byte of an
+ * image is written to the store are thrown before any progress event, so the API can answer them
+ * with an HTTP status, as dockerd does.
+ */
+export interface RegistryClient {
+  pull(req: PullRequest, progress: ProgressSink, signal?: AbortSignal): Promise<PullResult>;
+  push(req: PushRequest, progress: ProgressSink, signal?: AbortSignal): Promise<PushResult>;
+  /** Checks credentials against the registry's `/v2/` (and its token realm). */
+  login(serverAddress: string, creds: Credentials, signal?: AbortSignal): Promise<void>;
+}
+
+/** One progress event, in Docker's vocabulary (`Pulling fs layer`, `Downloading`, ...). */
+export interface Progress {
+  /** A layer's short ID or a tag; absent for whole-operation messages. */
+  id?: string;
+  status: string;
+  current?: number;
+  total?: number;
+  /** A push's final record (Docker's `aux`). */
+  aux?: { Tag: string; Digest: string; Size: number };
+}
+
+export type ProgressSink = (p: Progress) => void;
+
+export interface PullRequest {
+  /** A full reference with tag or digest (`127.0.0.1:5000/a/b:1`). */
+  ref: string;
+  creds?: Credentials;
+  /** `os/arch[/variant]`; default the host's. */
+  platform?: string;
+}
+
+export interface PullResult { image: ImageRecord; manifestDigest: Digest; upToDate: boolean }
+
+export interface PushRequest {
+  /** A full reference with tag (`127.0.0.1:5000/a/b:1`). */
+  ref: string;
+  creds?: Credentials;
+}
+
+export interface PushResult { manifestDigest: Digest; size: number }
+
+/**
+ * What the client needs from the image store (LocalImageStore provides it): blobs by digest, with
+ * layers uncompressed under their diffIDs, and images made from blobs already stored.
+ */
+export interface PullTarget {
+  readonly content: {
+    has(d: Digest): boolean;
+    size(d: Digest): number;
+    get(d: Digest): Readable;
+    put(src: AsyncIterable<Buffer | Uint8Array>, expected?: Digest, signal?: AbortSignal): Promise<{ digest: Digest; size: number }>;
+  };
+  find(refOrId: string): ImageRecord | undefined;
+  resolve(refOrId: string): ImageRecord;
+  createImage(img: { config: Digest; refs?: string[] }, signal?: AbortSignal): Promise<ImageRecord>;
+  tag(refOrId: string, newRef: string): void;
+  addRepoDigest(refOrId: string, canonical: string): void;
+}

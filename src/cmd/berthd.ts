@@ -16,12 +16,7 @@ import { Engine, SpecBuilder } from '../daemon/engine';
 import { EventBus } from '../daemon/events';
 import { Router } from '../api/router';
 import { containerRoutes } from '../api/routes-containers';
-import { resourceRoutes } from '../api/routes-resources';
 import { imageRoutes } from '../api/routes-images';
-import { buildRoutes } from '../api/routes-build';
-import { Builder } from '../build/builder';
-import { SqliteBuildCache } from '../build/build-cache';
-import { EngineBuildContainers } from '../daemon/build-containers';
 import { registryRoutes } from '../api/routes-registry';
 import { DistributionClient } from '../registry/client/distribution-client';
 import { systemRoutes } from '../api/routes-system';
@@ -157,10 +152,8 @@ async function main(): Promise<void> {
 
   const router = new Router();
   containerRoutes(router, { engine, snapshotter });
-  resourceRoutes(router, { engine });
   const registry = new DistributionClient(images);
   imageRoutes(router, { engine, images, registry });
-  buildRoutes(router, { builder: new Builder(images, new EngineBuildContainers(engine, snapshotter), new SqliteBuildCache(db)), images, events });
   registryRoutes(router, { registry, images, events });
   const idFile = join(o.dataRoot, 'engine-id');
   if (!existsSync(idFile)) writeFileSync(idFile, randomUUID());

@@ -17,6 +17,10 @@ import { EventBus } from '../daemon/events';
 import { Router } from '../api/router';
 import { containerRoutes } from '../api/routes-containers';
 import { imageRoutes } from '../api/routes-images';
+import { buildRoutes } from '../api/routes-build';
+import { Builder } from '../build/builder';
+import { SqliteBuildCache } from '../build/build-cache';
+import { EngineBuildContainers } from '../daemon/build-containers';
 import { registryRoutes } from '../api/routes-registry';
 import { DistributionClient } from '../registry/client/distribution-client';
 import { systemRoutes } from '../api/routes-system';
@@ -154,6 +158,7 @@ async function main(): Promise<void> {
   containerRoutes(router, { engine, snapshotter });
   const registry = new DistributionClient(images);
   imageRoutes(router, { engine, images, registry });
+  buildRoutes(router, { builder: new Builder(images, new EngineBuildContainers(engine, snapshotter), new SqliteBuildCache(db)), images, events });
   registryRoutes(router, { registry, images, events });
   const idFile = join(o.dataRoot, 'engine-id');
   if (!existsSync(idFile)) writeFileSync(idFile, randomUUID());

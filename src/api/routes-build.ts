@@ -1,0 +1,80 @@
+import { Readable } from 'node:stream';
+import type { Builder } from '../build/builder';
+import type { ImageStore } from '../image/image-store';
+import type { EventBus } from '../daemon/events';
+import { invalidArgument } from '../base/errors';
+import { decompressStream } from '../sys/decompress';
+import { familiarString, parseReference, withTag } from '../oci/reference';
+import { Router, qbool } from './router';
+import { messageOf } from './errors';
+
+export interface BuildRouteDeps {
+  builder: Builder;
+  images: ImageStore;
+  events: EventBus;
+}
+
+function jsonMap(v: string | null, what: string): Record<string, string> {
+  if (!v) return {};
+  try {
+    const o = JSON.parse(v) as Record<string, string | null>;
+    const out: Record<string, string> = {};
+    for (const [k, x] of Object.entries(o ?? {})) if (x !== null && x !== undefined) out[k] = String(x);
+    return out;
+  } catch {
+    throw invalidArgument(`invalid ${what}: ${v}`);
+  }
+}
+
+/**
+ * POST /build: the legacy builder protocol. The body is the context tar (maybe compressed); the
+ * answer streams `{"stream":...}` progress, `{"aux":{"ID":...}}` and, on failure,
+ * `{"errorDetail":{"message":...},"error":...}` (the status is already 200 by then, as in Docker).
+ * A client that hangs up cancels the build; tags are applied only after the build succeeded.
+ */
+export function buildRoutes(r: Router, d: BuildRouteDeps): void {
+  r.add('POST', '/build', async ({ req, res, query }) => {
+    if (query.get('remote')) throw invalidArgument('remote build contexts are not supported yet');
+    const tags = query.getAll('t').filter(Boolean).map((t) => {
+      const ref = parseReference(t);
+      if (ref.digest) throw invalidArgument(`invalid reference format: ${t}: tags cannot carry a digest`);
+      return familiarString(ref.tag ? ref : withTag(ref, 'latest'));
+    });
+    const quiet = qbool(query, 'q');
+    const ac = new AbortController();
+    const onClose = () => { if (!res.writableFinished) ac.abort(new Error('client disconnected')); };
+    res.on('close', onClose);
+    res.writeHead(200, { 'Content-Type': 'application/json' });
+    const send = (o: unknown) => { if (!res.destroyed) res.write(JSON.stringify(o) + '\n'); };
+    try {
+      // The whole body is read first: the context is held in memory anyway, and a request stream
+      // left half-read would take the connection (and our answer) down with it.
+      const chunks: Buffer[] = [];
+      for await (const c of req) chunks.push(c as Buffer);
+      const img = await d.builder.build({
+        context: decompressStream(Readable.from([Buffer.concat(chunks)]), ac.signal),
+        dockerfile: query.get('dockerfile') || 'Dockerfile',
+        tags,
+        buildArgs: jsonMap(query.get('buildargs'), 'build args'),
+        labels: jsonMap(query.get('labels'), 'labels'),
+        target: query.get('target') || undefined,
+        noCache: qbool(query, 'nocache'),
+        networkMode: query.get('networkmode') || 'default',
+        out: (text) => { if (!quiet) send({ stream: text }); },
+        signal: ac.signal,
+      });
+      send({ aux: { ID: img.id } });
+      if (!quiet) send({ stream: `Successfully built ${img.id.replace(/^sha256:/, '').slice(0, 12)}\n` });
+      for (const t of tags) {
+        d.images.tag(img.id, t);
+        d.events.publish('image', 'tag', img.id, { name: t });
+        if (!quiet) send({ stream: `Successfully tagged ${t}\n` });
+      }
+    } catch (e) {
+      send({ errorDetail: { message: messageOf(e) }, error: messageOf(e) });
+    } finally {
+      res.off('close', onClose);
+      res.end();
+    }
+  });
+}

@@ -1,0 +1,89 @@
+import { test, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import { planDockerfile, PlanError } from './plan';
+import { globRegex, cleanRel } from './context';
+import { parseDuration } from './builder';
+
+const fails = (text: string, line: number, msg: RegExp, opts = {}) => {
+  assert.throws(() => planDockerfile(text, opts), (e: unknown) => {
+    assert.ok(e instanceof PlanError);
+    assert.equal(e.kind, 'InvalidArgument');
+    assert.equal(e.line, line);
+    assert.match(e.message, msg);
+    return true;
+  });
+};
+
+describe('build plan', () => {
+  test('stages, names, steps and meta args', () => {
+    const p = planDockerfile('ARG V=1\nARG IMG\nFROM busybox:${V} AS Base\nENV A=b\nRUN echo hi\nFROM base\nCMD ["x"]\n');
+    assert.deepEqual(p.metaArgs, [{ name: 'V', value: '1' }, { name: 'IMG', value: undefined }]);
+    assert.equal(p.stages.length, 2);
+    assert.equal(p.stages[0].name, 'base');
+    assert.equal(p.stages[0].base, 'busybox:1');
+    assert.deepEqual(p.stages[0].steps.map((s) => [s.kind, s.line]), [['env', 4], ['run', 5]]);
+    assert.equal(p.stages[1].baseStage, 0);
+    assert.deepEqual(p.order, [0, 1]);
+  });
+  test('build args override meta arg defaults in FROM', () => {
+    assert.equal(planDockerfile('ARG V=1\nFROM busybox:$V\n', { buildArgs: { V: '2' } }).stages[0].base, 'busybox:2');
+    // A build arg not declared before FROM does not apply there.
+    assert.equal(planDockerfile('FROM busybox:${V:-x}\n', { buildArgs: { V: '2' } }).stages[0].base, 'busybox:x');
+  });
+  test('--target builds only the stages it needs, dependencies first', () => {
+    const text = 'FROM busybox AS a\nFROM busybox AS b\nFROM busybox AS c\nCOPY --from=a /x /x\nFROM c AS d\nCOPY --from=1 /y /y\n';
+    assert.deepEqual(planDockerfile(text).order, [0, 2, 1, 3]);
+    assert.deepEqual(planDockerfile(text, { target: 'c' }).order, [0, 2]);
+    assert.deepEqual(planDockerfile(text, { target: 'B' }).order, [1]);
+    fails(text, 0, /target stage "zz" could not be found/, { target: 'zz' });
+  });
+  test('COPY --from a later stage index is an error; an image name is not a stage', () => {
+    fails('FROM busybox\nFROM busybox\nCOPY --from=1 /x /x\n', 2, /refers to current or later build stage/);
+    assert.deepEqual(planDockerfile('FROM busybox\nCOPY --from=alpine /x /x\n').order, [0]);
+  });
+  test('unknown instructions and bad flags fail with their line', () => {
+    fails('FROM busybox\n\nFROB x\n', 3, /unknown instruction: FROB/);
+    fails('FROM busybox\nCOPY --frm=a x y\n', 2, /COPY: unknown flag: --frm/);
+    fails('FROM busybox\nENV --x=1 A=b\n', 2, /ENV: unknown flag: --x/);
+    fails('FROM busybox\nRUN --mount=type=cache,target=/x true\n', 2, /RUN: unknown flag: --mount/);
+  });
+  test('structure errors', () => {
+    fails('RUN x\n', 1, /no build stage in current context/);
+    assert.throws(() => planDockerfile(''), /file with no instructions/);
+    fails('FROM a b\n', 1, /FROM requires either one or three arguments/);
+    fails('FROM a AS x\nFROM b AS X\n', 2, /duplicate stage name "x"/);
+    fails('FROM a AS 1x\n', 1, /invalid name for build stage/);
+    fails('FROM a\nCOPY x\n', 2, /COPY requires at least two arguments/);
+    fails('FROM a\nSHELL sh -c\n', 2, /SHELL requires the arguments to be in JSON form/);
+    fails('FROM a\nHEALTHCHECK FOO x\n', 2, /Unknown type "FOO" in HEALTHCHECK/);
+    fails('FROM a\nONBUILD ONBUILD RUN x\n', 2, /Chaining ONBUILD/);
+    fails('FROM a\nONBUILD FROM b\n', 2, /FROM isn't allowed as an ONBUILD trigger/);
+  });
+  test('flags are split into name and value', () => {
+    const s = planDockerfile('FROM a\nCOPY --chown=1:2 --chmod=644 --link x y\n').stages[0].steps[0];
+    assert.deepEqual(s.flags, { chown: '1:2', chmod: '644', link: 'true' });
+  });
+});
+
+describe('build context helpers', () => {
+  test('cleanRel keeps paths inside the context', () => {
+    assert.equal(cleanRel('./a/b/'), 'a/b');
+    assert.equal(cleanRel('.'), '');
+    assert.equal(cleanRel('a/../b'), 'b');
+    assert.equal(cleanRel('../x'), undefined);
+    assert.equal(cleanRel('a/../../x'), undefined);
+    assert.equal(cleanRel('/etc/passwd'), undefined);
+  });
+  test('globs match within one path segment', () => {
+    assert.ok(globRegex('*.txt').test('a.txt'));
+    assert.ok(!globRegex('*.txt').test('d/a.txt'));
+    assert.ok(globRegex('d/?.t[x-z]t').test('d/a.txt'));
+    assert.ok(!globRegex('a.txt').test('aatxt'));
+  });
+  test('Go durations', () => {
+    assert.equal(parseDuration('30s', 'interval'), 30e9);
+    assert.equal(parseDuration('1m30s', 'interval'), 90e9);
+    assert.equal(parseDuration('500ms', 'timeout'), 500e6);
+    assert.throws(() => parseDuration('5', 'timeout'), /invalid duration/);
+  });
+});

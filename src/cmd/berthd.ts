@@ -6,7 +6,7 @@ import { openDatabase } from '../sys/database';
 import { OverlaySnapshotter } from '../snapshot/overlay/overlay-snapshotter';
 import { LocalImageStore } from '../image/store';
 import { ConmonRuntime, detectCgroupMode } from '../runtime/conmon/conmon-runtime';
-import { generateExecProcess, generateSpec } from '../runtime/spec';
+import { clampRlimits, generateExecProcess, generateSpec } from '../runtime/spec';
 import { resolveUser } from '../runtime/user';
 import { readLogs } from '../runtime/logs';
 import { SeccompTranslator } from '../security/seccomp';
@@ -16,6 +16,7 @@ import { Engine, SpecBuilder } from '../daemon/engine';
 import { EventBus } from '../daemon/events';
 import { Router } from '../api/router';
 import { containerRoutes } from '../api/routes-containers';
+import { resourceRoutes } from '../api/routes-resources';
 import { imageRoutes } from '../api/routes-images';
 import { buildRoutes } from '../api/routes-build';
 import { Builder } from '../build/builder';
@@ -143,6 +144,8 @@ async function main(): Promise<void> {
     execProcess: (input) => generateExecProcess({
       args: input.args, env: input.env, cwd: input.cwd, user: input.user, tty: input.tty, privileged: input.privileged,
       noNewPrivileges: input.noNewPrivileges, capabilities: capsOf(input), availableCapabilities: available,
+      // As Docker: exec processes get the container's --ulimit values.
+      containerProcess: input.rlimits?.length ? { rlimits: clampRlimits(input.rlimits, rlimits) } : undefined,
     }),
     resolveUser: (rootfs, user) => resolveUser(rootfs, user),
     seccomp: (opts) => seccomp?.forCapabilities(capsOf(opts)) ?? null,
@@ -156,6 +159,7 @@ async function main(): Promise<void> {
 
   const router = new Router();
   containerRoutes(router, { engine, snapshotter });
+  resourceRoutes(router, { engine });
   const registry = new DistributionClient(images);
   imageRoutes(router, { engine, images, registry });
   buildRoutes(router, { builder: new Builder(images, new EngineBuildContainers(engine, snapshotter), new SqliteBuildCache(db)), images, events });

@@ -24,11 +24,14 @@ import { EventBus } from './events';
 import { hostsFile, resolvConf } from './etc-files';
 import { filterContainers, Filters } from './container-filters';
 import { KeyedLock } from './locks';
+import { adaptResources, applyUpdate, checkResources, DockerResources, resourceLimitsOf, rlimitsOf } from './resources';
+import { cgroupDirsOf, CgroupSample, hostResources, HostResources, NetDevCounters, readCgroupSample, readNetDev, systemCpuUsage } from '../sys/cgroups';
+import { ociResources } from '../runtime/resources';
 
 /** What the engine needs to turn a container into an OCI spec; cmd/ supplies the implementation. */
 export interface SpecBuilder {
   spec(input: SpecInput): object;
-  execProcess(input: { args: string[]; env: string[]; cwd: string; user: SpecInput['user']; tty: boolean; capAdd: string[]; capDrop: string[]; privileged: boolean; noNewPrivileges: boolean }): object;
+  execProcess(input: { args: string[]; env: string[]; cwd: string; user: SpecInput['user']; tty: boolean; capAdd: string[]; capDrop: string[]; privileged: boolean; noNewPrivileges: boolean; rlimits?: SpecInput['rlimits'] }): object;
   resolveUser(rootfs: string, user: string): Promise<SpecInput['user']>;
   seccomp(opts: { capAdd: string[]; capDrop: string[]; privileged: boolean }): object | null;
 }
@@ -172,6 +175,8 @@ export class Engine {
     if (!image) throw notFound(`No such image: ${req.Image}`);
     const host: HostOptions = { ...(req.HostConfig ?? {}) };
     this.validateHostConfig(host);
+    const warnings = checkResources(host as DockerResources, this.hostResources);
+    adaptResources(host, this.hostResources);
     host.Runtime = host.Runtime || this.o.defaultRuntime;
     if (!this.o.runtimes[host.Runtime as string]) throw invalidArgument(`unknown or invalid runtime name: ${host.Runtime}`);
     const config = mergeConfig(image, req);
@@ -194,7 +199,7 @@ export class Engine {
       throw e;
     }
     this.events.publish('container', 'create', id, { image: req.Image, name: cname });
-    return { Id: id, Warnings: [] };
+    return { Id: id, Warnings: warnings };
   }
 
   private validateHostConfig(h: HostOptions): void {
@@ -332,6 +337,7 @@ export class Engine {
       init: h.Init ? this.o.initPath : undefined, cgroupsPath: `${this.o.cgroupParent}/${c.id}`,
       seccomp: unconfined ? null : this.o.specs.seccomp({ capAdd, capDrop, privileged }),
       annotations: { 'org.opencontainers.image.stopSignal': cfg.StopSignal ?? 'SIGTERM' },
+      resources: resourceLimitsOf(h as DockerResources, this.hostResources), rlimits: rlimitsOf(h as DockerResources), shmSize: (h as DockerResources).ShmSize || undefined,
     });
   }
 
@@ -649,6 +655,7 @@ export class Engine {
       args: e.args, env, cwd: e.workingDir || cfg.WorkingDir || '/', user, tty: e.tty,
       capAdd: h.CapAdd ?? [], capDrop: h.CapDrop ?? [], privileged: e.privileged || !!h.Privileged,
       noNewPrivileges: secOpts.some((s) => /^no-new-privileges(:true|=true)?$/.test(s)),
+      rlimits: rlimitsOf(h as DockerResources),
     });
     // conmon reports nothing when a TTY exec's command is missing: look it up in PATH first, so the
     // client gets Docker's "executable file not found" (exit 127) with or without a TTY.
@@ -691,6 +698,40 @@ export class Engine {
   }
 
   // ---- inspection: top / changes / export / archive -----------------------------------------------
+
+  // ---- resources (update, stats) ---------------------------------------------------------------
+
+  private hostResCache?: HostResources;
+  /** Host facts resource limits are checked against (CPUs, cpuset, swap accounting), read once. */
+  private get hostResources(): HostResources {
+    return this.hostResCache ??= hostResources();
+  }
+
+  /** `docker update`: new limits applied to a running container's cgroups, then stored. */
+  update(idOrName: string, upd: DockerResources & { RestartPolicy?: HostOptions['RestartPolicy'] }): Promise<{ Warnings: string[] }> {
+    const rec = this.containers.resolve(idOrName);
+    return this.locks.run(rec.id, async () => {
+      const c = this.containers.resolve(rec.id);
+      const { hostConfig, limits, warnings } = applyUpdate(c.hostConfig, upd, this.hostResources);
+      if (upd.RestartPolicy?.Name) hostConfig.RestartPolicy = upd.RestartPolicy;
+      const resources = ociResources(limits);
+      if (isRunning(c.state) && Object.keys(resources).length) await this.rt(c).update(c.id, resources);
+      c.hostConfig = hostConfig;
+      this.containers.save(c);
+      this.events.publish('container', 'update', c.id, { image: c.imageRef, name: c.name });
+      return { Warnings: warnings };
+    });
+  }
+
+  /** One sample of a running container's cgroup and network counters (undefined when not running). */
+  async statsSample(idOrName: string): Promise<{ cgroup?: CgroupSample; net?: Record<string, NetDevCounters>; systemCpu: number; onlineCpus: number; memoryTotal: number } | undefined> {
+    const c = this.containers.resolve(idOrName);
+    const base = { systemCpu: systemCpuUsage(), onlineCpus: this.hostResources.cpus, memoryTotal: this.hostResources.memoryTotal };
+    if (!isRunning(c.state) || !c.state.pid) return undefined;
+    const dirs = await cgroupDirsOf(c.state.pid);
+    const [cgroup, net] = await Promise.all([dirs ? readCgroupSample(dirs) : undefined, readNetDev(c.state.pid)]);
+    return { ...base, cgroup, net };
+  }
 
   async top(idOrName: string, psArgs: string): Promise<{ Titles: string[]; Processes: string[][] }> {
     const c = this.containers.resolve(idOrName);

@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import type { ResourceLimits } from './resources';
 
 /**
  * The runtime layer: OCI spec generation (pure, spec.ts), the OCI runtime driver (crun/runc) and
@@ -38,6 +39,10 @@ export interface SpecInput {
   rlimits?: Array<{ type: string; soft: number; hard: number }>;
   /** The init process' oom_score_adj (Docker's --oom-score-adj). */
   oomScoreAdj?: number;
+  /** cgroup limits (memory, cpu, cpuset, pids, blkio); see resources.ts. */
+  resources?: ResourceLimits;
+  /** Size in bytes of the /dev/shm tmpfs (Docker's --shm-size; default 64 MiB). */
+  shmSize?: number;
 }
 
 export interface ExitStatus {
@@ -125,6 +130,12 @@ export interface ContainerRuntime {
   pids(id: string): Promise<number[]>;
   /** Frees what the runtime keeps for the container (exit files, sockets) after delete. */
   cleanup(id: string): Promise<void>;
+  /**
+   * Changes the cgroup limits of a created or running container (`runtime update --resources`).
+   * `resources` is OCI `linux.resources` (resources.ts ociResources). InvalidArgument when the
+   * kernel refuses a value, NotFound when the runtime does not know the id.
+   */
+  update(id: string, resources: Record<string, unknown>): Promise<void>;
 }
 
 export interface LogEntry {

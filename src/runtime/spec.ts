@@ -1,5 +1,6 @@
 import { computeCapabilities } from '../security/capabilities';
 import type { SpecInput } from './runtime';
+import { ociResources } from './resources';
 
 /**
  * OCI runtime spec (config.json) generation, as Docker does it (moby daemon/oci_linux.go and
@@ -107,6 +108,10 @@ export function generateSpec(input: SpecInput, host: SpecHost = {}): Record<stri
   if (input.rlimits?.length) process.rlimits = clampRlimits(input.rlimits, host.hardRlimits);
 
   const mounts: OciMount[] = defaultMounts(input.privileged);
+  if (input.shmSize) {
+    const shm = mounts.find((m) => m.destination === '/dev/shm')!;
+    shm.options = shm.options.map((o) => (o.startsWith('size=') ? `size=${input.shmSize}` : o));
+  }
   if (input.network.mode === 'host') {
     // A host-netns container cannot mount a fresh sysfs for a netns it does not own (Docker binds it).
     mounts[3] = { destination: '/sys', type: 'bind', source: '/sys', options: ['rbind', 'nosuid', 'noexec', 'nodev', input.privileged ? 'rw' : 'ro'] };
@@ -132,6 +137,7 @@ export function generateSpec(input: SpecInput, host: SpecHost = {}): Record<stri
     cgroupsPath: input.cgroupsPath,
     resources: {
       devices: input.privileged ? [{ allow: true, access: 'rwm' }] : DEFAULT_DEVICE_RULES.map((d) => ({ ...d })),
+      ...ociResources(input.resources ?? {}),
     },
   };
   if (!input.privileged) {

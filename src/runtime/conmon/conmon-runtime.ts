@@ -415,6 +415,17 @@ export class ConmonRuntime implements ContainerRuntime {
     });
   }
 
+  async update(id: string, resources: Record<string, unknown>): Promise<void> {
+    // Both crun and runc read OCI linux.resources from a file (`update --resources FILE`).
+    const file = join(this.opts.stateDir, `update-${id}-${randomBytes(4).toString('hex')}.json`);
+    await fsp.writeFile(file, JSON.stringify(resources), { mode: 0o600 });
+    try {
+      await this.runtime('update', id, ['update', '--resources', file, id]);
+    } finally {
+      await fsp.rm(file, { force: true });
+    }
+  }
+
   async pids(id: string): Promise<number[]> {
     let initPid: number;
     try {

@@ -1,0 +1,52 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { isKind } from '../base/errors';
+import type { HostResources } from '../sys/cgroups';
+import { adaptResources, applyUpdate, checkResources, resourceLimitsOf, rlimitsOf } from './resources';
+
+const host: HostResources = { cpus: 2, cpusetCpus: '0-1', cpusetMems: '0', memoryTotal: 8 * 2 ** 30, swapLimit: true, blkioWeight: false, oomKillDisable: true };
+const MB = 1024 * 1024;
+
+test('checkResources: Docker\'s errors as InvalidArgument', () => {
+  const bad: Array<[object, RegExp]> = [
+    [{ Memory: MB }, /Minimum memory limit allowed is 6MB/],
+    [{ Memory: 16 * MB, MemorySwap: 8 * MB }, /Minimum memoryswap limit should be larger than memory limit/],
+    [{ MemorySwap: 8 * MB }, /always set the Memory limit/],
+    [{ Memory: 8 * MB, MemoryReservation: 16 * MB }, /can not be less than memory reservation/],
+    [{ NanoCpus: 3e9 }, /Range of CPUs is from 0.01 to 2.00, as there are only 2 CPUs available/],
+    [{ NanoCpus: 1e9, CpuPeriod: 100000 }, /Nano CPUs and CPU Period/],
+    [{ CpuPeriod: 10 }, /CPU cfs period/],
+    [{ CpuQuota: 10 }, /CPU cfs quota/],
+    [{ CpusetCpus: '0-3' }, /Requested CPUs are not available - requested 0-3, available: 0-1/],
+    [{ CpusetCpus: 'a' }, /Invalid value a for cpuset cpus/],
+    [{ CpusetMems: '1' }, /Requested memory nodes are not available/],
+    [{ BlkioWeight: 5 }, /Range of blkio weight/],
+    [{ ShmSize: -1 }, /SHM size/],
+    [{ Ulimits: [{ Name: 'nofile', Soft: 10, Hard: 5 }] }, /soft limit/],
+  ];
+  for (const [r, msg] of bad) {
+    assert.throws(() => checkResources(r, host), (e: unknown) => isKind(e, 'InvalidArgument') && msg.test((e as Error).message), JSON.stringify(r));
+  }
+  assert.deepEqual(checkResources({ Memory: 16 * MB, CpusetCpus: '0,1', NanoCpus: 5e8 }, host), []);
+  assert.equal(checkResources({ BlkioWeight: 300 }, host).length, 1); // dropped with Docker's warning
+});
+
+test('resourceLimitsOf: --cpus as a CFS quota, swap defaulting to twice memory, host-unsupported values left out', () => {
+  const h: Record<string, unknown> = { Memory: 16 * MB, NanoCpus: 5e8, PidsLimit: 20, BlkioWeight: 300, CpuShares: 512 };
+  adaptResources(h, host);
+  assert.equal(h.MemorySwap, 32 * MB);
+  assert.deepEqual(resourceLimitsOf(h, host), { memory: 16 * MB, memorySwap: 32 * MB, cpuShares: 512, cpuPeriod: 100000, cpuQuota: 50000, pidsLimit: 20 });
+  assert.deepEqual(resourceLimitsOf({ PidsLimit: -1, MemorySwap: -1 }, { ...host, swapLimit: false }), {});
+  assert.deepEqual(rlimitsOf({ Ulimits: [{ Name: 'nofile', Soft: 100, Hard: 200 }] }), [{ type: 'RLIMIT_NOFILE', soft: 100, hard: 200 }]);
+});
+
+test('applyUpdate: zeros leave fields alone; only touched limits go to the runtime', () => {
+  const cur = { Memory: 32 * MB, MemorySwap: 64 * MB, PidsLimit: 20, CpuShares: 512 };
+  const u = applyUpdate(cur, { Memory: 48 * MB, PidsLimit: 50, CpuShares: 0, NanoCpus: 0, CpusetCpus: '' }, host);
+  assert.deepEqual(u.limits, { memory: 48 * MB, memorySwap: 64 * MB, pidsLimit: 50 });
+  assert.equal(u.hostConfig.CpuShares, 512);
+  assert.equal(u.hostConfig.Memory, 48 * MB);
+  assert.throws(() => applyUpdate(cur, { Memory: 128 * MB }, host), /update the memoryswap at the same time/);
+  assert.throws(() => applyUpdate(cur, { Memory: MB }, host), /Minimum memory limit/);
+  assert.deepEqual(applyUpdate(cur, { PidsLimit: -1 }, host).limits, { pidsLimit: -1 });
+});

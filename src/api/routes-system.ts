@@ -4,6 +4,7 @@ import type { ImageStore } from '../image/image-store';
 import type { EngineEvent } from '../daemon/events';
 import { API_VERSION, MIN_API_VERSION, Router, qfilters, sendJson } from './router';
 import { invalidArgument } from '../base/errors';
+import { volumesDf } from './routes-volumes';
 
 export interface SystemInfo {
   version: string;
@@ -91,7 +92,7 @@ export function systemRoutes(r: Router, d: { engine: Engine; images: ImageStore;
     sendJson(res, 200, {
       LayersSize: imgs.reduce((a, i) => a + i.size, 0),
       Images: imgs.map((i) => ({ Id: i.id, RepoTags: i.repoTags, RepoDigests: i.repoDigests, Created: Math.floor(Date.parse(i.created) / 1000), Size: i.size, SharedSize: 0, Containers: counts.get(i.id) ?? 0, ParentId: i.parent, Labels: i.config.config?.Labels ?? {} })),
-      Containers: containers, Volumes: [], BuildCache: [],
+      Containers: containers, Volumes: volumesDf(engine), BuildCache: [],
     });
   });
 }

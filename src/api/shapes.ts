@@ -37,6 +37,13 @@ function networksOf(c: ContainerRecord): Record<string, unknown> {
 }
 
 function mountsOf(c: ContainerRecord): Array<Record<string, unknown>> {
+  if (c.mounts) {
+    return c.mounts.map((m) => m.type === 'volume'
+      ? { Type: 'volume', Name: m.name, Source: m.source ?? '', Destination: m.destination, Driver: m.driver ?? 'local', Mode: m.mode, RW: m.rw, Propagation: '' }
+      : m.type === 'bind'
+        ? { Type: 'bind', Source: m.source, Destination: m.destination, Mode: m.mode, RW: m.rw, Propagation: m.propagation || 'rprivate' }
+        : { Type: 'tmpfs', Source: '', Destination: m.destination, Mode: '', RW: m.rw, Propagation: '' });
+  }
   return (c.hostConfig.Binds ?? []).map((b) => {
     const [src, dst, mode = ''] = b.split(':');
     return { Type: 'bind', Source: src, Destination: dst, Mode: mode, RW: !mode.split(',').includes('ro'), Propagation: 'rprivate' };

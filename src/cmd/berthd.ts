@@ -25,6 +25,8 @@ import { EngineBuildContainers } from '../daemon/build-containers';
 import { registryRoutes } from '../api/routes-registry';
 import { DistributionClient } from '../registry/client/distribution-client';
 import { systemRoutes } from '../api/routes-system';
+import { volumeRoutes } from '../api/routes-volumes';
+import { LocalVolumeDriver } from '../volume/local/local-driver';
 import { closeServer, createApiServer, listen } from '../api/server';
 
 const VERSION = '0.1.0';
@@ -154,12 +156,14 @@ async function main(): Promise<void> {
   const cgroupMode = detectCgroupMode();
   const engine = new Engine({
     db, dataRoot: o.dataRoot, images, snapshotter, runtimes, defaultRuntime, readLogs, specs, events, initPath: findInit(), cgroupParent: '/berth', log,
+    volumeDrivers: { local: new LocalVolumeDriver(db, join(o.dataRoot, 'volumes')) },
   });
   await engine.recover();
 
   const router = new Router();
   containerRoutes(router, { engine, snapshotter });
   resourceRoutes(router, { engine });
+  volumeRoutes(router, { engine });
   const registry = new DistributionClient(images);
   imageRoutes(router, { engine, images, registry });
   buildRoutes(router, { builder: new Builder(images, new EngineBuildContainers(engine, snapshotter), new SqliteBuildCache(db)), images, events });

@@ -1,4 +1,5 @@
 import type { ImageRuntimeConfig } from '../oci/image';
+import type { MountPoint } from './mount-point';
 
 /** A container's lifecycle state, named as Docker names them in `State.Status`. */
 export type ContainerStatus = 'created' | 'running' | 'paused' | 'restarting' | 'removing' | 'exited' | 'dead';
@@ -60,6 +61,8 @@ export interface ContainerRecord {
   state: ContainerState;
   /** Docker's NetworkingConfig as sent at create, kept for inspect. */
   networkingConfig?: unknown;
+  /** Volumes, binds and tmpfs mounts resolved at create (absent in records made before volumes). */
+  mounts?: MountPoint[];
 }
 
 export const NEVER = '0001-01-01T00:00:00Z';

@@ -27,6 +27,8 @@ import { KeyedLock } from './locks';
 import { adaptResources, applyUpdate, checkResources, DockerResources, resourceLimitsOf, rlimitsOf } from './resources';
 import { cgroupDirsOf, CgroupSample, hostResources, HostResources, NetDevCounters, readCgroupSample, readNetDev, systemCpuUsage } from '../sys/cgroups';
 import { ociResources } from '../runtime/resources';
+import type { VolumeDriver } from '../volume/volume-driver';
+import { Volumes } from './volumes';
 
 /** What the engine needs to turn a container into an OCI spec; cmd/ supplies the implementation. */
 export interface SpecBuilder {
@@ -51,6 +53,8 @@ export interface EngineOptions {
   initPath?: string;
   /** Parent of every container's cgroup, e.g. `/berth`. */
   cgroupParent: string;
+  /** Volume drivers by name (`local`); without them, only bind mounts work. */
+  volumeDrivers?: Record<string, VolumeDriver>;
   log: (level: 'debug' | 'info' | 'warn' | 'error', msg: string) => void;
 }
 
@@ -96,6 +100,7 @@ const DEFAULT_PATH = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sb
 export class Engine {
   readonly containers: ContainerStore;
   readonly events: EventBus;
+  readonly volumes: Volumes;
   private readonly locks = new KeyedLock();
   private readonly waiters = new Map<string, Waiter[]>();
   /** Attach requests made before start (docker run attaches, then starts). */
@@ -109,6 +114,7 @@ export class Engine {
   constructor(private readonly o: EngineOptions) {
     this.containers = new ContainerStore(o.db);
     this.events = o.events;
+    this.volumes = new Volumes(o.volumeDrivers ?? {}, () => this.containers.list());
     mkdirSync(this.containersDir, { recursive: true });
   }
 
@@ -157,6 +163,7 @@ export class Engine {
       }
       rmSync(this.transientPauseMarker(c.id), { force: true });
       if (alive) {
+        this.volumes.reacquire(c);
         this.watchExit(c);
       } else {
         await this.onExited(c, exit ?? { exitCode: 255, oomKilled: false, finishedAt: new Date() }, exit ? '' : 'container monitor disappeared');
@@ -185,15 +192,17 @@ export class Engine {
     const id = newId();
     let cname = name ? name.replace(/^\//, '') : randomName();
     while (!name && this.containers.nameTaken(cname)) cname = randomName();
+    const planned = this.volumes.plan(host, config);
     const rec: ContainerRecord = {
       id, name: cname, created: new Date().toISOString(), image: image.id, imageRef: req.Image,
-      config, hostConfig: host, path, args, state: initialState(), networkingConfig: req.NetworkingConfig,
+      config, hostConfig: host, path, args, state: initialState(), networkingConfig: req.NetworkingConfig, mounts: planned.mounts,
     };
     mkdirSync(this.dirOf(id), { recursive: true });
     try {
       await this.o.snapshotter.prepare(id, image.chainIds.at(-1) ?? null);
       this.containers.insert(rec);
     } catch (e) {
+      this.volumes.rollback(planned.created);
       await this.o.snapshotter.remove(id).catch(() => undefined);
       rmSync(this.dirOf(id), { recursive: true, force: true });
       throw e;
@@ -206,11 +215,6 @@ export class Engine {
     const mode = h.NetworkMode ?? 'default';
     if (!['default', 'bridge', 'none', 'host'].includes(mode) && !mode.startsWith('container:')) {
       throw notFound(`network ${mode} not found`);
-    }
-    for (const b of h.Binds ?? []) {
-      const [src] = b.split(':');
-      if (!src.startsWith('/')) throw invalidArgument(`named volumes are not supported yet: ${b}`);
-      if (!existsSync(src)) throw invalidArgument(`invalid mount config for type "bind": bind source path does not exist: ${src}`);
     }
     for (const opt of h.SecurityOpt ?? []) {
       if (!/^(no-new-privileges(:true|:false|=true|=false)?|seccomp[=:].+|label[=:].+|apparmor[=:].+)$/.test(opt)) {
@@ -276,6 +280,7 @@ export class Engine {
       this.failPendingAttaches(c.id, e as Error);
       await this.rt(c).delete(c.id, true).catch(() => undefined);
       await this.rt(c).cleanup(c.id).catch(() => undefined);
+      this.volumes.release(c);
       safeUnmount(rootfs);
       c.state = { ...c.state, status: c.state.status === 'created' ? 'created' : 'exited', exitCode: startFailureExitCode(e) ?? 128, error: errorMessage(e), pid: 0, monitorPid: 0 };
       this.containers.save(c);
@@ -310,11 +315,11 @@ export class Engine {
     for (const [dest, opts] of Object.entries(h.Tmpfs ?? {})) {
       mounts.push({ destination: dest, type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', 'noexec', ...(opts ? opts.split(',') : [])] });
     }
-    for (const b of h.Binds ?? []) {
+    // Records made before volumes existed hold only Binds (absolute host paths).
+    mounts.push(...(c.mounts ? await this.volumes.mountsFor(c, rootfs) : (h.Binds ?? []).map((b) => {
       const [src, dst, mode = ''] = b.split(':');
-      const ro = mode.split(',').includes('ro');
-      mounts.push({ destination: dst, type: 'bind', source: src, options: ['rbind', ro ? 'ro' : 'rw'] });
-    }
+      return { destination: dst, type: 'bind' as const, source: src, options: ['rbind', mode.split(',').includes('ro') ? 'ro' : 'rw'] };
+    })));
     const privileged = !!h.Privileged;
     const capAdd = h.CapAdd ?? [];
     const capDrop = h.CapDrop ?? [];
@@ -369,6 +374,7 @@ export class Engine {
       safeUnmount(this.rootfsOf(c.id));
       await released;
     }
+    this.volumes.release(c);
     for (const e of this.execs.values()) if (e.containerId === c.id && e.running) e.running = false;
     c.state = {
       ...c.state, status: 'exited', pid: 0, monitorPid: 0, exitCode: status.exitCode, oomKilled: status.oomKilled,
@@ -488,6 +494,8 @@ export class Engine {
     this.events.publish('container', 'destroy', c.id, { image: c.imageRef, name: c.name });
     this.notifyWaiters(c.id, 'removed', c.state.exitCode);
     await this.releaseResources(c.id, [this.rt(c)]);
+    this.volumes.release(c);
+    if (opts.volumes) this.volumes.removeAnonymous(c);
   }
 
   /** Frees everything a removed container had: runtime state, mounts, its snapshot and directory. */

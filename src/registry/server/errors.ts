@@ -29,6 +29,16 @@ export class RegistryError extends BerthError {
   }
 }
 
+/** A refused request: Unauthenticated (401) or PermissionDenied (403), with the challenge to send. */
+export class AuthError extends RegistryError {
+  /** The `WWW-Authenticate` header value, when the client is to (re)authenticate. */
+  readonly challenge?: string;
+  constructor(status: 401 | 403, message: string, challenge?: string) {
+    super(status === 401 ? 'Unauthenticated' : 'PermissionDenied', 'operation', message);
+    this.challenge = challenge;
+  }
+}
+
 export const registryError = (kind: ErrorKind, subject: Subject, message: string, detail?: unknown) =>
   new RegistryError(kind, subject, message, detail);
 
@@ -42,6 +52,8 @@ export interface DistributionError {
   code: DistributionCode;
   message: string;
   detail?: unknown;
+  /** `WWW-Authenticate` for UNAUTHORIZED. */
+  challenge?: string;
 }
 
 /**
@@ -77,7 +89,7 @@ export function toDistributionError(err: unknown): DistributionError {
     case 'FailedPrecondition': return e(400, subject === 'manifest' ? 'MANIFEST_BLOB_UNKNOWN' : 'BLOB_UPLOAD_INVALID');
     case 'Conflict': return e(subject === 'range' ? 416 : 409, 'BLOB_UPLOAD_INVALID');
     case 'PermissionDenied': return e(403, 'DENIED');
-    case 'Unauthenticated': return e(401, 'UNAUTHORIZED');
+    case 'Unauthenticated': return { ...e(401, 'UNAUTHORIZED'), ...(err instanceof AuthError && err.challenge ? { challenge: err.challenge } : {}) };
     case 'Unavailable': return e(429, 'TOOMANYREQUESTS');
     // Read-only mode and methods a route does not have: distribution answers 405 UNSUPPORTED.
     case 'NotImplemented': return e(subject === 'media-type' ? 415 : 405, 'UNSUPPORTED');

@@ -6,16 +6,30 @@
 import type { IncomingMessage, ServerResponse, OutgoingHttpHeaders } from 'node:http';
 import { pipeline } from 'node:stream/promises';
 import { sha256, type Digest } from '../../base/digest';
-import { errorBody, registryError, toDistributionError } from './errors';
+import { requiredAccess, type Access, type Authenticator } from './auth';
+import { AuthError, errorBody, registryError, toDistributionError } from './errors';
 import { accepts, MANIFEST_MAX_BYTES, parseManifest, type Descriptor } from './manifest';
 import { checkDigest, checkName, parseManifestRef, parseQuery, parseRoute, pathOf, type Route } from './names';
+import type { RwLock } from './rw-lock';
 import type { RegistryStorage } from './storage';
 import { MEDIA_TYPES } from '../../oci/image';
 
 export interface RegistryOptions {
   /** Refuse every write (405 UNSUPPORTED), as distribution's read-only maintenance mode does. */
   readOnly?: boolean;
+  /** Who may do what; none: everyone may do everything. */
+  auth?: Authenticator;
+  /** Served outside /v2/ at `path` (the token endpoint), before and without authentication. */
+  tokenEndpoint?: { path: string; handle: (req: IncomingMessage, res: ServerResponse) => Promise<void> };
+  /** `POST /_berth/gc` runs this (online garbage collection); needs the `registry:gc:*` access. */
+  gc?: () => Promise<unknown>;
+  /** Held shared by manifest PUTs (see rw-lock.ts); the garbage collector holds it exclusively. */
+  manifestLock?: RwLock;
 }
+
+/** The admin endpoint that runs garbage collection in a serving registry. */
+export const GC_PATH = '/_berth/gc';
+const GC_ACCESS: Access = { type: 'registry', name: 'gc', actions: ['*'] };
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 
@@ -38,6 +52,7 @@ function sendError(req: IncomingMessage, res: ServerResponse, err: unknown): voi
   const e = toDistributionError(err);
   if (e.status >= 500) process.stderr.write(`registry: ${req.method} ${req.url}: ${err instanceof Error ? err.stack : String(err)}\n`);
   const body = errorBody(e);
+  if (e.challenge) res.setHeader('WWW-Authenticate', e.challenge);
   // An unread request body is drained by node after the response; the client sees the error first.
   res.writeHead(e.status, { ...API_VERSION, 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) });
   res.end(req.method === 'HEAD' ? undefined : body);
@@ -59,16 +74,31 @@ const WRITES = new Set(['PUT', 'POST', 'PATCH', 'DELETE']);
 
 async function handle(storage: RegistryStorage, opts: RegistryOptions, req: IncomingMessage, res: ServerResponse, signal: AbortSignal): Promise<void> {
   const url = req.url ?? '/';
-  const route = parseRoute(pathOf(url));
-  if (!route) throw registryError('NotFound', 'operation', `no route for ${pathOf(url)}`);
   const method = req.method ?? 'GET';
-  if (opts.readOnly && WRITES.has(method)) throw registryError('NotImplemented', 'operation', 'the registry is in read-only mode');
+  const path = pathOf(url);
+  if (opts.tokenEndpoint && path === opts.tokenEndpoint.path) return opts.tokenEndpoint.handle(req, res);
+  if (opts.gc && path === GC_PATH) {
+    await authorize(opts, req, [GC_ACCESS]);
+    if (method !== 'POST') throw registryError('NotImplemented', 'operation', `${method} is not supported on ${path}`);
+    if (opts.readOnly) throw registryError('NotImplemented', 'operation', 'the registry is in read-only mode');
+    return sendJson(req, res, 200, await opts.gc());
+  }
+  const route = parseRoute(path);
+  if (!route) throw registryError('NotFound', 'operation', `no route for ${path}`);
   const q = parseQuery(url);
+  await authorize(opts, req, requiredAccess(route, method, q));
+  if (opts.readOnly && WRITES.has(method)) throw registryError('NotImplemented', 'operation', 'the registry is in read-only mode');
   // The table is typed per route kind; `route.kind` picked the entry, so the route fits it.
   const table = ROUTES[route.kind] as Record<string, (c: Ctx) => Promise<void>>;
   const h = Object.hasOwn(table, method) ? table[method] : undefined;
   if (!h) throw registryError('NotImplemented', 'operation', `${method} is not supported on ${pathOf(url)}`);
-  await h({ storage, req, res, route, q, signal });
+  await h({ storage, req, res, route, q, signal, lock: opts.manifestLock });
+}
+
+async function authorize(opts: RegistryOptions, req: IncomingMessage, needs: Access[]): Promise<void> {
+  if (!opts.auth) return;
+  const d = await opts.auth.authorize(req, needs);
+  if (!d.ok) throw new AuthError(d.status, d.message, d.challenge);
 }
 
 interface Ctx<R extends Route = Route> {
@@ -78,6 +108,7 @@ interface Ctx<R extends Route = Route> {
   route: R;
   q: URLSearchParams;
   signal: AbortSignal;
+  lock?: RwLock;
 }
 
 type RouteHandlers = { [K in Route['kind']]: Record<string, (c: Ctx<Extract<Route, { kind: K }>>) => Promise<void>> };
@@ -276,7 +307,12 @@ async function getManifest({ storage, req, res, route }: Ctx<Extract<Route, { ki
   res.end(req.method === 'HEAD' ? undefined : m.content);
 }
 
-async function putManifest({ storage, req, res, route }: Ctx<Extract<Route, { kind: 'manifest' }>>): Promise<void> {
+async function putManifest(c: Ctx<Extract<Route, { kind: 'manifest' }>>): Promise<void> {
+  // From the blob checks to the stored manifest, garbage collection must not sweep (rw-lock.ts).
+  return c.lock ? c.lock.shared(() => putManifestLocked(c)) : putManifestLocked(c);
+}
+
+async function putManifestLocked({ storage, req, res, route }: Ctx<Extract<Route, { kind: 'manifest' }>>): Promise<void> {
   const { name } = route;
   const ref = parseManifestRef(route.reference);
   const body = await readLimited(req, MANIFEST_MAX_BYTES);

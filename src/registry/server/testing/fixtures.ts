@@ -9,7 +9,7 @@ import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync, existsSync
 import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startRegistry, type RunningRegistry } from '../server';
+import { startRegistry, type RunningRegistry, type ServeOptions } from '../server';
 
 export const REPO_ROOT = join(__dirname, '..', '..', '..', '..');
 
@@ -19,9 +19,9 @@ export interface TestRegistry extends RunningRegistry {
   dispose(): Promise<void>;
 }
 
-export async function startTestRegistry(opts: { readOnly?: boolean; root?: string } = {}): Promise<TestRegistry> {
+export async function startTestRegistry(opts: Partial<ServeOptions> = {}): Promise<TestRegistry> {
   const root = opts.root ?? mkdtempSync(join(tmpdir(), 'berth-registry-'));
-  const reg = await startRegistry({ addr: '127.0.0.1:0', root, readOnly: opts.readOnly });
+  const reg = await startRegistry({ ...opts, addr: '127.0.0.1:0', root });
   return { ...reg, root, dispose: async () => { await reg.close(); rmSync(root, { recursive: true, force: true }); } };
 }
 

@@ -1,13 +1,14 @@
 import type { ContainerRecord } from '../daemon/container';
 import type { ImageRecord } from '../image/image-store';
 import { humanDuration } from '../base/units';
+import { healthStatusSuffix } from '../daemon/health';
 
 /** Docker's `Status` column text for a container. */
 export function statusText(c: ContainerRecord, now = Date.now()): string {
   const s = c.state;
   switch (s.status) {
     case 'created': return 'Created';
-    case 'running': return `Up ${humanDuration(now - Date.parse(s.startedAt))}`;
+    case 'running': return `Up ${humanDuration(now - Date.parse(s.startedAt))}${healthStatusSuffix(s.health)}`;
     case 'paused': return `Up ${humanDuration(now - Date.parse(s.startedAt))} (Paused)`;
     case 'restarting': return `Restarting (${s.exitCode}) ${humanDuration(now - Date.parse(s.finishedAt))} ago`;
     case 'removing': return 'Removal In Progress';
@@ -95,6 +96,7 @@ export function containerInspect(c: ContainerRecord, paths: { logPath: string; r
       Error: s.error,
       StartedAt: s.startedAt,
       FinishedAt: s.finishedAt,
+      ...(s.health ? { Health: { Status: s.health.status, FailingStreak: s.health.failingStreak, Log: s.health.log } } : {}),
     },
     Image: c.image,
     ResolvConfPath: `${paths.rootfs.replace(/\/rootfs$/, '')}/resolv.conf`,

@@ -63,7 +63,7 @@ export interface HostConfig {
   [extra: string]: unknown;
 }
 
-export interface HealthConfig { Test?: string[]; Interval?: number; Timeout?: number; Retries?: number; StartPeriod?: number }
+export interface HealthConfig { Test?: string[]; Interval?: number; Timeout?: number; Retries?: number; StartPeriod?: number; StartInterval?: number }
 
 export interface ContainerConfig {
   Hostname?: string;

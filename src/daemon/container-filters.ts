@@ -4,6 +4,7 @@ import { invalidArgument } from '../base/errors';
 export type Filters = Record<string, string[]>;
 
 const KNOWN = new Set(['id', 'name', 'label', 'status', 'exited', 'ancestor', 'before', 'since', 'health', 'isolation', 'network', 'publish', 'expose', 'volume', 'is-task']);
+const HEALTH = new Set(['starting', 'healthy', 'unhealthy', 'none']);
 const STATUSES = new Set(['created', 'restarting', 'running', 'removing', 'paused', 'exited', 'dead']);
 
 /** Docker's label filter: `key` (present) or `key=value`. */
@@ -21,6 +22,7 @@ export function validateContainerFilters(f: Filters): void {
   for (const s of f.status ?? []) {
     if (!STATUSES.has(s)) throw invalidArgument(`invalid filter 'status=${s}'`);
   }
+  for (const h of f.health ?? []) if (!HEALTH.has(h)) throw invalidArgument(`Unrecognised filter value for health: ${h}`);
   for (const e of f.exited ?? []) if (!/^-?\d+$/.test(e)) throw invalidArgument(`invalid filter 'exited=${e}'`);
 }
 
@@ -45,6 +47,7 @@ export function filterContainers(
     if (f.label && !matchLabels(c.config.Labels, f.label)) return false;
     if (f.status && !f.status.includes(c.state.status)) return false;
     if (f.exited && !(c.state.status === 'exited' && f.exited.some((e) => Number(e) === c.state.exitCode))) return false;
+    if (f.health && !f.health.includes(c.state.health && c.config.Healthcheck?.Test?.[0] !== 'NONE' ? c.state.health.status : 'none')) return false;
     if (f.ancestor && !f.ancestor.some((a) => opts.imageMatches(c, a))) return false;
     if (beforeRec && !(c.created < beforeRec.created)) return false;
     if (sinceRec && !(c.created > sinceRec.created)) return false;

@@ -1,4 +1,5 @@
 import type { ImageRuntimeConfig } from '../oci/image';
+import type { HealthState } from './health';
 import type { MountPoint } from './mount-point';
 
 /** A container's lifecycle state, named as Docker names them in `State.Status`. */
@@ -42,6 +43,10 @@ export interface ContainerState {
   startedAt: string;
   finishedAt: string;
   restartCount: number;
+  /** Set by a user's stop or kill, cleared by their start: restart policies leave the container be. */
+  manuallyStopped?: boolean;
+  /** The health check's state (containers with a health check, once started). */
+  health?: HealthState;
 }
 
 /** Everything berth stores about one container. */

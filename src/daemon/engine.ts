@@ -27,6 +27,9 @@ import { KeyedLock } from './locks';
 import { adaptResources, applyUpdate, checkResources, DockerResources, resourceLimitsOf, rlimitsOf } from './resources';
 import { cgroupDirsOf, CgroupSample, hostResources, HostResources, NetDevCounters, readCgroupSample, readNetDev, systemCpuUsage } from '../sys/cgroups';
 import { ociResources } from '../runtime/resources';
+import { HealthMonitor } from './health-monitor';
+import { healthActionError, healthConfigError, HealthState, mergeHealthcheck } from './health';
+import { nextBackoff, restartOnBoot, restartPolicyError, shouldRestart } from './restart-policy';
 import type { VolumeDriver } from '../volume/volume-driver';
 import { Volumes } from './volumes';
 
@@ -110,10 +113,21 @@ export class Engine {
   private readonly stopping = new Set<string>();
   /** Pauses berthd makes around cp and commit, counted per container (concurrent cps share one). */
   private readonly transientPauses = new Map<string, { count: number; paused: Promise<void> }>();
+  private readonly health: HealthMonitor;
+  /** Pending restarts by restart policy (containers in state `restarting`), and their last back-off. */
+  private readonly restartTimers = new Map<string, NodeJS.Timeout>();
+  private readonly backoff = new Map<string, number>();
 
   constructor(private readonly o: EngineOptions) {
     this.containers = new ContainerStore(o.db);
     this.events = o.events;
+    this.health = new HealthMonitor({
+      get: (id) => this.containers.get(id),
+      probe: (id, args, signal) => this.probe(id, args, signal),
+      record: (c, health, changed) => this.recordHealth(c, health, changed),
+      act: (c, action) => this.actOnUnhealthy(c, action),
+      log: (msg) => this.o.log('warn', msg),
+    });
     this.volumes = new Volumes(o.volumeDrivers ?? {}, () => this.containers.list());
     mkdirSync(this.containersDir, { recursive: true });
   }
@@ -149,8 +163,15 @@ export class Engine {
     for (const id of readdirSync(this.containersDir)) {
       if (/^[0-9a-f]{64}$/.test(id) && !this.containers.get(id)) await this.releaseResources(id, Object.values(this.o.runtimes));
     }
+    const endedWhileAway = new Set<string>();
     for (const c of this.containers.list()) {
       if (c.state.status === 'removing') c.state.status = 'dead';
+      if (c.state.status === 'restarting') {
+        // Waiting for a policy restart when berthd went away: the boot pass below decides.
+        c.state = { ...c.state, status: 'exited' };
+        this.containers.save(c);
+        endedWhileAway.add(c.id);
+      }
       if (!isRunning(c.state)) {
         if (c.state.status === 'dead') this.containers.save(c);
         continue;
@@ -165,9 +186,21 @@ export class Engine {
       if (alive) {
         this.volumes.reacquire(c);
         this.watchExit(c);
+        this.health.start(c, true);
       } else {
         await this.onExited(c, exit ?? { exitCode: 255, oomKilled: false, finishedAt: new Date() }, exit ? '' : 'container monitor disappeared');
+        endedWhileAway.add(c.id);
       }
+    }
+    // Host reboot behaviour: restart policies bring containers back when berthd starts.
+    for (const c of this.containers.list()) {
+      const s = c.state;
+      if (s.status !== 'exited') continue;
+      const facts = { exitCode: s.exitCode, manuallyStopped: !!s.manuallyStopped, restartCount: s.restartCount, startedBefore: s.startedAt !== NEVER, endedWhileAway: endedWhileAway.has(c.id) };
+      if (!restartOnBoot(c.hostConfig.RestartPolicy, facts)) continue;
+      c.state = { ...s, status: 'restarting', manuallyStopped: false };
+      this.containers.save(c);
+      this.scheduleRestart(c.id, 0);
     }
   }
 
@@ -182,6 +215,8 @@ export class Engine {
     if (!image) throw notFound(`No such image: ${req.Image}`);
     const host: HostOptions = { ...(req.HostConfig ?? {}) };
     this.validateHostConfig(host);
+    const invalid = restartPolicyError(host.RestartPolicy, !!host.AutoRemove) ?? healthConfigError(req.Healthcheck) ?? healthActionError(req.Labels);
+    if (invalid) throw invalidArgument(invalid);
     const warnings = checkResources(host as DockerResources, this.hostResources);
     adaptResources(host, this.hostResources);
     host.Runtime = host.Runtime || this.o.defaultRuntime;
@@ -235,6 +270,8 @@ export class Engine {
       if (c.state.status === 'running') return false;
       const why = cannotStart(c.state);
       if (why) throw conflict(why);
+      this.cancelRestart(c.id);
+      c.state = { ...c.state, manuallyStopped: false };
       try {
         await this.doStart(c);
       } catch (e) {
@@ -290,6 +327,7 @@ export class Engine {
     this.containers.save(c);
     this.events.publish('container', 'start', c.id, { image: c.imageRef, name: c.name });
     this.watchExit(c);
+    this.health.start(c);
   }
 
   private async buildSpec(c: ContainerRecord, rootfs: string, dir: string): Promise<object> {
@@ -360,6 +398,7 @@ export class Engine {
         const cur = this.containers.get(c.id);
         if (!cur || cur.state.monitorPid !== monitorPid || !isRunning(cur.state)) return;
         await this.onExited(cur, status, '');
+        this.afterExit(cur);
       }),
       (e) => this.o.log('error', `waiting for container ${shortId(c.id)}: ${errorMessage(e)}`),
     ).finally(() => this.watching.delete(run));
@@ -367,6 +406,7 @@ export class Engine {
 
   private async onExited(c: ContainerRecord, status: ExitStatus, error: string): Promise<void> {
     if (!this.containers.get(c.id)) return;
+    this.health.stop(c.id);
     const autoRemove = !!c.hostConfig.AutoRemove && !this.stopping.has(c.id);
     if (!autoRemove) {
       // The runtime's delete is a process spawn: unmount while it runs.
@@ -388,6 +428,92 @@ export class Engine {
     }
   }
 
+  // ---- restart policies and health checks (decisions in restart-policy.ts and health.ts) ---------
+
+  /** After an exit the user did not ask for: restart by policy, with back-off, via state `restarting`. */
+  private afterExit(c: ContainerRecord): void {
+    const s = c.state;
+    if (!this.containers.get(c.id) || s.status !== 'exited') return;
+    if (!shouldRestart(c.hostConfig.RestartPolicy, { exitCode: s.exitCode, manuallyStopped: !!s.manuallyStopped, restartCount: s.restartCount })) {
+      this.backoff.delete(c.id);
+      return;
+    }
+    const ran = Date.parse(s.finishedAt) - Date.parse(s.startedAt);
+    const delay = nextBackoff(this.backoff.get(c.id) ?? 0, Number.isNaN(ran) ? 0 : ran);
+    this.backoff.set(c.id, delay);
+    c.state = { ...s, status: 'restarting', restartCount: s.restartCount + 1 };
+    this.containers.save(c);
+    this.scheduleRestart(c.id, delay);
+  }
+
+  /** Starts a `restarting` container after `delay` ms (a timer: a restart loop never blocks berthd). */
+  private scheduleRestart(id: string, delay: number): void {
+    this.cancelRestart(id);
+    const timer = setTimeout(() => {
+      this.restartTimers.delete(id);
+      void this.locks.run(id, async () => {
+        const c = this.containers.get(id);
+        if (!c || c.state.status !== 'restarting') return;
+        try {
+          await this.doStart(c);
+          this.events.publish('container', 'restart', c.id, { image: c.imageRef, name: c.name });
+        } catch (e) {
+          this.o.log('warn', `restart ${shortId(id)} by its policy: ${errorMessage(e)}`);
+          const cur = this.containers.get(id);
+          if (cur) this.afterExit(cur);
+        }
+      });
+    }, delay);
+    this.restartTimers.set(id, timer);
+  }
+
+  private cancelRestart(id: string): void {
+    const t = this.restartTimers.get(id);
+    if (t) clearTimeout(t);
+    this.restartTimers.delete(id);
+  }
+
+  /** Runs a health probe through exec; `signal` (timeout, container stop) kills the probe. */
+  private async probe(id: string, args: string[], signal: AbortSignal): Promise<{ exitCode: number; output: string }> {
+    const execId = this.execCreate(id, { Cmd: args, AttachStdout: true, AttachStderr: true });
+    try {
+      const e = await this.execStart(execId, { detach: false });
+      const session = e.session!;
+      let output = '';
+      const ended = new Promise<void>((res) => {
+        session.attach?.onOutput((_s, d) => { if (output.length < 8192) output += d.toString(); });
+        if (session.attach) session.attach.onEnd(res); else res();
+      });
+      const kill = () => { const pid = session.pid(); if (pid) try { process.kill(pid, 'SIGKILL'); } catch { /* already gone */ } };
+      signal.addEventListener('abort', kill, { once: true });
+      try {
+        const exitCode = await session.exit;
+        await raceTimeout(ended, 500);
+        return { exitCode, output };
+      } finally {
+        signal.removeEventListener('abort', kill);
+        session.attach?.close();
+      }
+    } finally {
+      this.execs.delete(execId);
+    }
+  }
+
+  private recordHealth(c: ContainerRecord, health: HealthState, changed: boolean): void {
+    c.state = { ...c.state, health };
+    this.containers.save(c);
+    if (changed) this.events.publish('container', `health_status: ${health.status}`, c.id, { image: c.imageRef, name: c.name });
+  }
+
+  /** berth's --health-on-failure (label berth.health-on-failure): kill lets the restart policy act. */
+  private actOnUnhealthy(c: ContainerRecord, action: 'kill' | 'restart' | 'stop'): void {
+    this.o.log('info', `container ${shortId(c.id)} is unhealthy: ${action}`);
+    const done = action === 'restart' ? this.restart(c.id)
+      : action === 'stop' ? this.stop(c.id).then(() => undefined)
+        : this.rt(c).kill(c.id, 'SIGKILL').then(() => this.events.publish('container', 'kill', c.id, { image: c.imageRef, name: c.name, signal: 'SIGKILL' }));
+    done.catch((e) => this.o.log('warn', `health-on-failure ${action} ${shortId(c.id)}: ${errorMessage(e)}`));
+  }
+
   // ---- stop / kill / restart / pause ------------------------------------------------------------
 
   /** Stops a container; false when it was not running (Docker's 304). */
@@ -397,7 +523,16 @@ export class Engine {
   }
 
   private async stopLocked(c: ContainerRecord, opts: { timeout?: number; signal?: string }): Promise<boolean> {
+    if (c.state.status === 'restarting') {
+      this.cancelRestart(c.id);
+      c.state = { ...c.state, status: 'exited', manuallyStopped: true };
+      this.containers.save(c);
+      this.events.publish('container', 'stop', c.id, { image: c.imageRef, name: c.name });
+      return true;
+    }
     if (!isRunning(c.state)) return false;
+    c.state = { ...c.state, manuallyStopped: true };
+    this.containers.save(c);
     const signal = opts.signal || c.config.StopSignal || 'SIGTERM';
     const timeout = opts.timeout ?? c.config.StopTimeout ?? 10;
     const exited = this.rt(c).waitExit(c.id);
@@ -422,6 +557,12 @@ export class Engine {
     const c = this.containers.resolve(idOrName);
     const why = cannotKill(c.state, c.id);
     if (why) throw conflict(why);
+    if (c.state.status === 'restarting') {
+      await this.stop(c.id, { timeout: 0 });
+      return;
+    }
+    c.state = { ...c.state, manuallyStopped: true };
+    this.containers.save(c);
     await this.rt(c).kill(c.id, normalizeSignal(signal));
     this.events.publish('container', 'kill', c.id, { image: c.imageRef, name: c.name, signal });
   }
@@ -433,6 +574,7 @@ export class Engine {
       this.stopping.add(c.id);
       try { await this.stopLocked(c, opts); } finally { this.stopping.delete(c.id); }
       const fresh = this.containers.resolve(rec.id);
+      fresh.state = { ...fresh.state, manuallyStopped: false };
       await this.doStart(fresh);
       this.events.publish('container', 'restart', c.id, { image: c.imageRef, name: c.name });
     });
@@ -478,6 +620,10 @@ export class Engine {
   private async removeLocked(c: ContainerRecord, opts: { force: boolean; volumes: boolean }): Promise<void> {
     const why = cannotRemove(c.state, c.id, opts.force);
     if (why) throw conflict(why);
+    if (c.state.status === 'restarting') {
+      this.cancelRestart(c.id);
+      c.state = { ...c.state, status: 'exited' };
+    }
     if (isRunning(c.state)) {
       const exited = this.rt(c).waitExit(c.id);
       if (c.state.status === 'paused') await this.rt(c).resume(c.id).catch(() => undefined);
@@ -941,7 +1087,7 @@ export function mergeConfig(image: ImageRecord, req: CreateRequest): ImageRuntim
   cfg.ExposedPorts = { ...(ic.ExposedPorts ?? {}), ...(req.ExposedPorts ?? {}) };
   cfg.Volumes = { ...(ic.Volumes ?? {}), ...(req.Volumes ?? {}) };
   cfg.StopSignal = req.StopSignal || ic.StopSignal;
-  cfg.Healthcheck = req.Healthcheck ?? ic.Healthcheck;
+  cfg.Healthcheck = mergeHealthcheck(req.Healthcheck, ic.Healthcheck);
   cfg.OnBuild = ic.OnBuild ?? null;
   cfg.Image = req.Image;
   cfg.Tty = !!req.Tty;

@@ -26,7 +26,10 @@ export const CREATE_FLAGS: FlagSpec[] = [
   { long: 'group-add', type: 'list', help: 'Add additional groups to join' },
   { long: 'health-cmd', type: 'string', help: 'Command to run to check health' },
   { long: 'health-interval', type: 'string', meta: 'duration', help: 'Time between running the check' },
+  { long: 'health-on-failure', type: 'string', help: 'Action when the container becomes unhealthy: none, kill, restart, stop (berth; label berth.health-on-failure)' },
   { long: 'health-retries', type: 'int', help: 'Consecutive failures needed to report unhealthy' },
+  { long: 'health-start-interval', type: 'string', meta: 'duration', help: 'Time between running the check during the start period' },
+  { long: 'health-start-period', type: 'string', meta: 'duration', help: 'Start period for the container to initialize before starting health-retries countdown' },
   { long: 'health-timeout', type: 'string', meta: 'duration', help: 'Maximum time to allow one check to run' },
   { long: 'hostname', short: 'h', type: 'string', help: 'Container host name' },
   { long: 'init', type: 'bool', help: 'Run an init inside the container that forwards signals and reaps processes' },
@@ -178,6 +181,10 @@ export function buildCreateRequest(p: Parsed, detach: boolean): { body: Containe
   for (const e of l('env')) env.push(envValue(e));
   const labels: Record<string, string> = {};
   for (const f of l('label-file')) for (const kv of readKVFile(f, false)) { const i = kv.indexOf('='); labels[i >= 0 ? kv.slice(0, i) : kv] = i >= 0 ? kv.slice(i + 1) : ''; }
+  if (s('health-on-failure')) {
+    if (!['none', 'kill', 'restart', 'stop'].includes(s('health-on-failure'))) throw new UsageError(`invalid argument "${s('health-on-failure')}" for "--health-on-failure" flag: use none, kill, restart or stop`, 125);
+    labels['berth.health-on-failure'] = s('health-on-failure');
+  }
   for (const kv of l('label')) { const i = kv.indexOf('='); labels[i >= 0 ? kv.slice(0, i) : kv] = i >= 0 ? kv.slice(i + 1) : ''; }
 
   const exposed: Record<string, object> = {};
@@ -305,11 +312,13 @@ export function buildCreateRequest(p: Parsed, detach: boolean): { body: Containe
   // run: a container with stdin attached closes it on the first detach (docker's StdinOnce).
   if (body.OpenStdin && body.AttachStdin) body.StdinOnce = true;
   if (b('no-healthcheck')) body.Healthcheck = { Test: ['NONE'] };
-  else if (s('health-cmd') || s('health-interval') || s('health-timeout') || p.changed.has('health-retries')) {
+  else if (s('health-cmd') || s('health-interval') || s('health-timeout') || s('health-start-period') || s('health-start-interval') || p.changed.has('health-retries')) {
     body.Healthcheck = {
       Test: s('health-cmd') ? ['CMD-SHELL', s('health-cmd')] : undefined,
       Interval: s('health-interval') ? parseGoDuration(s('health-interval')) * 1e6 : undefined,
       Timeout: s('health-timeout') ? parseGoDuration(s('health-timeout')) * 1e6 : undefined,
+      StartPeriod: s('health-start-period') ? parseGoDuration(s('health-start-period')) * 1e6 : undefined,
+      StartInterval: s('health-start-interval') ? parseGoDuration(s('health-start-interval')) * 1e6 : undefined,
       Retries: p.changed.has('health-retries') ? (p.opts['health-retries'] as number) : undefined,
     };
   }

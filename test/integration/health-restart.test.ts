@@ -98,6 +98,29 @@ describe('health checks and restart policies', () => {
     ok(['rm', '-f', 'hof-docker', 'hof-berth']);
   });
 
+  test('a probe over its timeout is killed and counts as a failure; health-on-failure=kill hands over to the restart policy', async () => {
+    ok(['run', '-d', '--name', 'hc-slow', '--health-interval', '200ms', '--health-timeout', '300ms', '--health-retries', '1',
+      '--health-cmd', 'sleep 5', 'busybox', 'sleep', '60']);
+    await until(() => inspect('hc-slow', '{{.State.Health.Status}}') === 'unhealthy', 10_000, 'hc-slow to be unhealthy');
+    const last = JSON.parse(inspect('hc-slow', '{{json .State.Health.Log}}'))[0];
+    assert.deepEqual([last.ExitCode, last.Output], [-1, 'Health check exceeded timeout (300ms)']);
+    assert.ok(Date.parse(last.End) - Date.parse(last.Start) < 2000, 'the probe was killed at its timeout');
+    // One probe at a time, and none left behind: at most one `sleep 5` in the container.
+    const probes = ok(['top', 'hc-slow', '-o', 'pid,args']).split('\n').filter((l) => /sleep 5$/.test(l.trim()));
+    assert.ok(probes.length <= 1, probes.join('\n'));
+
+    ok(['run', '-d', '--name', 'hof-kill', '--restart', 'on-failure:1', ...fast, '--health-retries', '1', '--health-cmd', 'exit 1',
+      '--label', 'berth.health-on-failure=kill', 'busybox', 'sleep', '60']);
+    await until(() => inspect('hof-kill', '{{.State.Status}} {{.RestartCount}}') === 'exited 1', 15_000, 'hof-kill killed, restarted once, killed again');
+    assert.equal(inspect('hof-kill', '{{.State.ExitCode}}'), '137');
+    ok(['run', '-d', '--name', 'hof-stop', '--restart', 'always', '--stop-timeout', '1', ...fast, '--health-retries', '1', '--health-cmd', 'exit 1',
+      '--label', 'berth.health-on-failure=stop', 'busybox', 'sleep', '60']);
+    await until(() => inspect('hof-stop', '{{.State.Status}}') === 'exited', 10_000, 'hof-stop to be stopped');
+    await new Promise((r) => setTimeout(r, 400));
+    assert.equal(inspect('hof-stop', '{{.State.Status}} {{.RestartCount}}'), 'exited 0', 'a health stop is a stop: always does not restart it');
+    ok(['rm', '-f', 'hc-slow', 'hof-kill', 'hof-stop']);
+  });
+
   test('--restart on-failure:2 restarts exactly twice', async () => {
     const since = Math.floor(Date.now() / 1000) - 1;
     ok(['run', '-d', '--name', 'rp-fail', '--restart', 'on-failure:2', 'busybox', 'sh', '-c', 'exit 3']);

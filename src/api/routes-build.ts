@@ -65,6 +65,8 @@ export function buildRoutes(r: Router, d: BuildRouteDeps): void {
       });
       send({ aux: { ID: img.id } });
       if (!quiet) send({ stream: `Successfully built ${img.id.replace(/^sha256:/, '').slice(0, 12)}\n` });
+      // -q: the image ID is the whole output (moby's postBuild writes it to the stdout stream).
+      else send({ stream: `${img.id}\n` });
       for (const t of tags) {
         d.images.tag(img.id, t);
         d.events.publish('image', 'tag', img.id, { name: t });

@@ -18,6 +18,9 @@ import type { HealthConfig, ImageRuntimeConfig } from '../oci/image';
 import { ShellLex, type EnvLookup } from './shell/lex';
 import { planDockerfile, splitArg, stageRef, type Plan, type Step } from './plan';
 import { BuildContext } from './context';
+import { chooseDockerignore, DockerIgnore } from '../base/dockerignore';
+import { resolveUserIn } from '../runtime/user';
+import type { Heredoc } from './dockerfile/parser';
 
 /** What the builder needs of the engine to run a RUN step. */
 export interface BuildContainers {
@@ -74,6 +77,11 @@ export class Builder {
     const text = ctx.file(req.dockerfile || 'Dockerfile');
     if (!text) throw invalidArgument(`Cannot locate specified Dockerfile: ${req.dockerfile || 'Dockerfile'}`);
     const plan = planDockerfile(text, { buildArgs: req.buildArgs, target: req.target });
+    // The client filtered the context already; the daemon applies .dockerignore again (a client
+    // may send more), which also drops a generated Dockerfile the client listed there.
+    const df = req.dockerfile || 'Dockerfile';
+    ctx.exclude(new DockerIgnore(chooseDockerignore((p) => ctx.file(p), df)));
+    this.checkImages(plan);
     const total = plan.order.reduce((n, i) => n + 1 + plan.stages[i].steps.length, 0) + (Object.keys(req.labels).length ? 1 : 0);
     let stepNo = 0;
     const results = new Map<number, StageState>();
@@ -95,7 +103,18 @@ export class Builder {
         st = { image: img.id, config: structuredClone(img.config.config ?? {}), args: new Map() };
       }
       if (st.image) req.out(` ---> ${short(st.image)}\n`);
-      if (st.config.OnBuild?.length) req.out(` ---> Warning: ONBUILD triggers of the base image are not run yet\n`);
+      const triggers = st.config.OnBuild ?? [];
+      if (triggers.length) {
+        // The base image's ONBUILD triggers run first, in order; the child does not inherit them.
+        st.config.OnBuild = [];
+        req.out(`# Executing ${triggers.length} build trigger${triggers.length > 1 ? 's' : ''}\n`);
+        for (const t of triggers) {
+          this.check(req.signal);
+          const tp = planDockerfile(`FROM scratch\n${t}\n`);
+          for (const step of tp.stages[0].steps) await this.step(req, plan, ctx, st, { ...step, line: stage.line }, results, usedArgs, si);
+        }
+        if (st.image) req.out(` ---> ${short(st.image)}\n`);
+      }
       const steps = [...stage.steps];
       if (si === lastStage && Object.keys(req.labels).length) {
         const labelLine = `LABEL ${Object.entries(req.labels).map(([k, v]) => `${JSON.stringify(k)}=${JSON.stringify(v)}`).join(' ')}`;
@@ -104,7 +123,7 @@ export class Builder {
       for (const step of steps) {
         this.check(req.signal);
         req.out(`Step ${++stepNo}/${total} : ${step.text}\n`);
-        await this.step(req, plan, ctx, st, step, results, usedArgs);
+        await this.step(req, plan, ctx, st, step, results, usedArgs, si);
         if (st.image) req.out(` ---> ${short(st.image)}\n`);
       }
       results.set(si, st);
@@ -121,7 +140,26 @@ export class Builder {
     if (signal.aborted) throw canceled('build canceled');
   }
 
-  private async step(req: BuildRequest, plan: Plan, ctx: BuildContext, st: StageState, step: Step, results: Map<number, StageState>, usedArgs: Set<string>): Promise<void> {
+  /**
+   * Every image a stage starts FROM or a COPY --from names must exist before any step runs (no
+   * partial build for a typo in the last stage).
+   */
+  private checkImages(plan: Plan): void {
+    for (const si of plan.order) {
+      const stage = plan.stages[si];
+      if (stage.baseStage === undefined && stage.base.toLowerCase() !== 'scratch' && !this.images.find(stage.base)) {
+        throw notFound(`pull access denied for ${stage.base}, repository does not exist or may require 'docker login'`);
+      }
+      for (const step of stage.steps) {
+        if (step.kind !== 'copy' || !step.flags.from || /\$/.test(step.flags.from)) continue;
+        if (stageRef(plan.stages, si, step.flags.from) === undefined && !this.images.find(step.flags.from)) {
+          throw notFound(`Dockerfile line ${step.line}: COPY --from=${step.flags.from}: no build stage and no image named ${JSON.stringify(step.flags.from)}`);
+        }
+      }
+    }
+  }
+
+  private async step(req: BuildRequest, plan: Plan, ctx: BuildContext, st: StageState, step: Step, results: Map<number, StageState>, usedArgs: Set<string>, stageIdx: number): Promise<void> {
     const lex = new ShellLex();
     const envList = st.config.Env ?? [];
     const env: EnvLookup = (n) => {
@@ -225,7 +263,7 @@ export class Builder {
       case 'run':
         return this.run(req, st, step);
       case 'copy': case 'add':
-        return this.copy(req, ctx, st, step, word, results, plan);
+        return this.copy(req, ctx, st, step, word, results, plan, stageIdx);
     }
   }
 
@@ -233,7 +271,15 @@ export class Builder {
   private command(step: Step, cfg: ImageRuntimeConfig): string[] {
     const a = step.instruction.args;
     if (step.instruction.json) return [...a];
-    return [...(cfg.Shell ?? DEFAULT_SHELL), a[0]];
+    const shell = cfg.Shell ?? DEFAULT_SHELL;
+    const docs = step.instruction.heredocs;
+    if (step.kind === 'run' && docs.length) {
+      // As BuildKit: `RUN <<EOF` alone runs the heredoc as the script; otherwise the heredocs are
+      // appended to the command line for the shell to read.
+      if (docs.length === 1 && /^\d*<<-?/.test(a[0].trim()) && !/\s/.test(a[0].trim())) return [...shell, heredocText(docs[0])];
+      return [...shell, `${a[0]}\n${docs.map((d) => `${d.content}${d.name}\n`).join('')}`];
+    }
+    return [...shell, a[0]];
   }
 
   /** Build args in effect for RUN: `|N K=V ...` in history and the cache key, and in its environment. */
@@ -309,43 +355,58 @@ export class Builder {
     }
   }
 
-  private async copy(req: BuildRequest, ctx: BuildContext, st: StageState, step: Step, word: (w: string) => string, results: Map<number, StageState>, plan: Plan): Promise<void> {
-    const a = step.instruction.args.map(word);
-    if (step.instruction.heredocs.length) throw invalidArgument(`${step.kind.toUpperCase()} with a heredoc is not supported yet`);
-    const srcs = a.slice(0, -1);
+  private async copy(req: BuildRequest, ctx: BuildContext, st: StageState, step: Step, word: (w: string) => string, results: Map<number, StageState>, plan: Plan, stageIdx: number): Promise<void> {
+    const docs = step.instruction.heredocs;
+    const isDoc = (w: string) => docs.length > 0 && /^\d*<<-?/.test(w);
+    const raw = step.instruction.args;
+    const a = raw.map((w, i) => (i < raw.length - 1 && isDoc(w) ? w : word(w)));
+    let srcs = a.slice(0, -1);
     let dest = a.at(-1)!;
-    const destIsDir = dest.endsWith('/') || dest === '.' || srcs.length > 1 || srcs.some((s) => /[*?[]/.test(s));
+    let files: BuildContext = ctx;
+    let what = 'dir';
+    if (docs.length) {
+      // Heredoc sources (`COPY <<EOF /dest`) are files named after their delimiter, in a context of their own.
+      files = new BuildContext();
+      const names: string[] = [];
+      for (const w of srcs) {
+        const d = docs.find((x) => w.replace(/^\d*<<-?/, '').replace(/^["']|["']$/g, '') === x.name);
+        if (!d) throw invalidArgument(`${step.kind.toUpperCase()}: mixing heredocs and files is not supported yet: ${w}`);
+        const body = heredocText(d);
+        const text = d.expand ? body.replace(/\$\{(\w+)\}|\$(\w+)/g, (_m, x?: string, y?: string) => word(`\${${x ?? y}}`)) : body;
+        files.addFile(d.name, Buffer.from(text), 0o644);
+        names.push(d.name);
+      }
+      srcs = names;
+      what = 'file';
+    } else if (step.kind === 'copy' && step.flags.from) {
+      const ref = word(step.flags.from);
+      const dep = stageRef(plan.stages, stageIdx, ref);
+      let fromImage: Digest | null | undefined;
+      if (dep === undefined) {
+        // Not a stage: an image reference (`COPY --from=busybox`).
+        const img = this.images.find(ref);
+        if (!img) throw notFound(`COPY --from=${ref}: no build stage and no image named ${JSON.stringify(ref)}`);
+        fromImage = img.id;
+      } else fromImage = results.get(dep)?.image;
+      if (!fromImage) throw invalidArgument(`COPY --from=${step.flags.from}: the stage has no files`);
+      files = await this.imageFiles(fromImage, req.signal);
+      srcs = srcs.map((x) => x.replace(/^\/+/, '') || '.');
+    } else {
+      for (const x of srcs) if (/^[a-z]+:\/\//i.test(x)) throw invalidArgument(`ADD from a URL is not supported yet: ${x}`);
+    }
+    const destIsDir = dest.endsWith('/') || dest === '.' || srcs.length > 1 || srcs.some((x) => /[*?[]/.test(x));
     if (!posix.isAbsolute(dest)) dest = posix.join(st.config.WorkingDir || '/', dest);
     let uid: number | undefined;
     let gid: number | undefined;
-    if (step.flags.chown) {
-      const [u, g] = word(step.flags.chown).split(':');
-      const num = (x: string) => (x === 'root' ? 0 : /^\d+$/.test(x) ? Number(x) : NaN);
-      uid = num(u);
-      gid = g === undefined ? uid : num(g);
-      if (Number.isNaN(uid) || Number.isNaN(gid)) throw invalidArgument(`--chown=${step.flags.chown}: only numeric IDs (or root) are supported yet`);
-    }
+    if (step.flags.chown) ({ uid, gid } = await this.chown(st, word(step.flags.chown), req.signal));
     let mode: number | undefined;
     if (step.flags.chmod) {
       if (!/^[0-7]{3,4}$/.test(step.flags.chmod)) throw invalidArgument(`invalid chmod parameter: ${step.flags.chmod}`);
       mode = parseInt(step.flags.chmod, 8);
     }
-    let layerTar: Buffer;
-    let digest: string;
-    if (step.kind === 'copy' && step.flags.from) {
-      const stageIdx = plan.stages.indexOf(plan.stages.find((s) => s.steps.includes(step))!);
-      const dep = stageRef(plan.stages, stageIdx, word(step.flags.from));
-      if (dep === undefined) throw invalidArgument(`COPY --from=${step.flags.from}: copying from an image is not supported yet (only from a build stage)`);
-      const from = results.get(dep);
-      if (!from?.image) throw invalidArgument(`COPY --from=${step.flags.from}: the stage has no files`);
-      const files = await BuildContext.read(await this.containers.exportImage(from.image, req.signal), req.signal);
-      ({ tar: layerTar, digest } = files.copyLayer(srcs.map((s) => files.sources(s.replace(/^\/+/, ''))).flat(), dest, { uid, gid, mode, destIsDir }));
-    } else {
-      for (const s of srcs) if (/^[a-z]+:\/\//i.test(s)) throw invalidArgument(`ADD from a URL is not supported yet: ${s}`);
-      const resolved = srcs.flatMap((s) => ctx.sources(s));
-      ({ tar: layerTar, digest } = ctx.copyLayer(resolved, dest, { uid, gid, mode, destIsDir }));
-    }
-    const createdBy = `/bin/sh -c #(nop) ${step.kind.toUpperCase()} ${step.flags.from ? `--from=${step.flags.from} ` : ''}dir:${digest} in ${dest} `;
+    const resolved = srcs.flatMap((x) => files.sources(x));
+    const { tar: layerTar, digest } = files.copyLayer(resolved, dest, { uid, gid, mode, destIsDir });
+    const createdBy = `/bin/sh -c #(nop) ${step.kind.toUpperCase()} ${step.flags.from ? `--from=${step.flags.from} ` : ''}${what}:${digest} in ${dest} `;
     const key = this.cacheKey(st, ['copy', step.text, digest, dest]);
     if (this.fromCache(req, st, key)) return;
     const img = await this.images.commit({
@@ -354,6 +415,39 @@ export class Builder {
     this.cache.set(key, img.id);
     st.image = img.id;
   }
+
+  /** An image's whole filesystem as a context (for COPY --from and for reading /etc/passwd). */
+  private async imageFiles(image: Digest, signal: AbortSignal): Promise<BuildContext> {
+    return BuildContext.read(await this.containers.exportImage(image, signal), signal);
+  }
+
+  /**
+   * `--chown=user[:group]`: numbers as they are; names through the stage image's /etc/passwd and
+   * /etc/group with the runtime's user resolution (Docker's rules and error messages).
+   */
+  private async chown(st: StageState, spec: string, signal: AbortSignal): Promise<{ uid: number; gid: number }> {
+    const [u, g] = spec.split(':');
+    const numeric = (x: string | undefined) => x === undefined || /^\d+$/.test(x);
+    if (numeric(u) && numeric(g)) {
+      const uid = Number(u);
+      return { uid, gid: g === undefined ? uid : Number(g) };
+    }
+    let passwd = '';
+    let group = '';
+    if (st.image) {
+      const fsCtx = await this.imageFiles(st.image, signal);
+      passwd = fsCtx.file('etc/passwd')?.toString('utf8') ?? '';
+      group = fsCtx.file('etc/group')?.toString('utf8') ?? '';
+    }
+    const r = resolveUserIn(passwd, group, spec);
+    // Docker: "a username without groupname ... will use the same numeric UID as the GID".
+    return { uid: r.uid, gid: g === undefined ? r.uid : r.gid };
+  }
+}
+
+/** A heredoc's content as the build sees it: `<<-` strips leading tabs. */
+function heredocText(d: Heredoc): string {
+  return d.chomp ? d.content.replace(/^\t+/gm, '') : d.content;
 }
 
 function short(id: string): string {

@@ -7,6 +7,7 @@ import type { Readable } from 'node:stream';
 import { posix } from 'node:path';
 import { createHash } from 'node:crypto';
 import { invalidArgument } from '../base/errors';
+import type { DockerIgnore } from '../base/dockerignore';
 import { encodeTarHeader, padding, readTar, TAR_END, type TarHeader } from '../archive/tar-codec';
 
 export interface ContextEntry {
@@ -32,6 +33,30 @@ export class BuildContext {
       }
     }
     return ctx;
+  }
+
+  /** Adds a regular file (heredoc sources); its parents are implied. */
+  addFile(name: string, data: Buffer, mode: number): void {
+    const rel = cleanRel(name);
+    if (!rel) throw invalidArgument(`invalid file name ${JSON.stringify(name)}`);
+    this.entries.set(rel, { header: { ...dirHeader(rel), type: 'file', mode, size: data.length }, data });
+    this.implyParents(rel);
+  }
+
+  /**
+   * Drops what `ignore` excludes (.dockerignore, applied again by the daemon). A directory stays
+   * as an implied parent when an exception keeps something below it.
+   */
+  exclude(ignore: DockerIgnore): void {
+    if (ignore.empty) return;
+    for (const k of [...this.entries.keys()]) if (k !== '' && ignore.excludes(k)) this.entries.delete(k);
+    for (const k of [...this.entries.keys()]) this.implyParents(k);
+  }
+
+  private implyParents(rel: string): void {
+    for (let p = posix.dirname(rel); p !== '.' && p !== '' && !this.entries.has(p); p = posix.dirname(p)) {
+      this.entries.set(p, { header: dirHeader(p), data: Buffer.alloc(0) });
+    }
   }
 
   /** A file of the context by its (unscoped) name, e.g. the Dockerfile. */
@@ -138,7 +163,8 @@ export function cleanRel(p: string): string | undefined {
   if (p.startsWith('/')) return undefined;
   const n = posix.normalize(p);
   if (n === '..' || n.startsWith('../')) return undefined;
-  const r = n.replace(/^\.\/?/, '').replace(/\/+$/, '');
+  // posix.normalize leaves no `./` prefix; only the context root itself is '.'.
+  const r = n.replace(/\/+$/, '');
   return r === '.' ? '' : r;
 }
 

@@ -87,3 +87,9 @@ describe('build context helpers', () => {
     assert.throws(() => parseDuration('5', 'timeout'), /invalid duration/);
   });
 });
+
+test('a COPY --from cycle is a plan error (before any step); a later stage by name is a dependency', () => {
+  assert.throws(() => planDockerfile('FROM busybox AS a\nCOPY --from=b /x /x\nFROM busybox AS b\nCOPY --from=a /y /y\n'), /circular dependency detected on stage: [ab]/);
+  assert.throws(() => planDockerfile('FROM busybox AS a\nCOPY --from=a /x /x\n'), /circular dependency detected on stage: a/);
+  assert.deepEqual(planDockerfile('FROM busybox AS a\nCOPY --from=b /x /x\nFROM busybox AS b\n', { target: 'a' }).order, [1, 0]);
+});

@@ -149,10 +149,13 @@ function findTarget(stages: Stage[], target: string | undefined): number {
   return s.index;
 }
 
-/** A COPY --from value names a stage (by name or index) or else an image. */
+/**
+ * A COPY --from value names a stage (by name, also a later one, or by an earlier index) or else an
+ * image (undefined). A stage referring to itself or a later index is an error.
+ */
 export function stageRef(stages: Stage[], before: number, ref: string): number | undefined {
   const r = ref.toLowerCase();
-  const byName = stages.find((s) => s.index < before && s.name === r);
+  const byName = stages.find((s) => s.name === r);
   if (byName) return byName.index;
   if (/^\d+$/.test(r)) {
     const i = Number(r);
@@ -162,24 +165,31 @@ export function stageRef(stages: Stage[], before: number, ref: string): number |
   return undefined;
 }
 
-/** The target and every stage it depends on (FROM stage, COPY --from), dependencies first. */
+/**
+ * The target and every stage it depends on (FROM stage, COPY --from), dependencies first. A cycle
+ * of COPY --from is an error here, before any step runs.
+ */
 function closure(stages: Stage[], target: number): number[] {
   const order: number[] = [];
-  const seen = new Set<number>();
-  const visit = (i: number) => {
-    if (seen.has(i)) return;
-    seen.add(i);
+  const done = new Set<number>();
+  const visiting = new Set<number>();
+  const visit = (i: number, line: number) => {
+    if (done.has(i)) return;
     const s = stages[i];
-    if (s.baseStage !== undefined) visit(s.baseStage);
+    if (visiting.has(i)) throw new PlanError(`circular dependency detected on stage: ${s.name ?? i}`, line);
+    visiting.add(i);
+    if (s.baseStage !== undefined) visit(s.baseStage, s.line);
     for (const st of s.steps) {
       if (st.kind === 'copy' && st.flags.from) {
         const dep = stageRef(stages, i, st.flags.from);
-        if (dep !== undefined) visit(dep);
+        if (dep !== undefined) visit(dep, st.line);
       }
     }
+    visiting.delete(i);
+    done.add(i);
     order.push(i);
   };
-  visit(target);
+  visit(target, stages[target].line);
   return order;
 }
 

@@ -13,6 +13,7 @@ const container: Loader = () => import('./commands/container');
 const cp: Loader = () => import('./commands/cp');
 const image: Loader = () => import('./commands/image');
 const system: Loader = () => import('./commands/system');
+const buildCmd: Loader = () => import('./commands/build');
 
 // command path -> [module, key in its `commands`]
 const TABLE: Record<string, [Loader, string]> = {};
@@ -34,6 +35,7 @@ add(image, {
   load: 'load', 'image load': 'load', import: 'import', 'image import': 'import', 'image inspect': 'inspect', 'image prune': 'prune',
   pull: 'pull', 'image pull': 'pull',
 });
+add(buildCmd, { build: 'build', 'image build': 'build' });
 add(system, { version: 'version', info: 'info', 'system info': 'info', 'system version': 'version', inspect: 'inspect' });
 
 const GROUPS: Record<string, string> = { container: 'Manage containers', image: 'Manage images', system: 'Manage Docker' };

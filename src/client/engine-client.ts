@@ -374,6 +374,21 @@ export class EngineClient {
       query: { fromSrc: opts.source, repo: opts.repo, tag: opts.tag, message: opts.message, changes: opts.changes?.length ? opts.changes : undefined, platform: opts.platform },
     });
   }
+  /** POST /build (legacy builder protocol): `context` is the context tar; the response is a JSON progress stream. */
+  imageBuild(context: Readable, opts: {
+    tags?: string[]; dockerfile?: string; buildArgs?: Record<string, string>; labels?: Record<string, string>; target?: string;
+    noCache?: boolean; quiet?: boolean; networkMode?: string; squash?: boolean;
+  }): Promise<http.IncomingMessage> {
+    const json = (o: Record<string, string> | undefined) => (o && Object.keys(o).length ? JSON.stringify(o) : undefined);
+    return this.request({
+      method: 'POST', path: '/build', body: context, headers: { 'Content-Type': 'application/x-tar' },
+      query: {
+        t: opts.tags?.length ? opts.tags : undefined, dockerfile: opts.dockerfile, buildargs: json(opts.buildArgs), labels: json(opts.labels),
+        target: opts.target || undefined, nocache: opts.noCache || undefined, q: opts.quiet || undefined, networkmode: opts.networkMode || undefined,
+        squash: opts.squash || undefined, rm: true,
+      },
+    });
+  }
   /** Pulls an image; the response is a JSON progress stream (see jsonMessages). */
   imagePull(image: string, tag: string, platform?: string): Promise<http.IncomingMessage> {
     return this.request({ method: 'POST', path: '/images/create', query: { fromImage: image, tag, platform } });

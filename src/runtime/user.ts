@@ -62,9 +62,14 @@ const isNumeric = (s: string) => /^[0-9]+$/.test(s);
  * ("unable to find user x: no matching entries in passwd file").
  */
 export async function resolveUser(rootfs: string, spec: string, groupAdd: readonly string[] = []): Promise<ResolvedUser> {
+  return resolveUserIn((await readInRoot(rootfs, '/etc/passwd')) ?? '', (await readInRoot(rootfs, '/etc/group')) ?? '', spec, groupAdd);
+}
+
+/** `resolveUser` on the text of /etc/passwd and /etc/group (the builder reads them from an image's layers). */
+export function resolveUserIn(passwdText: string, groupText: string, spec: string, groupAdd: readonly string[] = []): ResolvedUser {
   const [userPart, groupPart] = spec.includes(':') ? [spec.slice(0, spec.indexOf(':')), spec.slice(spec.indexOf(':') + 1)] : [spec, undefined];
-  const passwd = parsePasswd((await readInRoot(rootfs, '/etc/passwd')) ?? '');
-  const groups = parseGroup((await readInRoot(rootfs, '/etc/group')) ?? '');
+  const passwd = parsePasswd(passwdText);
+  const groups = parseGroup(groupText);
 
   let uid = 0; let gid = 0; let home = '/'; let name: string | undefined;
   const u = userPart === '' ? passwd.find((p) => p.uid === 0) : isNumeric(userPart)

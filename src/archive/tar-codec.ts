@@ -88,6 +88,20 @@ class ByteSource {
     for await (const _ of this.take(n)) { /* discard */ }
   }
 
+  /** Skips up to n bytes; the stream may end first. */
+  async skipUpTo(n: number): Promise<void> {
+    let left = n;
+    while (left > 0) {
+      if (this.have === 0 && !(await this.pull())) return;
+      if (this.have === 0) continue;
+      const head = this.chunks[0]!;
+      const k = Math.min(head.length, left);
+      if (k === head.length) this.chunks.shift(); else this.chunks[0] = head.subarray(k);
+      this.have -= k;
+      left -= k;
+    }
+  }
+
   /** Ends the underlying iterator (destroys the source) when we stop early. */
   async close(): Promise<void> {
     await this.it.return?.();
@@ -224,7 +238,11 @@ export async function* readTar(src: Readable, signal?: AbortSignal): AsyncGenera
         },
       };
       yield { header, body };
-      await bytes.skip(dataSize - taken + padding(dataSize));
+      await bytes.skip(dataSize - taken);
+      // A stream that stops right after an entry's data (no padding, no end blocks) ends cleanly, as
+      // in Go's archive/tar: the docker CLI sends build contexts with a Dockerfile from outside the
+      // context cut like that. A truncated entry is still an error.
+      await bytes.skipUpTo(padding(dataSize));
     }
   } finally {
     await bytes.close();

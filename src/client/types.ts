@@ -1,6 +1,8 @@
 // Docker Engine API v1.50 object shapes used by the berth CLI (names as on the wire).
 // Fields the engine may omit are optional; see moby's api/swagger.yaml for the full definitions.
 
+import type { ImageRuntimeConfig } from '../oci/image';
+
 export type Labels = Record<string, string>;
 
 export interface PortBinding { HostIp?: string; HostPort?: string }
@@ -63,31 +65,12 @@ export interface HostConfig {
   [extra: string]: unknown;
 }
 
-export interface HealthConfig { Test?: string[]; Interval?: number; Timeout?: number; Retries?: number; StartPeriod?: number; StartInterval?: number }
+// The container config on the wire is the image spec's runtime config (oci/ holds those types, below
+// both the engine and this client), plus the create-only fields.
+export type { HealthConfig } from '../oci/image';
 
-export interface ContainerConfig {
-  Hostname?: string;
-  Domainname?: string;
-  User?: string;
-  AttachStdin?: boolean;
-  AttachStdout?: boolean;
-  AttachStderr?: boolean;
-  ExposedPorts?: Record<string, object>;
-  Tty?: boolean;
-  OpenStdin?: boolean;
-  StdinOnce?: boolean;
-  Env?: string[] | null;
-  Cmd?: string[] | null;
-  Healthcheck?: HealthConfig;
-  Image?: string;
-  Volumes?: Record<string, object> | null;
-  WorkingDir?: string;
-  Entrypoint?: string[] | null;
+export interface ContainerConfig extends Omit<ImageRuntimeConfig, 'Shell'> {
   NetworkDisabled?: boolean;
-  OnBuild?: string[] | null;
-  Labels?: Labels;
-  StopSignal?: string;
-  StopTimeout?: number;
   Shell?: string[] | null;
 }
 

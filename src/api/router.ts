@@ -22,6 +22,7 @@ interface Route {
   method: string;
   re: RegExp;
   names: string[];
+  pattern: string;
   handler: Handler;
 }
 
@@ -38,10 +39,10 @@ export class Router {
       names.push(name);
       return star ? '(.+)' : '([^/]+)';
     }) + '$');
-    this.routes.push({ method, re, names, handler });
+    this.routes.push({ method, re, names, pattern, handler });
   }
 
-  match(method: string, rawUrl: string): { handler: Handler; params: Record<string, string>; query: URLSearchParams; version: string } | 'no-route' | 'bad-method' {
+  match(method: string, rawUrl: string): { handler: Handler; pattern: string; params: Record<string, string>; query: URLSearchParams; version: string } | 'no-route' | 'bad-method' {
     const url = new URL(rawUrl, 'http://berth');
     let path = url.pathname;
     let version = API_VERSION;
@@ -64,7 +65,7 @@ export class Router {
       if (r.method !== method && !(method === 'HEAD' && r.method === 'GET')) continue;
       const params: Record<string, string> = {};
       r.names.forEach((n, i) => { params[n] = decodeURIComponent(m[i + 1]); });
-      return { handler: r.handler, params, query: url.searchParams, version };
+      return { handler: r.handler, pattern: r.pattern, params, query: url.searchParams, version };
     }
     return pathMatched ? 'bad-method' : 'no-route';
   }

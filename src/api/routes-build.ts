@@ -2,16 +2,19 @@ import { Readable } from 'node:stream';
 import type { Builder } from '../build/builder';
 import type { ImageStore } from '../image/image-store';
 import type { EventBus } from '../daemon/events';
+import { parseUntil } from '../daemon/engine';
 import { invalidArgument } from '../base/errors';
 import { decompressStream } from '../sys/decompress';
 import { familiarString, parseReference, withTag } from '../oci/reference';
-import { Router, qbool } from './router';
+import { Router, qbool, qfilters, sendJson } from './router';
 import { messageOf } from './errors';
 
 export interface BuildRouteDeps {
   builder: Builder;
   images: ImageStore;
   events: EventBus;
+  /** The cache `POST /build/prune` clears. */
+  cache: { prune(opts: { until?: number }): string[] };
 }
 
 function jsonMap(v: string | null, what: string): Record<string, string> {
@@ -33,6 +36,14 @@ function jsonMap(v: string | null, what: string): Record<string, string> {
  * A client that hangs up cancels the build; tags are applied only after the build succeeded.
  */
 export function buildRoutes(r: Router, d: BuildRouteDeps): void {
+  // docker system prune / builder prune. Entries hold no data of their own (the images they name
+  // are pruned as images), so SpaceReclaimed is 0; the keys removed are the CachesDeleted.
+  r.add('POST', '/build/prune', ({ res, query }) => {
+    const f = qfilters(query);
+    const untilRaw = f.until?.[0];
+    const until = untilRaw ? parseUntil(untilRaw) : undefined;
+    sendJson(res, 200, { CachesDeleted: d.cache.prune({ until }), SpaceReclaimed: 0 });
+  });
   r.add('POST', '/build', async ({ req, res, query }) => {
     if (query.get('remote')) throw invalidArgument('remote build contexts are not supported yet');
     const tags = query.getAll('t').filter(Boolean).map((t) => {
@@ -80,3 +91,4 @@ export function buildRoutes(r: Router, d: BuildRouteDeps): void {
     }
   });
 }
+

@@ -2,6 +2,7 @@ import type { Engine } from '../daemon/engine';
 import type { ImageRecord, ImageStore } from '../image/image-store';
 import type { ImageRuntimeConfig } from '../oci/image';
 import { applyConfigChanges } from '../daemon/config-changes';
+import { parseUntil } from '../daemon/engine';
 import { invalidArgument, notFound, notImplemented } from '../base/errors';
 import { Router, qbool, qfilters, sendJson } from './router';
 import { imageInspect, imageSummary } from './shapes';
@@ -113,7 +114,7 @@ export function imageRoutes(r: Router, d: ImageRouteDeps): void {
   r.add('POST', '/images/prune', async ({ res, query }) => {
     const f = qfilters(query);
     const all = f.dangling?.[0] === 'false' || f.dangling?.[0] === '0';
-    const out = await images.prune({ all, labelFilters: f.label, until: f.until?.[0] ? Date.parse(f.until[0]) : undefined }, (id) => engine.imageUsage(id));
+    const out = await images.prune({ all, labelFilters: f.label, until: f.until?.[0] ? parseUntil(f.until[0]) : undefined }, (id) => engine.imageUsage(id));
     sendJson(res, 200, { ImagesDeleted: out.deleted.length ? out.deleted : null, SpaceReclaimed: out.spaceReclaimed });
   });
 

@@ -23,7 +23,9 @@ function eventMatches(e: EngineEvent, f: Record<string, string[]>): boolean {
   if (f.type && !f.type.includes(e.Type)) return false;
   if (f.event && !f.event.some((x) => e.Action === x || e.Action.startsWith(`${x}:`))) return false;
   if (f.container && (e.Type !== 'container' || !f.container.some((x) => e.Actor.ID.startsWith(x) || e.Actor.Attributes.name === x))) return false;
-  if (f.image && !f.image.some((x) => e.Actor.Attributes.image === x || e.Actor.ID === x)) return false;
+  if (f.image && !f.image.some((x) => e.Actor.Attributes.image === x || e.Actor.ID === x || e.Actor.Attributes.name === x)) return false;
+  if (f.volume && (e.Type !== 'volume' || !f.volume.includes(e.Actor.ID))) return false;
+  if (f.network && (e.Type !== 'network' || !f.network.some((x) => e.Actor.ID.startsWith(x) || e.Actor.Attributes.name === x))) return false;
   if (f.label && !f.label.every((l) => { const [k, v] = l.split('='); return v === undefined ? k in e.Actor.Attributes : e.Actor.Attributes[k] === v; })) return false;
   return true;
 }
@@ -74,14 +76,22 @@ export function systemRoutes(r: Router, d: { engine: Engine; images: ImageStore;
     const until = query.get('until');
     const untilMs = until ? Number(until) * 1000 : undefined;
     if (until && Number.isNaN(untilMs)) throw invalidArgument(`invalid until: ${until}`);
+    const sinceS = since ? Number(since) : undefined;
+    if (since && Number.isNaN(sinceS)) throw invalidArgument(`invalid since: ${since}`);
     res.writeHead(200, { 'Content-Type': 'application/json' });
     res.flushHeaders();
-    if (since) for (const e of engine.events.since(Number(since))) if (eventMatches(e, f) && (!untilMs || e.time * 1000 <= untilMs)) res.write(JSON.stringify(e) + '\n');
+    // History is replayed for --since, and for --until alone (Docker replays what it keeps).
+    if (sinceS !== undefined || untilMs !== undefined) {
+      for (const e of engine.events.since(sinceS ?? 0, untilMs !== undefined ? untilMs / 1000 : Infinity)) if (eventMatches(e, f)) res.write(JSON.stringify(e) + '\n');
+    }
     if (untilMs !== undefined && untilMs <= Date.now()) { res.end(); return; }
     const unsubscribe = engine.events.subscribe((e) => { if (eventMatches(e, f)) res.write(JSON.stringify(e) + '\n'); });
     const timer = untilMs !== undefined ? setTimeout(() => { unsubscribe(); res.end(); }, untilMs - Date.now()) : undefined;
     req.socket.on('close', () => { unsubscribe(); if (timer) clearTimeout(timer); });
   });
+
+  // berth has only the built-in host and none networks, which Docker never prunes.
+  r.add('POST', '/networks/prune', ({ res }) => { sendJson(res, 200, { NetworksDeleted: [] }); });
 
   r.add('GET', '/system/df', async ({ res }) => {
     const counts = new Map<string, number>();

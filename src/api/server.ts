@@ -8,12 +8,15 @@ import { sendError, messageOf, statusOf } from './errors';
 
 export type ApiLogger = (level: 'debug' | 'info' | 'warn' | 'error', msg: string) => void;
 
+/** Told of every finished request: the route pattern (not the URL, to bound cardinality), status and duration. */
+export type RequestObserver = (method: string, route: string, status: number, seconds: number) => void;
+
 /**
  * The Docker Engine API over HTTP/1.1. Requests and connection upgrades (attach, exec start) go
  * through one router; every error becomes Docker's `{"message"}` with the status of its kind.
  */
-export function createApiServer(router: Router, log: ApiLogger): Server {
-  const server = createServer({ keepAliveTimeout: 60_000 }, (req, res) => void dispatch(router, log, req, res));
+export function createApiServer(router: Router, log: ApiLogger, observe?: RequestObserver): Server {
+  const server = createServer({ keepAliveTimeout: 60_000 }, (req, res) => void dispatch(router, log, req, res, undefined, observe));
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     // An upgrade request has no ServerResponse; give handlers one bound to the socket for errors
     // that happen before the switch.
@@ -24,25 +27,32 @@ export function createApiServer(router: Router, log: ApiLogger): Server {
     const length = Number(req.headers['content-length'] ?? 0);
     void readExactly(socket, head, length).then(({ body, rest }) => {
       (req as UpgradeRequest).upgradeBody = body;
-      return dispatch(router, log, req, res, { socket, head: rest });
+      return dispatch(router, log, req, res, { socket, head: rest }, observe);
     }, () => socket.destroy());
   });
   return server;
 }
 
-async function dispatch(router: Router, log: ApiLogger, req: IncomingMessage, res: ServerResponse, upgrade?: Ctx['upgrade']): Promise<void> {
+async function dispatch(router: Router, log: ApiLogger, req: IncomingMessage, res: ServerResponse, upgrade?: Ctx['upgrade'], observe?: RequestObserver): Promise<void> {
   const started = process.hrtime.bigint();
+  let route = 'unmatched';
+  let status: number | undefined;
   try {
     const m = router.match(req.method ?? 'GET', req.url ?? '/');
     if (m === 'no-route') throw notFound(`page not found`);
     if (m === 'bad-method') throw Object.assign(notFound('page not found'), {});
+    route = m.pattern;
     await m.handler({ req, res, params: m.params, query: m.query, version: m.version, upgrade });
   } catch (err) {
-    const status = statusOf(err);
+    status = statusOf(err);
     log(status >= 500 ? 'error' : 'debug', `${req.method} ${req.url}: ${status} ${messageOf(err)}`);
     sendError(res, err);
   } finally {
-    log('debug', `${req.method} ${req.url} ${(Number(process.hrtime.bigint() - started) / 1e6).toFixed(1)}ms`);
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    // Streams (logs -f, events, attach) count when the handler returns, which may be long after
+    // the headers went out: their latency is their duration.
+    observe?.(req.method ?? 'GET', route, status ?? (upgrade ? 101 : res.statusCode), seconds);
+    log('debug', `${req.method} ${req.url} ${(seconds * 1e3).toFixed(1)}ms`);
   }
 }
 

@@ -15,6 +15,17 @@ export class SqliteBuildCache implements BuildCache {
     return row?.image_id;
   }
 
+  /**
+   * Forgets cache entries (POST /build/prune): all of them, or those created before `until` (ms).
+   * The images they point at are left to image prune. Returns the keys removed.
+   */
+  prune(opts: { until?: number } = {}): string[] {
+    const until = opts.until ?? Number.MAX_SAFE_INTEGER;
+    const rows = this.db.prepare('SELECT key FROM build_cache WHERE created_at < ?').all(until) as Array<{ key: string }>;
+    this.db.prepare('DELETE FROM build_cache WHERE created_at < ?').run(until);
+    return rows.map((r) => r.key);
+  }
+
   set(key: string, imageId: string): void {
     this.db.prepare(`INSERT INTO build_cache (key, image_id, created_at) VALUES (?, ?, ?)
       ON CONFLICT(key) DO UPDATE SET image_id = excluded.image_id, created_at = excluded.created_at`).run(key, imageId, Date.now());

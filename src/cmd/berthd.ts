@@ -28,6 +28,7 @@ import { systemRoutes } from '../api/routes-system';
 import { volumeRoutes } from '../api/routes-volumes';
 import { LocalVolumeDriver } from '../volume/local/local-driver';
 import { closeServer, createApiServer, listen } from '../api/server';
+import { createMetricsServer, EngineMetrics } from '../api/metrics';
 
 const VERSION = '0.1.0';
 const LEVELS = ['debug', 'info', 'warn', 'error'] as const;
@@ -40,6 +41,8 @@ interface DaemonOptions {
   pidfile: string;
   logLevel: Level;
   defaultRuntime: 'crun' | 'runc' | 'auto';
+  /** host:port of the Prometheus listener, if any. */
+  metricsAddr?: string;
 }
 
 const USAGE = `Usage:	berthd [OPTIONS]
@@ -53,6 +56,7 @@ Options:
       --exec-root string        Root directory for execution state files (default "/run/berth")
   -H, --host list               Daemon socket(s) to connect to (default unix:///run/berth/berth.sock)
   -l, --log-level string        Set the logging level ("debug"|"info"|"warn"|"error") (default "info")
+      --metrics-addr string     Set default address and port to serve the metrics api on
   -p, --pidfile string          Path to use for daemon PID file (default "/run/berth/berthd.pid")
   -v, --version                 Print version information and quit
 `;
@@ -64,6 +68,7 @@ function parseArgs(argv: string[]): DaemonOptions {
   const names: Record<string, string> = {
     '-H': 'host', '--host': 'host', '--data-root': 'data-root', '--exec-root': 'exec-root', '-p': 'pidfile', '--pidfile': 'pidfile',
     '--config-file': 'config-file', '-l': 'log-level', '--log-level': 'log-level', '--default-runtime': 'default-runtime',
+    '--metrics-addr': 'metrics-addr',
   };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -91,7 +96,7 @@ function parseArgs(argv: string[]): DaemonOptions {
   const execRoot = pick('exec-root', '/run/berth');
   return {
     hosts: hosts.map((h) => (h.startsWith('/') ? `unix://${h}` : h)), dataRoot: pick('data-root', '/var/lib/berth'), execRoot,
-    pidfile: pick('pidfile', join(execRoot, 'berthd.pid')), logLevel, defaultRuntime,
+    pidfile: pick('pidfile', join(execRoot, 'berthd.pid')), logLevel, defaultRuntime, metricsAddr: pick('metrics-addr', '') || undefined,
   };
 }
 
@@ -152,7 +157,7 @@ async function main(): Promise<void> {
     resolveUser: (rootfs, user) => resolveUser(rootfs, user),
     seccomp: (opts) => seccomp?.forCapabilities(capsOf(opts)) ?? null,
   };
-  const events = new EventBus();
+  const events = new EventBus({ db });
   const cgroupMode = detectCgroupMode();
   const engine = new Engine({
     db, dataRoot: o.dataRoot, images, snapshotter, runtimes, defaultRuntime, readLogs, specs, events, initPath: findInit(), cgroupParent: '/berth', log,
@@ -166,7 +171,8 @@ async function main(): Promise<void> {
   volumeRoutes(router, { engine });
   const registry = new DistributionClient(images);
   imageRoutes(router, { engine, images, registry });
-  buildRoutes(router, { builder: new Builder(images, new EngineBuildContainers(engine, snapshotter), new SqliteBuildCache(db)), images, events });
+  const buildCache = new SqliteBuildCache(db);
+  buildRoutes(router, { builder: new Builder(images, new EngineBuildContainers(engine, snapshotter), buildCache), images, events, cache: buildCache });
   registryRoutes(router, { registry, images, events });
   const idFile = join(o.dataRoot, 'engine-id');
   if (!existsSync(idFile)) writeFileSync(idFile, randomUUID());
@@ -175,11 +181,18 @@ async function main(): Promise<void> {
     info: { version: VERSION, dataRoot: o.dataRoot, runtimeName: defaultRuntime, runtimeNames: Object.keys(runtimes), cgroupVersion: cgroupMode === 'v2' ? '2' : '1', daemonId: readFileSync(idFile, 'utf8').trim() },
   });
   const servers: import("node:http").Server[] = [];
+  const metrics = new EngineMetrics({ engine, images });
   for (const host of o.hosts) {
-    const server = createApiServer(router, log);
+    const server = createApiServer(router, log, metrics.observe);
     await listen(server, host);
     servers.push(server);
     log('info', `API listening on ${host}`);
+  }
+  let metricsServer: import('node:http').Server | undefined;
+  if (o.metricsAddr) {
+    metricsServer = createMetricsServer(metrics, log);
+    await listen(metricsServer, `tcp://${o.metricsAddr}`);
+    log('info', `metrics listening on ${o.metricsAddr}`);
   }
   events.publish('daemon', 'start', readFileSync(idFile, 'utf8').trim(), {});
 
@@ -187,6 +200,7 @@ async function main(): Promise<void> {
   const shutdown = (sig: string) => {
     log('info', `received ${sig}, shutting down (containers keep running)`);
     servers.forEach((s, i) => closeServer(s, o.hosts[i]));
+    metricsServer?.close();
     rmSync(o.pidfile, { force: true });
     db.close();
     process.exit(0);

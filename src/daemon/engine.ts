@@ -128,7 +128,7 @@ export class Engine {
       act: (c, action) => this.actOnUnhealthy(c, action),
       log: (msg) => this.o.log('warn', msg),
     });
-    this.volumes = new Volumes(o.volumeDrivers ?? {}, () => this.containers.list());
+    this.volumes = new Volumes(o.volumeDrivers ?? {}, () => this.containers.list(), this.events);
     mkdirSync(this.containersDir, { recursive: true });
   }
 

@@ -8,6 +8,7 @@ import { archiveFromRoot, extractIntoRoot, statInRoot } from '../archive/contain
 import { checkVolumeName, CreateVolumeOptions, VolumeDriver, VolumeInfo } from '../volume/volume-driver';
 import type { ContainerRecord, HostOptions } from './container';
 import type { MountPoint } from './mount-point';
+import type { EventBus } from './events';
 
 /** HostConfig.Mounts items as the docker CLI sends them (--mount). */
 interface DockerMount {
@@ -31,7 +32,8 @@ export const ANONYMOUS_LABEL = 'com.docker.volume.anonymous';
  * create) and into runtime mounts (at start).
  */
 export class Volumes {
-  constructor(private readonly drivers: Record<string, VolumeDriver>, private readonly containers: () => ContainerRecord[]) {}
+  /** `events` hears volume create and destroy, as in Docker. */
+  constructor(private readonly drivers: Record<string, VolumeDriver>, private readonly containers: () => ContainerRecord[], private readonly events?: EventBus) {}
 
   private driver(name: string | undefined): VolumeDriver {
     const d = this.drivers[name || 'local'];
@@ -47,7 +49,9 @@ export class Volumes {
       if (v && driver && dn !== driver) throw conflict(`create ${n}: volume name is taken by driver ${dn}`);
       if (v) return v;
     }
-    return this.driver(driver).create(n, opts);
+    const v = this.driver(driver).create(n, opts);
+    this.events?.publish('volume', 'create', v.name, { driver: v.driver });
+    return v;
   }
 
   get(name: string): VolumeInfo {
@@ -96,6 +100,7 @@ export class Volumes {
     const users = this.usedBy(v.name);
     if (users.length) throw conflict(`remove ${name}: volume is in use - [${users.join(', ')}]`);
     this.driver(v.driver).remove(v.name);
+    this.events?.publish('volume', 'destroy', v.name, { driver: v.driver });
   }
 
   /** Unused volumes; anonymous ones only unless `all=true`. */
@@ -109,6 +114,7 @@ export class Volumes {
       if (!all && !v.anonymous) continue;
       const size = this.usage(v);
       try { this.driver(v.driver).remove(v.name); } catch { continue; }
+      this.events?.publish('volume', 'destroy', v.name, { driver: v.driver });
       deleted.push(v.name);
       space += Math.max(0, size);
     }

@@ -575,7 +575,7 @@ export class LocalImageStore implements ImageStore {
       if (!rec) continue;
       if (!opts.all && (rec.repoTags.length > 0 || rec.repoDigests.length > 0)) continue;
       if (usage(id)) continue;
-      if (opts.until !== undefined && rec.created && Date.parse(rec.created) / 1000 >= opts.until) continue;
+      if (opts.until !== undefined && rec.created && Date.parse(rec.created) >= opts.until) continue;
       if (!matchLabels(rec.config.config?.Labels ?? {}, opts.labelFilters ?? [])) continue;
       for (const r of this.refsOf(id)) {
         this.db.prepare('DELETE FROM image_refs WHERE name = ?').run(r.name);

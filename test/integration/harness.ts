@@ -29,8 +29,8 @@ export interface Daemon {
   stop(): Promise<void>;
 }
 
-function spawnDaemon(dataRoot: string, execRoot: string, sock: string): ChildProcess {
-  const proc = spawn(process.execPath, [BERTHD, '-H', `unix://${sock}`, '--data-root', dataRoot, '--exec-root', execRoot, '--log-level', process.env.BERTH_TEST_LOG ?? 'warn'], {
+function spawnDaemon(dataRoot: string, execRoot: string, sock: string, extraArgs: string[] = []): ChildProcess {
+  const proc = spawn(process.execPath, [BERTHD, '-H', `unix://${sock}`, '--data-root', dataRoot, '--exec-root', execRoot, '--log-level', process.env.BERTH_TEST_LOG ?? 'warn', ...extraArgs], {
     stdio: ['ignore', 'inherit', 'inherit'],
   });
   return proc;
@@ -62,14 +62,15 @@ export function busyboxTar(): string {
 }
 
 /** Starts a private berthd on temp roots, with busybox:latest imported. */
-export async function startDaemon(opts: { withBusybox?: boolean } = {}): Promise<Daemon> {
+/** `args` are extra berthd flags, kept across restart(). */
+export async function startDaemon(opts: { withBusybox?: boolean; args?: string[] } = {}): Promise<Daemon> {
   const dataRoot = mkdtempSync('/tmp/berth-test-data-');
   // The exec root holds unix sockets: keep its path short (sun_path is 108 bytes).
   const execRoot = mkdtempSync('/run/bt-');
   const sock = join(execRoot, 'berth.sock');
   const host = `unix://${sock}`;
   const env = { ...process.env, DOCKER_HOST: host, BERTH_HOST: host, DOCKER_CONFIG: join(execRoot, 'docker-config') };
-  let proc = spawnDaemon(dataRoot, execRoot, sock);
+  let proc = spawnDaemon(dataRoot, execRoot, sock, opts.args);
   await waitForSocket(sock, proc);
 
   const run = (file: string, args: string[], o: { input?: string | Buffer; timeout?: number } = {}) =>
@@ -96,7 +97,7 @@ export async function startDaemon(opts: { withBusybox?: boolean } = {}): Promise
       await exited;
     },
     restart: async () => {
-      proc = spawnDaemon(dataRoot, execRoot, sock);
+      proc = spawnDaemon(dataRoot, execRoot, sock, opts.args);
       await waitForSocket(sock, proc);
     },
     stop: async () => {

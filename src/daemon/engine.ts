@@ -11,6 +11,7 @@ import type { Snapshotter, Change } from '../snapshot/snapshotter';
 import type { AttachConnection, ContainerRuntime, ExecSession, ExitStatus, LogEntry, LogReader, SpecInput } from '../runtime/runtime';
 import { mountAll, unmount, isMounted } from '../sys/mount';
 import { startFailureExitCode } from '../runtime/conmon/errors';
+import { DEFAULT_PATH_ENV, mergeEnv, withDefaultPath } from '../runtime/spec';
 import { runProcessList } from '../sys/ps';
 import { archiveFromRoot, extractIntoRoot, statInRoot, resolveInRoot } from '../archive/container-path';
 import { packDir } from '../archive/pack-dir';
@@ -93,7 +94,6 @@ interface Waiter {
   resolve: (r: { StatusCode: number; Error: { Message: string } | null }) => void;
 }
 
-const DEFAULT_PATH = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
 /**
  * The engine: containers and their state machine, exec sessions, logs, events. Everything above it
@@ -375,7 +375,7 @@ export class Engine {
     const env = cfg.Env ?? [];
     return this.o.specs.spec({
       id: c.id, rootfs, readonlyRootfs: !!h.ReadonlyRootfs, args: [c.path, ...c.args],
-      env: env.some((e) => e.startsWith('PATH=')) ? env : [DEFAULT_PATH, ...env],
+      env,
       cwd, user, hostname, tty: !!cfg.Tty, openStdin: !!cfg.OpenStdin, capAdd, capDrop, privileged, noNewPrivileges, network, mounts,
       init: h.Init ? this.o.initPath : undefined, cgroupsPath: `${this.o.cgroupParent}/${c.id}`,
       seccomp: unconfined ? null : this.o.specs.seccomp({ capAdd, capDrop, privileged }),
@@ -537,18 +537,14 @@ export class Engine {
     const timeout = opts.timeout ?? c.config.StopTimeout ?? 10;
     const exited = this.rt(c).waitExit(c.id);
     if (c.state.status === 'paused') await this.rt(c).resume(c.id).catch(() => undefined);
+    // The stop signal, then SIGKILL once the timeout passes (a negative timeout waits for ever).
+    let gone = false;
     if (timeout !== 0) {
       await this.rt(c).kill(c.id, signal).catch(() => undefined);
-      if (timeout < 0 || await raceTimeout(exited, timeout * 1000)) {
-        await exited;
-        await this.onExited(c, (await exited), '');
-        this.events.publish('container', 'stop', c.id, { image: c.imageRef, name: c.name });
-        return true;
-      }
+      gone = timeout < 0 || await raceTimeout(exited, timeout * 1000);
     }
-    await this.rt(c).kill(c.id, 'SIGKILL').catch(() => undefined);
-    const status = await exited;
-    await this.onExited(c, status, '');
+    if (!gone) await this.rt(c).kill(c.id, 'SIGKILL').catch(() => undefined);
+    await this.onExited(c, await exited, '');
     this.events.publish('container', 'stop', c.id, { image: c.imageRef, name: c.name });
     return true;
   }
@@ -802,7 +798,7 @@ export class Engine {
     const cfg = c.config;
     const user = await this.o.specs.resolveUser(rootfs, e.user || cfg.User || '');
     const baseEnv = cfg.Env ?? [];
-    const env = mergeEnv(baseEnv.some((x) => x.startsWith('PATH=')) ? baseEnv : [DEFAULT_PATH, ...baseEnv], e.env);
+    const env = mergeEnv(withDefaultPath(baseEnv), e.env);
     const h = c.hostConfig;
     const secOpts = h.SecurityOpt ?? [];
     const proc = this.o.specs.execProcess({
@@ -1060,16 +1056,6 @@ export class Engine {
 
 // ---- helpers (pure) -------------------------------------------------------------------------------
 
-function mergeEnv(base: string[], extra: string[]): string[] {
-  const out = [...base];
-  for (const e of extra) {
-    const k = e.split('=')[0];
-    const i = out.findIndex((x) => x.split('=')[0] === k);
-    if (i >= 0) out[i] = e; else out.push(e);
-  }
-  return out;
-}
-
 /** The container's config: the image's defaults overridden by the create request, as Docker merges. */
 export function mergeConfig(image: ImageRecord, req: CreateRequest): ImageRuntimeConfig {
   const ic = image.config.config ?? {};
@@ -1168,7 +1154,7 @@ function dockerStartError(e: unknown, path: string, rootfs: string): unknown {
 
 /** Whether `cmd` is found in the PATH of `env` inside the container's root. */
 function onPath(rootfs: string, cmd: string, env: string[]): boolean {
-  const path = env.find((x) => x.startsWith('PATH='))?.slice(5) ?? DEFAULT_PATH.slice(5);
+  const path = env.find((x) => x.startsWith('PATH='))?.slice(5) ?? DEFAULT_PATH_ENV.slice(5);
   return path.split(':').some((dir) => {
     if (!dir.startsWith('/')) return false;
     try { return statSync(resolveInRoot(rootfs, `${dir}/${cmd}`)).isFile(); } catch { return false; }

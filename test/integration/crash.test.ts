@@ -1,11 +1,10 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tarStream from 'tar-stream';
-import { conmonsUnder, Daemon, leakedMounts, startDaemon } from './harness';
+import { conmonsUnder, Daemon, leakedMounts, startDaemon, dockerAsync, listDir } from './harness';
 
 // Crash consistency: berthd is killed with SIGKILL in the middle of an operation that writes the
 // image or container store, then started again. It must open cleanly and show either the old or
@@ -37,8 +36,8 @@ describe('crash consistency (kill -9 mid-operation)', () => {
   interface StoreState { images: string[]; blobs: string[]; layers: string[]; containers: string[] }
   const storeState = (): StoreState => ({
     images: ok(['images', '-a', '--no-trunc', '--format', '{{.ID}} {{.Repository}}:{{.Tag}}']).split('\n').filter(Boolean).sort(),
-    blobs: list(join(d.dataRoot, 'image', 'sha256')),
-    layers: list(join(d.dataRoot, 'overlay', 'layers')),
+    blobs: listDir(join(d.dataRoot, 'image', 'sha256')),
+    layers: listDir(join(d.dataRoot, 'overlay', 'layers')),
     containers: ok(['ps', '-a', '--no-trunc', '--format', '{{.ID}} {{.Names}}']).split('\n').filter(Boolean).sort(),
   });
 
@@ -62,8 +61,8 @@ describe('crash consistency (kill -9 mid-operation)', () => {
 
   /** Nothing half-made: no temp files left, every blob and layer belongs to a listed image. */
   const assertClean = () => {
-    assert.deepEqual(list(join(d.dataRoot, 'image', 'tmp')), [], 'content store temp files left');
-    assert.deepEqual(list(join(d.dataRoot, 'overlay', 'tmp')), [], 'snapshotter temp dirs left');
+    assert.deepEqual(listDir(join(d.dataRoot, 'image', 'tmp')), [], 'content store temp files left');
+    assert.deepEqual(listDir(join(d.dataRoot, 'overlay', 'tmp')), [], 'snapshotter temp dirs left');
   };
 
   /** The big image is either absent (the old state) or complete (the new one). */
@@ -160,7 +159,7 @@ describe('crash consistency (kill -9 mid-operation)', () => {
       }
       assert.equal(d.docker(['inspect', id]).status, 1);
       assert.deepEqual(leakedMounts(join(d.dataRoot, 'containers', id)), [], 'rootfs left mounted');
-      assert.deepEqual(list(join(d.dataRoot, 'containers')).filter((n) => n === id), [], 'container dir left behind');
+      assert.deepEqual(listDir(join(d.dataRoot, 'containers')).filter((n) => n === id), [], 'container dir left behind');
       await until(() => conmonsUnder(id).length === 0, 5000, 'conmon of the removed container to exit');
     }
     assert.deepEqual(storeState(), baseline);
@@ -215,21 +214,7 @@ function packTar(members: Array<{ header: tarStream.Header; body?: Buffer }>): P
   return done;
 }
 
-function list(dir: string): string[] {
-  try { return readdirSync(dir).sort(); } catch { return []; }
-}
 
-function dockerAsync(d: Daemon, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn('docker', args, { env: d.env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => { stdout += c.toString(); });
-    child.stderr.on('data', (c: Buffer) => { stderr += c.toString(); });
-    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-    child.on('close', (code) => { clearTimeout(timer); resolve({ code, stdout, stderr }); });
-  });
-}
 
 async function until(cond: () => boolean, ms: number, what: string): Promise<void> {
   const end = Date.now() + ms;

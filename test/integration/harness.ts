@@ -195,3 +195,21 @@ function removeCgroup(path: string): void {
     try { rmdirSync(path); return; } catch { Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 25); }
   }
 }
+
+/** The real docker CLI against a daemon, without blocking the event loop (for concurrent calls). */
+export function dockerAsync(d: Daemon, args: string[], timeoutMs = 30_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn('docker', args, { env: d.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout!.on('data', (c: Buffer) => { stdout += c.toString(); });
+    child.stderr!.on('data', (c: Buffer) => { stderr += c.toString(); });
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('close', (code) => { clearTimeout(timer); resolve({ code, stdout, stderr }); });
+  });
+}
+
+/** A directory's entries, sorted; none when it does not exist. */
+export function listDir(dir: string): string[] {
+  try { return readdirSync(dir).sort(); } catch { return []; }
+}

@@ -1,11 +1,10 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tarStream from 'tar-stream';
-import { conmonsUnder, Daemon, startDaemon } from './harness';
+import { conmonsUnder, Daemon, startDaemon, dockerAsync, listDir } from './harness';
 
 // Known attacks on a container engine, through the real docker CLI and the raw API. Each one
 // asserts that the host is untouched: canary files outside every root keep their content, and no
@@ -130,11 +129,11 @@ describe('hostile input', () => {
     const worker = async (n: number) => {
       while (Date.now() < deadline) {
         if (n % 2 === 0) {
-          await dockerAsync(d, ['cp', payload, `race:/dir/${canaryRel}/secret`]);
+          await dockerAsync(d, ['cp', payload, `race:/dir/${canaryRel}/secret`], 20_000);
           ins++;
         } else {
           const out = join(work, `race-out-${n}`);
-          const r = await dockerAsync(d, ['cp', `race:/dir/${canaryRel}/secret`, out]);
+          const r = await dockerAsync(d, ['cp', `race:/dir/${canaryRel}/secret`, out], 20_000);
           if (r.code === 0) assert.ok(!leaksSecret(out, SECRET), 'docker cp read the host file through the swapped symlink');
           rmSync(out, { recursive: true, force: true });
           outs++;
@@ -152,7 +151,7 @@ describe('hostile input', () => {
   const storeState = () => ({
     images: ok(['images', '-a', '-q', '--no-trunc']).split('\n').filter(Boolean).sort(),
     files: ['image/sha256', 'image/tmp', 'overlay/layers', 'overlay/l', 'overlay/tmp']
-      .map((p) => `${p}: ${safeList(join(d.dataRoot, p)).join(',')}`),
+      .map((p) => `${p}: ${listDir(join(d.dataRoot, p)).join(',')}`),
   });
 
   /** The file is in the image (read back with docker cp from a container of it); then the image goes. */
@@ -369,21 +368,7 @@ function isSymlink(p: string): boolean {
   try { return lstatSync(p).isSymbolicLink(); } catch { return false; }
 }
 
-function safeList(dir: string): string[] {
-  try { return readdirSync(dir).sort(); } catch { return []; }
-}
 
-function dockerAsync(d: Daemon, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn('docker', args, { env: d.env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => { stdout += c.toString(); });
-    child.stderr.on('data', (c: Buffer) => { stderr += c.toString(); });
-    const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
-    child.on('close', (code) => { clearTimeout(timer); resolve({ code, stdout, stderr }); });
-  });
-}
 
 async function until(cond: () => boolean, ms: number): Promise<void> {
   const end = Date.now() + ms;

@@ -58,7 +58,7 @@ export function systemRoutes(r: Router, d: { engine: Engine; images: ImageStore;
     const paused = all.filter((c) => c.state.status === 'paused').length;
     sendJson(res, 200, {
       ID: info.daemonId, Containers: all.length, ContainersRunning: running, ContainersPaused: paused, ContainersStopped: all.length - running - paused,
-      Images: images.list().length, Driver: 'overlay2', DriverStatus: [['Backing Filesystem', 'extfs']], Plugins: { Volume: ['local'], Network: ['host', 'none'], Authorization: null, Log: ['k8s-file'] },
+      Images: images.list().length, Driver: 'overlay2', DriverStatus: [['Backing Filesystem', 'extfs']], Plugins: { Volume: engine.volumes.driverNames(), Network: ['host', 'none'], Authorization: null, Log: ['k8s-file'] },
       MemoryLimit: true, SwapLimit: true, CpuCfsPeriod: true, CpuCfsQuota: true, CPUShares: true, CPUSet: true, PidsLimit: true, IPv4Forwarding: true,
       Debug: false, NFd: 0, OomKillDisable: false, NGoroutines: 0, SystemTime: new Date().toISOString(), LoggingDriver: 'k8s-file',
       CgroupDriver: 'cgroupfs', CgroupVersion: info.cgroupVersion, NEventsListener: 0, KernelVersion: release(), OperatingSystem: 'berth on Linux',
@@ -102,7 +102,7 @@ export function systemRoutes(r: Router, d: { engine: Engine; images: ImageStore;
     sendJson(res, 200, {
       LayersSize: imgs.reduce((a, i) => a + i.size, 0),
       Images: imgs.map((i) => ({ Id: i.id, RepoTags: i.repoTags, RepoDigests: i.repoDigests, Created: Math.floor(Date.parse(i.created) / 1000), Size: i.size, SharedSize: 0, Containers: counts.get(i.id) ?? 0, ParentId: i.parent, Labels: i.config.config?.Labels ?? {} })),
-      Containers: containers, Volumes: volumesDf(engine), BuildCache: [],
+      Containers: containers, Volumes: await volumesDf(engine), BuildCache: [],
     });
   });
 }

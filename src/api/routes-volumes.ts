@@ -8,7 +8,8 @@ import { Router, jsonBody, qbool, qfilters, sendEmpty, sendJson } from './router
 export function volumeShape(v: VolumeInfo, usage?: { size: number; refCount: number }): Record<string, unknown> {
   return {
     CreatedAt: v.createdAt, Driver: v.driver, Labels: labelsOf(v), Mountpoint: v.mountpoint, Name: v.name,
-    Options: Object.keys(v.options).length ? v.options : null, Scope: 'local',
+    Options: Object.keys(v.options).length ? v.options : null, Scope: v.scope ?? 'local',
+    ...(v.status ? { Status: v.status } : {}),
     ...(usage ? { UsageData: { Size: usage.size, RefCount: usage.refCount } } : {}),
   };
 }
@@ -20,29 +21,36 @@ export function volumeRoutes(r: Router, d: { engine: Engine }): void {
   r.add('POST', '/volumes/create', async ({ req, res }) => {
     const body = await jsonBody<{ Name?: string; Driver?: string; DriverOpts?: Record<string, string> | null; Labels?: Record<string, string> | null }>(req);
     if (body.Name !== undefined && typeof body.Name !== 'string') throw invalidArgument('invalid volume name');
-    const v = volumes.create(body.Name ?? '', body.Driver || undefined, { labels: body.Labels ?? {}, options: body.DriverOpts ?? {} });
+    const v = await volumes.create(body.Name ?? '', body.Driver || undefined, { labels: body.Labels ?? {}, options: body.DriverOpts ?? {} });
     sendJson(res, 201, volumeShape(v));
   });
 
-  r.add('GET', '/volumes', ({ res, query }) => {
-    sendJson(res, 200, { Volumes: volumes.filter(qfilters(query)).map((v) => volumeShape(v)), Warnings: [] });
+  r.add('GET', '/volumes', async ({ res, query }) => {
+    const warnings: string[] = [];
+    const list = await volumes.filter(qfilters(query), warnings);
+    sendJson(res, 200, { Volumes: list.map((v) => volumeShape(v)), Warnings: warnings });
   });
 
-  r.add('POST', '/volumes/prune', ({ res, query }) => {
-    sendJson(res, 200, volumes.prune(qfilters(query)));
+  r.add('POST', '/volumes/prune', async ({ res, query }) => {
+    sendJson(res, 200, await volumes.prune(qfilters(query)));
   });
 
-  r.add('GET', '/volumes/:name', ({ res, params }) => {
-    sendJson(res, 200, volumeShape(volumes.get(params.name)));
+  r.add('GET', '/volumes/:name', async ({ res, params }) => {
+    sendJson(res, 200, volumeShape(await volumes.get(params.name)));
   });
 
-  r.add('DELETE', '/volumes/:name', ({ res, params, query }) => {
-    volumes.remove(params.name, qbool(query, 'force'));
+  r.add('DELETE', '/volumes/:name', async ({ res, params, query }) => {
+    await volumes.remove(params.name, qbool(query, 'force'));
     sendEmpty(res, 204);
   });
 }
 
-/** `system df`'s Volumes list, with sizes. */
-export function volumesDf(engine: Engine): Array<Record<string, unknown>> {
-  return engine.volumes.list().map((v) => volumeShape(v, { size: engine.volumes.usage(v), refCount: engine.volumes.usedBy(v.name).length }));
+/** `system df`'s Volumes list, with sizes: local volumes only, as dockerd (LocalVolumesSize). */
+export async function volumesDf(engine: Engine): Promise<Array<Record<string, unknown>>> {
+  const out: Array<Record<string, unknown>> = [];
+  for (const v of await engine.volumes.list()) {
+    if (v.driver !== 'local') continue;
+    out.push(volumeShape(v, { size: await engine.volumes.usage(v), refCount: engine.volumes.usedBy(v.name).length }));
+  }
+  return out;
 }

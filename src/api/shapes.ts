@@ -119,7 +119,7 @@ export function containerInspect(c: ContainerRecord, paths: { logPath: string; r
       PortBindings: h.PortBindings ?? {},
       RestartPolicy: h.RestartPolicy ?? { Name: 'no', MaximumRetryCount: 0 },
       AutoRemove: !!h.AutoRemove,
-      VolumeDriver: '',
+      VolumeDriver: typeof h.VolumeDriver === 'string' ? h.VolumeDriver : '',
       VolumesFrom: null,
       CapAdd: h.CapAdd ?? null,
       CapDrop: h.CapDrop ?? null,

@@ -27,6 +27,8 @@ import { DistributionClient } from '../registry/client/distribution-client';
 import { systemRoutes } from '../api/routes-system';
 import { volumeRoutes } from '../api/routes-volumes';
 import { LocalVolumeDriver } from '../volume/local/local-driver';
+import { VolumePluginRegistry } from '../volume/plugin/volume-plugin-registry';
+import { pluginDirsFrom, type PluginDirs } from '../volume/plugin/discovery';
 import { closeServer, createApiServer, listen } from '../api/server';
 import { createMetricsServer, EngineMetrics } from '../api/metrics';
 
@@ -39,6 +41,8 @@ interface DaemonOptions {
   dataRoot: string;
   execRoot: string;
   pidfile: string;
+  /** Where volume plugins are looked for (Docker's directories unless --plugin-dir is given). */
+  pluginDirs: PluginDirs;
   logLevel: Level;
   defaultRuntime: 'crun' | 'runc' | 'auto';
   /** host:port of the Prometheus listener, if any. */
@@ -58,6 +62,8 @@ Options:
   -l, --log-level string        Set the logging level ("debug"|"info"|"warn"|"error") (default "info")
       --metrics-addr string     Set default address and port to serve the metrics api on
   -p, --pidfile string          Path to use for daemon PID file (default "/run/berth/berthd.pid")
+      --plugin-dir list         Directory searched for volume plugins (NAME.sock, NAME.spec, NAME.json);
+                                repeatable (default /run/docker/plugins, /etc/docker/plugins, /usr/lib/docker/plugins)
   -v, --version                 Print version information and quit
 `;
 
@@ -68,6 +74,7 @@ function parseArgs(argv: string[]): DaemonOptions {
   const names: Record<string, string> = {
     '-H': 'host', '--host': 'host', '--data-root': 'data-root', '--exec-root': 'exec-root', '-p': 'pidfile', '--pidfile': 'pidfile',
     '--config-file': 'config-file', '-l': 'log-level', '--log-level': 'log-level', '--default-runtime': 'default-runtime',
+    '--plugin-dir': 'plugin-dir',
     '--metrics-addr': 'metrics-addr',
   };
   for (let i = 0; i < argv.length; i++) {
@@ -94,9 +101,12 @@ function parseArgs(argv: string[]): DaemonOptions {
   const defaultRuntime = pick('default-runtime', 'auto') as DaemonOptions['defaultRuntime'];
   if (!['crun', 'runc', 'auto'].includes(defaultRuntime)) fail(`invalid default runtime: ${defaultRuntime}`);
   const execRoot = pick('exec-root', '/run/berth');
+  const pluginDirList = flags['plugin-dir'] ?? (Array.isArray(file['plugin-dirs']) ? (file['plugin-dirs'] as string[]) : []);
+  if (pluginDirList.some((d) => !d.startsWith('/'))) fail('--plugin-dir must be an absolute path');
   return {
     hosts: hosts.map((h) => (h.startsWith('/') ? `unix://${h}` : h)), dataRoot: pick('data-root', '/var/lib/berth'), execRoot,
     pidfile: pick('pidfile', join(execRoot, 'berthd.pid')), logLevel, defaultRuntime, metricsAddr: pick('metrics-addr', '') || undefined,
+    pluginDirs: pluginDirsFrom(pluginDirList),
   };
 }
 
@@ -162,6 +172,7 @@ async function main(): Promise<void> {
   const engine = new Engine({
     db, dataRoot: o.dataRoot, images, snapshotter, runtimes, defaultRuntime, readLogs, specs, events, initPath: findInit(), cgroupParent: '/berth', log,
     volumeDrivers: { local: new LocalVolumeDriver(db, join(o.dataRoot, 'volumes')) },
+    volumePlugins: new VolumePluginRegistry(db, { dirs: o.pluginDirs, log }),
   });
   await engine.recover();
 

@@ -31,7 +31,7 @@ import { ociResources } from '../runtime/resources';
 import { HealthMonitor } from './health-monitor';
 import { healthActionError, healthConfigError, HealthState, mergeHealthcheck } from './health';
 import { nextBackoff, restartOnBoot, restartPolicyError, shouldRestart } from './restart-policy';
-import type { VolumeDriver } from '../volume/volume-driver';
+import type { VolumeDriver, VolumePlugins } from '../volume/volume-driver';
 import { Volumes } from './volumes';
 
 /** What the engine needs to turn a container into an OCI spec; cmd/ supplies the implementation. */
@@ -59,6 +59,8 @@ export interface EngineOptions {
   cgroupParent: string;
   /** Volume drivers by name (`local`); without them, only bind mounts work. */
   volumeDrivers?: Record<string, VolumeDriver>;
+  /** Docker's volume plugins, found by name on first use (`-d NAME`, `--volume-driver NAME`). */
+  volumePlugins?: VolumePlugins;
   log: (level: 'debug' | 'info' | 'warn' | 'error', msg: string) => void;
 }
 
@@ -128,7 +130,7 @@ export class Engine {
       act: (c, action) => this.actOnUnhealthy(c, action),
       log: (msg) => this.o.log('warn', msg),
     });
-    this.volumes = new Volumes(o.volumeDrivers ?? {}, () => this.containers.list(), this.events);
+    this.volumes = new Volumes(o.volumeDrivers ?? {}, () => this.containers.list(), this.events, o.volumePlugins);
     mkdirSync(this.containersDir, { recursive: true });
   }
 
@@ -184,7 +186,7 @@ export class Engine {
       }
       rmSync(this.transientPauseMarker(c.id), { force: true });
       if (alive) {
-        this.volumes.reacquire(c);
+        await this.volumes.reacquire(c);
         this.watchExit(c);
         this.health.start(c, true);
       } else {
@@ -227,7 +229,7 @@ export class Engine {
     const id = newId();
     let cname = name ? name.replace(/^\//, '') : randomName();
     while (!name && this.containers.nameTaken(cname)) cname = randomName();
-    const planned = this.volumes.plan(host, config);
+    const planned = await this.volumes.plan(host, config);
     const rec: ContainerRecord = {
       id, name: cname, created: new Date().toISOString(), image: image.id, imageRef: req.Image,
       config, hostConfig: host, path, args, state: initialState(), networkingConfig: req.NetworkingConfig, mounts: planned.mounts,
@@ -237,7 +239,7 @@ export class Engine {
       await this.o.snapshotter.prepare(id, image.chainIds.at(-1) ?? null);
       this.containers.insert(rec);
     } catch (e) {
-      this.volumes.rollback(planned.created);
+      await this.volumes.rollback(planned.created);
       await this.o.snapshotter.remove(id).catch(() => undefined);
       rmSync(this.dirOf(id), { recursive: true, force: true });
       throw e;
@@ -317,7 +319,7 @@ export class Engine {
       this.failPendingAttaches(c.id, e as Error);
       await this.rt(c).delete(c.id, true).catch(() => undefined);
       await this.rt(c).cleanup(c.id).catch(() => undefined);
-      this.volumes.release(c);
+      await this.volumes.release(c);
       safeUnmount(rootfs);
       c.state = { ...c.state, status: c.state.status === 'created' ? 'created' : 'exited', exitCode: startFailureExitCode(e) ?? 128, error: errorMessage(e), pid: 0, monitorPid: 0 };
       this.containers.save(c);
@@ -414,7 +416,7 @@ export class Engine {
       safeUnmount(this.rootfsOf(c.id));
       await released;
     }
-    this.volumes.release(c);
+    await this.volumes.release(c);
     for (const e of this.execs.values()) if (e.containerId === c.id && e.running) e.running = false;
     c.state = {
       ...c.state, status: 'exited', pid: 0, monitorPid: 0, exitCode: status.exitCode, oomKilled: status.oomKilled,
@@ -636,8 +638,8 @@ export class Engine {
     this.events.publish('container', 'destroy', c.id, { image: c.imageRef, name: c.name });
     this.notifyWaiters(c.id, 'removed', c.state.exitCode);
     await this.releaseResources(c.id, [this.rt(c)]);
-    this.volumes.release(c);
-    if (opts.volumes) this.volumes.removeAnonymous(c);
+    await this.volumes.release(c);
+    if (opts.volumes) await this.volumes.removeAnonymous(c);
   }
 
   /** Frees everything a removed container had: runtime state, mounts, its snapshot and directory. */

@@ -1,14 +1,15 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { posix } from 'node:path';
-import { conflict, invalidArgument, isKind, notFound } from '../base/errors';
+import { conflict, invalidArgument, isKind, notFound, wrap } from '../base/errors';
 import { newId } from '../base/ids';
 import type { ImageRuntimeConfig } from '../oci/image';
 import type { SpecInput } from '../runtime/runtime';
 import { archiveFromRoot, extractIntoRoot, statInRoot } from '../archive/container-path';
-import { checkVolumeName, CreateVolumeOptions, VolumeDriver, VolumeInfo } from '../volume/volume-driver';
+import { checkVolumeName, CreateVolumeOptions, VolumeDriver, VolumeInfo, VolumePlugins } from '../volume/volume-driver';
 import type { ContainerRecord, HostOptions } from './container';
 import type { MountPoint } from './mount-point';
 import type { EventBus } from './events';
+import { KeyedLock } from './locks';
 
 /** HostConfig.Mounts items as the docker CLI sends them (--mount). */
 interface DockerMount {
@@ -27,47 +28,101 @@ const PROPAGATIONS = ['shared', 'rshared', 'slave', 'rslave', 'private', 'rpriva
 export const ANONYMOUS_LABEL = 'com.docker.volume.anonymous';
 
 /**
- * Volumes as the engine sees them: the drivers chosen in cmd/, which containers use which volume,
- * and the translation of a container's -v/--mount/--volumes-from/VOLUME into mount points (at
- * create) and into runtime mounts (at start).
+ * Volumes as the engine sees them: the drivers chosen in cmd/ (built-in ones by name, plugins found
+ * on first use), which containers use which volume, and the translation of a container's
+ * -v/--mount/--volumes-from/VOLUME into mount points (at create) and into runtime mounts (at start).
+ * A volume name has one holder: built-in drivers are asked first, then the plugin remembered as
+ * holding it. Creating and removing one name is serialised.
  */
 export class Volumes {
-  /** `events` hears volume create and destroy, as in Docker. */
-  constructor(private readonly drivers: Record<string, VolumeDriver>, private readonly containers: () => ContainerRecord[], private readonly events?: EventBus) {}
+  private readonly locks = new KeyedLock();
 
-  private driver(name: string | undefined): VolumeDriver {
-    const d = this.drivers[name || 'local'];
-    if (!d) throw notFound(`error looking up volume plugin ${name}: plugin "${name}" not found`);
-    return d;
+  /** `events` hears volume create and destroy, as in Docker; `plugins` are Docker's volume plugins. */
+  constructor(
+    private readonly drivers: Record<string, VolumeDriver>,
+    private readonly containers: () => ContainerRecord[],
+    private readonly events?: EventBus,
+    private readonly plugins?: VolumePlugins,
+  ) {}
+
+  /** A driver by name ('' is `local`), activating a plugin on first use; NotFound in dockerd's words. */
+  private async driver(name: string | undefined): Promise<VolumeDriver> {
+    const n = name || 'local';
+    const d = this.drivers[n];
+    if (d) return d;
+    if (!this.plugins) throw notFound(`error looking up volume plugin ${n}: plugin "${n}" not found`);
+    try {
+      return await this.plugins.get(n);
+    } catch (e) {
+      throw wrap(e, `error looking up volume plugin ${n}`);
+    }
   }
 
-  create(name: string, driver: string | undefined, opts: CreateVolumeOptions): VolumeInfo {
-    const n = name || newId();
-    checkVolumeName(n);
-    for (const [dn, d] of Object.entries(this.drivers)) {
-      const v = d.get(n);
-      if (v && driver && dn !== driver) throw conflict(`create ${n}: volume name is taken by driver ${dn}`);
+  /** The volume called `name`, from the built-in drivers or the plugin that holds it. */
+  private async find(name: string): Promise<VolumeInfo | undefined> {
+    for (const d of Object.values(this.drivers)) {
+      const v = await d.get(name);
       if (v) return v;
     }
-    const v = this.driver(driver).create(n, opts);
-    this.events?.publish('volume', 'create', v.name, { driver: v.driver });
+    const holder = this.plugins?.holderOf(name);
+    return holder ? (await this.driver(holder)).get(name) : undefined;
+  }
+
+  /** Names for `docker info`'s Plugins.Volume: built-in drivers and plugins known so far. */
+  driverNames(): string[] {
+    return [...Object.keys(this.drivers), ...(this.plugins?.names() ?? [])];
+  }
+
+  /** POST /volumes/create: an existing volume is returned as is, unless another driver was asked for. */
+  async create(name: string, driver: string | undefined, opts: CreateVolumeOptions): Promise<VolumeInfo> {
+    const n = name || newId();
+    checkVolumeName(n);
+    return this.locks.run(n, async () => {
+      try {
+        const existing = await this.find(n);
+        if (existing) {
+          if (driver && existing.driver !== driver) throw nameTaken(existing);
+          return existing;
+        }
+        const v = await (await this.driver(driver)).create(n, opts);
+        this.events?.publish('volume', 'create', v.name, { driver: v.driver });
+        return v;
+      } catch (e) {
+        throw wrap(e, `create ${n}`);
+      }
+    });
+  }
+
+  async get(name: string): Promise<VolumeInfo> {
+    const v = await this.find(name);
+    if (!v) throw notFound(`get ${name}: no such volume`);
     return v;
   }
 
-  get(name: string): VolumeInfo {
-    for (const d of Object.values(this.drivers)) {
-      const v = d.get(name);
-      if (v) return v;
+  /**
+   * Every driver's volumes. A plugin that cannot list adds a warning (Docker's `Warnings`) instead
+   * of failing the whole list.
+   */
+  async list(warnings?: string[]): Promise<VolumeInfo[]> {
+    const out: VolumeInfo[] = [];
+    for (const d of Object.values(this.drivers)) out.push(...await d.list());
+    for (const name of this.plugins?.names() ?? []) {
+      try {
+        out.push(...await (await this.driver(name)).list());
+      } catch (e) {
+        warnings?.push(`list volumes of driver ${name}: ${e instanceof Error ? e.message : String(e)}`);
+      }
     }
-    throw notFound(`get ${name}: no such volume`);
+    return out;
   }
 
-  list(): VolumeInfo[] {
-    return Object.values(this.drivers).flatMap((d) => d.list());
-  }
-
-  usage(v: VolumeInfo): number {
-    return this.driver(v.driver).usage(v.name);
+  /** Bytes used by a volume's data; -1 when its driver does not know (plugins). */
+  async usage(v: VolumeInfo): Promise<number> {
+    try {
+      return await (await this.driver(v.driver)).usage(v.name);
+    } catch {
+      return -1;
+    }
   }
 
   /** IDs of the containers (any state) whose mounts name the volume. */
@@ -76,14 +131,16 @@ export class Volumes {
   }
 
   /** Docker's filters: dangling, driver, label (key or key=value), name (substring). */
-  filter(filters: Record<string, string[]>): VolumeInfo[] {
+  async filter(filters: Record<string, string[]>, warnings?: string[]): Promise<VolumeInfo[]> {
     for (const k of Object.keys(filters)) {
       if (!['dangling', 'driver', 'label', 'name'].includes(k)) throw invalidArgument(`invalid filter '${k}'`);
     }
-    return this.list().filter((v) => {
+    if (filters.dangling?.length && !['true', 'false', '1', '0'].includes(filters.dangling[0])) {
+      throw invalidArgument(`invalid filter 'dangling=${filters.dangling[0]}'`);
+    }
+    return (await this.list(warnings)).filter((v) => {
       if (filters.dangling?.length) {
         const want = filters.dangling[0];
-        if (!['true', 'false', '1', '0'].includes(want)) throw invalidArgument(`invalid filter 'dangling=${want}'`);
         if ((want === 'true' || want === '1') !== (this.usedBy(v.name).length === 0)) return false;
       }
       if (filters.driver?.length && !filters.driver.includes(v.driver)) return false;
@@ -94,26 +151,37 @@ export class Volumes {
   }
 
   /** DELETE /volumes/{name}: refused while any container uses it; `force` ignores a missing volume. */
-  remove(name: string, force: boolean): void {
-    let v: VolumeInfo;
-    try { v = this.get(name); } catch (e) { if (force && isKind(e, 'NotFound')) return; throw e; }
-    const users = this.usedBy(v.name);
-    if (users.length) throw conflict(`remove ${name}: volume is in use - [${users.join(', ')}]`);
-    this.driver(v.driver).remove(v.name);
-    this.events?.publish('volume', 'destroy', v.name, { driver: v.driver });
+  async remove(name: string, force: boolean): Promise<void> {
+    await this.locks.run(name, async () => {
+      let v: VolumeInfo;
+      try { v = await this.get(name); } catch (e) { if (force && isKind(e, 'NotFound')) return; throw e; }
+      const users = this.usedBy(v.name);
+      if (users.length) throw conflict(`remove ${name}: volume is in use - [${users.join(', ')}]`);
+      try {
+        await (await this.driver(v.driver)).remove(v.name);
+      } catch (e) {
+        throw isKind(e, 'Conflict') ? e : wrap(e, `remove ${name}`);
+      }
+      this.events?.publish('volume', 'destroy', v.name, { driver: v.driver });
+    });
   }
 
   /** Unused volumes; anonymous ones only unless `all=true`. */
-  prune(filters: Record<string, string[]>): { VolumesDeleted: string[]; SpaceReclaimed: number } {
+  async prune(filters: Record<string, string[]>): Promise<{ VolumesDeleted: string[]; SpaceReclaimed: number }> {
     const all = (filters.all ?? []).some((x) => x === 'true' || x === '1');
     const rest = { ...filters };
     delete rest.all;
     const deleted: string[] = [];
     let space = 0;
-    for (const v of this.filter({ ...rest, dangling: ['true'] })) {
+    for (const v of await this.filter({ ...rest, dangling: ['true'] })) {
       if (!all && !v.anonymous) continue;
-      const size = this.usage(v);
-      try { this.driver(v.driver).remove(v.name); } catch { continue; }
+      const size = await this.usage(v);
+      try {
+        await this.locks.run(v.name, async () => {
+          if (this.usedBy(v.name).length) throw conflict('in use');
+          await (await this.driver(v.driver)).remove(v.name);
+        });
+      } catch { continue; }
       this.events?.publish('volume', 'destroy', v.name, { driver: v.driver });
       deleted.push(v.name);
       space += Math.max(0, size);
@@ -128,34 +196,46 @@ export class Volumes {
    * that order of precedence, lowest first, as dockerd). Creates missing named and anonymous
    * volumes; on error, removes those it created. `created` lists them for the caller's rollback.
    */
-  plan(host: HostOptions, config: ImageRuntimeConfig): { mounts: MountPoint[]; created: VolumeInfo[] } {
+  async plan(host: HostOptions, config: ImageRuntimeConfig): Promise<{ mounts: MountPoint[]; created: VolumeInfo[] }> {
     const created: VolumeInfo[] = [];
     try {
-      return { mounts: this.planInner(host, config, created), created };
+      return { mounts: await this.planInner(host, config, created), created };
     } catch (e) {
-      this.rollback(created);
+      await this.rollback(created);
       throw e;
     }
   }
 
-  rollback(created: VolumeInfo[]): void {
+  async rollback(created: VolumeInfo[]): Promise<void> {
     for (const v of created) {
-      try { this.driver(v.driver).remove(v.name); } catch { /* best effort */ }
+      try { await (await this.driver(v.driver)).remove(v.name); } catch { /* best effort */ }
     }
   }
 
-  private ensure(name: string, driver: string | undefined, opts: CreateVolumeOptions, created: VolumeInfo[]): VolumeInfo {
+  /**
+   * The volume a mount names, created with `driver` (--volume-driver, --mount volume-driver) when
+   * it does not exist. An existing volume of another driver than the one asked for is a conflict,
+   * as in dockerd.
+   */
+  private async ensure(name: string, driver: string | undefined, opts: CreateVolumeOptions, created: VolumeInfo[]): Promise<VolumeInfo> {
     checkVolumeName(name);
-    for (const d of Object.values(this.drivers)) {
-      const v = d.get(name);
-      if (v) return v;
-    }
-    const v = this.driver(driver).create(name, opts);
-    created.push(v);
-    return v;
+    return this.locks.run(name, async () => {
+      try {
+        const existing = await this.find(name);
+        if (existing) {
+          if (driver && existing.driver !== driver) throw nameTaken(existing);
+          return existing;
+        }
+        const v = await (await this.driver(driver)).create(name, opts);
+        created.push(v);
+        return v;
+      } catch (e) {
+        throw wrap(e, `create ${name}`);
+      }
+    });
   }
 
-  private planInner(host: HostOptions, config: ImageRuntimeConfig, created: VolumeInfo[]): MountPoint[] {
+  private async planInner(host: HostOptions, config: ImageRuntimeConfig, created: VolumeInfo[]): Promise<MountPoint[]> {
     const byDest = new Map<string, MountPoint>();
     const volumeDriver = typeof host.VolumeDriver === 'string' && host.VolumeDriver ? host.VolumeDriver : undefined;
     for (const spec of (host.VolumesFrom as string[] | null | undefined) ?? []) {
@@ -175,18 +255,18 @@ export class Volumes {
       fromRequest.add(m.destination);
       byDest.set(m.destination, m);
     };
-    for (const b of host.Binds ?? []) claim(this.parseBind(b, volumeDriver, created));
-    for (const raw of (host.Mounts as DockerMount[] | null | undefined) ?? []) claim(this.parseMount(raw, volumeDriver, created));
+    for (const b of host.Binds ?? []) claim(await this.parseBind(b, volumeDriver, created));
+    for (const raw of (host.Mounts as DockerMount[] | null | undefined) ?? []) claim(await this.parseMount(raw, volumeDriver, created));
     for (const dest of Object.keys(config.Volumes ?? {})) {
       const d = cleanDest(dest, dest);
       if (byDest.has(d)) continue;
-      const v = this.ensure(newId(), volumeDriver, { anonymous: true }, created);
+      const v = await this.ensure(newId(), volumeDriver, { anonymous: true }, created);
       byDest.set(d, { type: 'volume', destination: d, name: v.name, driver: v.driver, source: v.mountpoint, rw: true, mode: '', propagation: '', copyData: true });
     }
     return [...byDest.values()];
   }
 
-  private parseBind(spec: string, volumeDriver: string | undefined, created: VolumeInfo[]): MountPoint {
+  private async parseBind(spec: string, volumeDriver: string | undefined, created: VolumeInfo[]): Promise<MountPoint> {
     const parts = spec.split(':');
     if (parts.length < 1 || parts.length > 3 || parts.some((p) => p === '')) throw invalidArgument(`invalid volume specification: '${spec}'`);
     if (parts.length === 1) parts.unshift('');
@@ -204,11 +284,11 @@ export class Volumes {
     }
     if (propagation) throw invalidArgument(`invalid mode: ${mode}: propagation is for bind mounts`);
     const anonymous = src === '';
-    const v = this.ensure(anonymous ? newId() : src, volumeDriver, { anonymous }, created);
+    const v = await this.ensure(anonymous ? newId() : src, volumeDriver, { anonymous }, created);
     return { type: 'volume', destination, name: v.name, driver: v.driver, source: v.mountpoint, rw, mode, propagation: '', copyData: !opts.includes('nocopy') };
   }
 
-  private parseMount(m: DockerMount, volumeDriver: string | undefined, created: VolumeInfo[]): MountPoint {
+  private async parseMount(m: DockerMount, volumeDriver: string | undefined, created: VolumeInfo[]): Promise<MountPoint> {
     const type = m.Type ?? '';
     if (!m.Target) throw invalidArgument(`invalid mount config for type "${type}": field Target must not be empty`);
     const destination = cleanDest(m.Target, m.Target);
@@ -226,7 +306,7 @@ export class Volumes {
       if (m.BindOptions || m.TmpfsOptions) throw invalidArgument('invalid mount config for type "volume": options are for other mount types');
       const vo = m.VolumeOptions ?? {};
       const anonymous = !m.Source;
-      const v = this.ensure(m.Source || newId(), vo.DriverConfig?.Name || volumeDriver, {
+      const v = await this.ensure(m.Source || newId(), vo.DriverConfig?.Name || volumeDriver, {
         anonymous, labels: vo.Labels ?? undefined, options: vo.DriverConfig?.Options ?? undefined,
       }, created);
       return { type: 'volume', destination, name: v.name, driver: v.driver, source: v.mountpoint, rw, mode: '', propagation: '', copyData: !vo.NoCopy };
@@ -264,7 +344,13 @@ export class Volumes {
         }
         let source = m.source ?? '';
         if (m.type === 'volume') {
-          source = this.driver(m.driver).mount(m.name!, c.id);
+          try {
+            source = await (await this.driver(m.driver)).mount(m.name!, c.id);
+          } catch (e) {
+            throw wrap(e, `error while mounting volume '${m.source || m.name}'`);
+          }
+          // A plugin tells its mountpoint at Mount: inspect's Source shows it from then on.
+          m.source = source;
           if (m.copyData) {
             await copyUp(rootfs, m.destination, source);
             m.copyData = false;
@@ -275,37 +361,53 @@ export class Volumes {
         out.push({ destination: m.destination, type: 'bind', source, options: ['rbind', m.rw ? 'rw' : 'ro', ...(m.propagation ? [m.propagation] : ['rprivate'])] });
       }
     } catch (e) {
-      this.release(c);
+      await this.release(c);
       throw e;
     }
     return out;
   }
 
-  /** Drops a container's hold on its volumes (the last holder unmounts). Never throws. */
-  release(c: ContainerRecord): void {
+  /**
+   * Drops a container's hold on its volumes (the last holder unmounts; a plugin gets its
+   * VolumeDriver.Unmount with the container's ID). Safe to call twice. Never throws.
+   */
+  async release(c: ContainerRecord): Promise<void> {
     for (const m of c.mounts ?? []) {
       if (m.type !== 'volume' || !m.name) continue;
-      try { this.driver(m.driver).unmount(m.name, c.id); } catch { /* best effort */ }
+      try { await (await this.driver(m.driver)).unmount(m.name, c.id); } catch { /* best effort */ }
     }
   }
 
-  /** After a berthd restart: a running container holds its volumes again. */
-  reacquire(c: ContainerRecord): void {
+  /**
+   * After a berthd restart: a running container holds its volumes again. Only built-in drivers keep
+   * holds in memory; plugin mounts are recorded (so no plugin is called, nor waited for, here).
+   */
+  async reacquire(c: ContainerRecord): Promise<void> {
     for (const m of c.mounts ?? []) {
       if (m.type !== 'volume' || !m.name) continue;
-      try { this.driver(m.driver).mount(m.name, c.id); } catch { /* reported at the next start */ }
+      const d = this.drivers[m.driver || 'local'];
+      if (!d) continue;
+      try { await d.mount(m.name, c.id); } catch { /* reported at the next start */ }
     }
   }
 
   /** `rm -v`: the container's anonymous volumes that no other container uses. */
-  removeAnonymous(c: ContainerRecord): void {
+  async removeAnonymous(c: ContainerRecord): Promise<void> {
     for (const m of c.mounts ?? []) {
       if (m.type !== 'volume' || !m.name) continue;
-      const v = this.drivers[m.driver || 'local']?.get(m.name);
-      if (!v?.anonymous || this.usedBy(v.name).some((id) => id !== c.id)) continue;
-      try { this.driver(v.driver).remove(v.name); } catch { /* in use elsewhere or gone */ }
+      try {
+        const d = await this.driver(m.driver);
+        const v = await d.get(m.name);
+        if (!v?.anonymous || this.usedBy(v.name).some((id) => id !== c.id)) continue;
+        await this.locks.run(v.name, () => d.remove(v.name));
+      } catch { /* in use elsewhere or gone */ }
     }
   }
+}
+
+/** dockerd's name conflict: one name, one driver. */
+function nameTaken(v: VolumeInfo) {
+  return conflict(`driver '${v.driver}' already has volume '${v.name}': volume name must be unique`);
 }
 
 /** Inspect's labels: the anonymous marker as dockerd sets it. */

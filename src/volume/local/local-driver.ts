@@ -46,9 +46,9 @@ export class LocalVolumeDriver implements VolumeDriver {
     };
   }
 
-  create(name: string, opts: CreateVolumeOptions): VolumeInfo {
+  async create(name: string, opts: CreateVolumeOptions): Promise<VolumeInfo> {
     const data = this.dataOf(name);
-    const existing = this.get(name);
+    const existing = this.row(name);
     if (existing) return existing;
     const options = opts.options ?? {};
     for (const k of Object.keys(options)) if (!OPTION_KEYS.has(k)) throw invalidArgument(`invalid option key: "${k}"`);
@@ -64,20 +64,24 @@ export class LocalVolumeDriver implements VolumeDriver {
       rmSync(join(this.root, name), { recursive: true, force: true });
       throw wrap(e, `create volume ${name}`);
     }
-    return this.get(name)!;
+    return this.row(name)!;
   }
 
-  get(name: string): VolumeInfo | undefined {
+  async get(name: string): Promise<VolumeInfo | undefined> {
+    return this.row(name);
+  }
+
+  private row(name: string): VolumeInfo | undefined {
     const r = this.db.prepare('SELECT * FROM volumes WHERE name = ?').get(name) as Row | undefined;
     return r ? this.info(r) : undefined;
   }
 
-  list(): VolumeInfo[] {
+  async list(): Promise<VolumeInfo[]> {
     return (this.db.prepare('SELECT * FROM volumes ORDER BY name').all() as Row[]).map((r) => this.info(r));
   }
 
-  remove(name: string): void {
-    const v = this.get(name);
+  async remove(name: string): Promise<void> {
+    const v = this.row(name);
     if (!v) throw notFound(`get ${name}: no such volume`);
     if (this.refs.get(name)?.size) throw conflict(`remove ${name}: volume is in use`);
     const data = this.dataOf(name);
@@ -86,8 +90,8 @@ export class LocalVolumeDriver implements VolumeDriver {
     rmSync(join(this.root, name), { recursive: true, force: true });
   }
 
-  mount(name: string, ref: string): string {
-    const v = this.get(name);
+  async mount(name: string, ref: string): Promise<string> {
+    const v = this.row(name);
     if (!v) throw notFound(`get ${name}: no such volume`);
     const data = this.dataOf(name);
     const refs = this.refs.get(name) ?? new Set<string>();
@@ -96,11 +100,12 @@ export class LocalVolumeDriver implements VolumeDriver {
       const o = v.options.o ? v.options.o.split(',').filter(Boolean) : [];
       // type=none,o=bind is a bind of the device; anything else is a filesystem mount.
       const isBind = o.includes('bind') || o.includes('rbind');
-      if (isBind && !existsSync(v.options.device)) throw invalidArgument(`error while mounting volume '${data}': failed to mount local volume: mount ${v.options.device}:${data}, flags: 0x1000: no such file or directory`);
+      // The engine puts dockerd's "error while mounting volume '<path>'" in front of these.
+      if (isBind && !existsSync(v.options.device)) throw invalidArgument(`failed to mount local volume: mount ${v.options.device}:${data}, flags: 0x1000: no such file or directory`);
       try {
         mountAll([{ type: isBind ? 'bind' : v.options.type, source: v.options.device, options: o }], data);
       } catch (e) {
-        throw wrap(e, `error while mounting volume '${data}'`);
+        throw wrap(e, 'failed to mount local volume');
       }
     }
     refs.add(ref);
@@ -108,7 +113,7 @@ export class LocalVolumeDriver implements VolumeDriver {
     return data;
   }
 
-  unmount(name: string, ref: string): void {
+  async unmount(name: string, ref: string): Promise<void> {
     const refs = this.refs.get(name);
     if (!refs?.delete(ref)) return;
     if (refs.size > 0) return;
@@ -117,7 +122,7 @@ export class LocalVolumeDriver implements VolumeDriver {
     if (isMounted(data)) unmount(data);
   }
 
-  usage(name: string): number {
+  async usage(name: string): Promise<number> {
     try { return du(this.dataOf(name)); } catch { return -1; }
   }
 }

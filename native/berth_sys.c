@@ -16,6 +16,8 @@
 #include <stdlib.h>
 #include <linux/openat2.h>
 #include <sys/syscall.h>
+#include <sched.h>
+#include <pthread.h>
 
 static const char *errno_name(int e) {
   switch (e) {
@@ -213,6 +215,35 @@ static napi_value do_lgetxattr(napi_env env, napi_callback_info info) {
   return r;
 }
 
+// netnsCreate(path): a new network namespace kept alive by a bind mount on `path` (as `ip netns add`
+// does, without spawning it). unshare(CLONE_NEWNET) moves only the calling thread, so it runs on a
+// short-lived thread of its own: Node's threads stay in the host's namespace.
+struct netns_job { const char *path; int err; };
+
+static void *netns_thread(void *arg) {
+  struct netns_job *job = arg;
+  if (unshare(CLONE_NEWNET) < 0) { job->err = errno; return NULL; }
+  char self[64];
+  snprintf(self, sizeof self, "/proc/self/task/%ld/ns/net", (long)syscall(SYS_gettid));
+  if (mount(self, job->path, NULL, MS_BIND, NULL) < 0) job->err = errno;
+  return NULL;
+}
+
+static napi_value netns_create(napi_env env, napi_callback_info info) {
+  ARGS(1);
+  char path[4096];
+  if (get_string(env, argv[0], path, sizeof path)) { napi_throw_type_error(env, NULL, "path"); return NULL; }
+  int fd = open(path, O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
+  if (fd < 0) return throw_errno(env, path, errno);
+  close(fd);
+  struct netns_job job = { .path = path, .err = 0 };
+  pthread_t t;
+  int e = pthread_create(&t, NULL, netns_thread, &job);
+  if (e == 0) { pthread_join(t, NULL); e = job.err; }
+  if (e) { unlink(path); return throw_errno(env, path, e); }
+  return NULL;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
     { "seqpacketConnect", NULL, seqpacket_connect, NULL, NULL, NULL, napi_default, NULL },
@@ -224,6 +255,7 @@ static napi_value init(napi_env env, napi_value exports) {
     { "lgetxattrBuffer", NULL, do_lgetxattr_buffer, NULL, NULL, NULL, napi_default, NULL },
     { "llistxattr", NULL, do_llistxattr, NULL, NULL, NULL, napi_default, NULL },
     { "openat2", NULL, do_openat2, NULL, NULL, NULL, napi_default, NULL },
+    { "netnsCreate", NULL, netns_create, NULL, NULL, NULL, napi_default, NULL },
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

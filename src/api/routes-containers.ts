@@ -31,7 +31,7 @@ export function containerRoutes(r: Router, d: ContainerRouteDeps): void {
     const out = [];
     for (const c of list) {
       const size = withSize ? { rw: await engine.sizeOf(c.id), rootFs: 0 } : undefined;
-      out.push(containerSummary(c, size));
+      out.push(containerSummary(c, engine.networks.viewOf(c), size));
     }
     sendJson(res, 200, out);
   });
@@ -45,7 +45,7 @@ export function containerRoutes(r: Router, d: ContainerRouteDeps): void {
 
   r.add('GET', '/containers/:id/json', ({ res, params, query }) => {
     const c = engine.containers.resolve(params.id);
-    const out = containerInspect(c, { logPath: engine.logPathOf(c.id), rootfs: engine.rootfsOf(c.id), upperDir: d.snapshotter.upperDir(c.id) });
+    const out = containerInspect(c, { logPath: engine.logPathOf(c.id), rootfs: engine.rootfsOf(c.id), upperDir: d.snapshotter.upperDir(c.id) }, engine.networks.viewOf(c));
     if (qbool(query, 'size')) out.SizeRw = 0;
     sendJson(res, 200, out);
   });

@@ -90,9 +90,6 @@ export function systemRoutes(r: Router, d: { engine: Engine; images: ImageStore;
     req.socket.on('close', () => { unsubscribe(); if (timer) clearTimeout(timer); });
   });
 
-  // berth has only the built-in host and none networks, which Docker never prunes.
-  r.add('POST', '/networks/prune', ({ res }) => { sendJson(res, 200, { NetworksDeleted: [] }); });
-
   r.add('GET', '/system/df', async ({ res }) => {
     const counts = new Map<string, number>();
     for (const c of engine.containers.list()) counts.set(c.image, (counts.get(c.image) ?? 0) + 1);

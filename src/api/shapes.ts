@@ -2,6 +2,8 @@ import type { ContainerRecord } from '../daemon/container';
 import type { ImageRecord } from '../image/image-store';
 import { humanDuration } from '../base/units';
 import { healthStatusSuffix } from '../daemon/health';
+import type { ContainerNetworkView, EndpointRecord, NetworkRecord } from '../daemon/networks';
+import { portMap, portSummary } from '../network/ports';
 
 /** Docker's `Status` column text for a container. */
 export function statusText(c: ContainerRecord, now = Date.now()): string {
@@ -26,14 +28,25 @@ function networkMode(c: ContainerRecord): string {
   return !m || m === 'default' ? 'bridge' : m;
 }
 
-function networksOf(c: ContainerRecord): Record<string, unknown> {
+/** Docker's EndpointSettings for each network (addresses only while the container runs). */
+function networksOf(c: ContainerRecord, view: ContainerNetworkView): Record<string, Record<string, unknown>> {
   const mode = networkMode(c);
   if (mode.startsWith('container:')) return {};
+  if (mode === 'host' || mode === 'none') {
+    return { [mode]: endpointSettings({}, undefined, undefined) };
+  }
+  const out: Record<string, Record<string, unknown>> = {};
+  for (const n of view.networks) out[n.name] = endpointSettings(n.config, n.network, n.endpoint);
+  return out;
+}
+
+function endpointSettings(cfg: ContainerNetworkView['networks'][number]['config'], net: NetworkRecord | undefined, ep: EndpointRecord | undefined): Record<string, unknown> {
+  const ipam = cfg.IPAMConfig?.IPv4Address ? { IPv4Address: cfg.IPAMConfig.IPv4Address } : null;
   return {
-    [mode]: {
-      IPAMConfig: null, Links: null, Aliases: null, MacAddress: '', NetworkID: '', EndpointID: '', Gateway: '',
-      IPAddress: '', IPPrefixLen: 0, IPv6Gateway: '', GlobalIPv6Address: '', GlobalIPv6PrefixLen: 0, DriverOpts: null, DNSNames: null,
-    },
+    IPAMConfig: ipam, Links: null, Aliases: cfg.Aliases?.length ? cfg.Aliases : null, MacAddress: ep?.mac ?? '', DriverOpts: null, GwPriority: 0,
+    NetworkID: net?.id ?? '', EndpointID: ep?.endpointId ?? '', Gateway: ep && net ? net.gateway : '', IPAddress: ep?.ip ?? '',
+    IPPrefixLen: ep && net ? Number(net.subnet.split('/')[1]) : 0, IPv6Gateway: '', GlobalIPv6Address: '', GlobalIPv6PrefixLen: 0,
+    DNSNames: ep && ep.aliases.length ? ep.aliases : null,
   };
 }
 
@@ -52,7 +65,7 @@ function mountsOf(c: ContainerRecord): Array<Record<string, unknown>> {
 }
 
 /** GET /containers/json item. */
-export function containerSummary(c: ContainerRecord, size?: { rw: number; rootFs: number }): Record<string, unknown> {
+export function containerSummary(c: ContainerRecord, view: ContainerNetworkView, size?: { rw: number; rootFs: number }): Record<string, unknown> {
   const out: Record<string, unknown> = {
     Id: c.id,
     Names: [`/${c.name}`],
@@ -60,12 +73,12 @@ export function containerSummary(c: ContainerRecord, size?: { rw: number; rootFs
     ImageID: c.image,
     Command: commandLine(c),
     Created: Math.floor(Date.parse(c.created) / 1000),
-    Ports: [],
+    Ports: portSummary(view.ports, c.config.ExposedPorts),
     Labels: c.config.Labels ?? {},
     State: c.state.status,
     Status: statusText(c),
     HostConfig: { NetworkMode: networkMode(c) },
-    NetworkSettings: { Networks: networksOf(c) },
+    NetworkSettings: { Networks: networksOf(c, view) },
     Mounts: mountsOf(c),
   };
   if (size) {
@@ -76,7 +89,7 @@ export function containerSummary(c: ContainerRecord, size?: { rw: number; rootFs
 }
 
 /** GET /containers/{id}/json. */
-export function containerInspect(c: ContainerRecord, paths: { logPath: string; rootfs: string; upperDir: string }): Record<string, unknown> {
+export function containerInspect(c: ContainerRecord, paths: { logPath: string; rootfs: string; upperDir: string }, view: ContainerNetworkView): Record<string, unknown> {
   const s = c.state;
   const h = c.hostConfig;
   return {
@@ -163,12 +176,7 @@ export function containerInspect(c: ContainerRecord, paths: { logPath: string; r
       StopSignal: c.config.StopSignal,
       StopTimeout: c.config.StopTimeout,
     },
-    NetworkSettings: {
-      Bridge: '', SandboxID: '', SandboxKey: '', Ports: {}, HairpinMode: false, LinkLocalIPv6Address: '', LinkLocalIPv6PrefixLen: 0,
-      SecondaryIPAddresses: null, SecondaryIPv6Addresses: null, EndpointID: '', Gateway: '', GlobalIPv6Address: '', GlobalIPv6PrefixLen: 0,
-      IPAddress: '', IPPrefixLen: 0, IPv6Gateway: '', MacAddress: '',
-      Networks: networksOf(c),
-    },
+    NetworkSettings: networkSettings(c, view),
   };
 }
 
@@ -217,5 +225,20 @@ export function imageInspect(img: ImageRecord): Record<string, unknown> {
     GraphDriver: { Name: 'overlay2', Data: null },
     RootFS: { Type: 'layers', Layers: cfg.rootfs.diff_ids },
     Metadata: { LastTagTime: '0001-01-01T00:00:00Z' },
+  };
+}
+
+/** Docker's NetworkSettings: the top-level address fields mirror the default bridge endpoint only. */
+function networkSettings(c: ContainerRecord, view: ContainerNetworkView): Record<string, unknown> {
+  const networks = networksOf(c, view);
+  const bridge = networks.bridge ?? {};
+  const running = !!view.netns;
+  return {
+    Bridge: '', SandboxID: running ? c.id : '', SandboxKey: view.netns ?? '',
+    Ports: running || view.ports.length ? portMap(view.ports, c.config.ExposedPorts) : {},
+    HairpinMode: false, LinkLocalIPv6Address: '', LinkLocalIPv6PrefixLen: 0, SecondaryIPAddresses: null, SecondaryIPv6Addresses: null,
+    EndpointID: bridge.EndpointID ?? '', Gateway: bridge.Gateway ?? '', GlobalIPv6Address: '', GlobalIPv6PrefixLen: 0,
+    IPAddress: bridge.IPAddress ?? '', IPPrefixLen: bridge.IPPrefixLen ?? 0, IPv6Gateway: '', MacAddress: bridge.MacAddress ?? '',
+    Networks: networks,
   };
 }

@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { release } from 'node:os';
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { openDatabase } from '../sys/database';
 import { OverlaySnapshotter } from '../snapshot/overlay/overlay-snapshotter';
 import { LocalImageStore } from '../image/store';
@@ -11,7 +11,7 @@ import { resolveUser } from '../runtime/user';
 import { readLogs } from '../runtime/logs';
 import { SeccompTranslator } from '../security/seccomp';
 import { ALL_CAPABILITIES, computeCapabilities } from '../security/capabilities';
-import { boundingCapabilityNumbers, hostHardRlimits } from '../sys/process';
+import { boundingCapabilityNumbers, hostHardRlimits, processAlive } from '../sys/process';
 import { Engine, SpecBuilder } from '../daemon/engine';
 import { EventBus } from '../daemon/events';
 import { Router } from '../api/router';
@@ -29,6 +29,10 @@ import { volumeRoutes } from '../api/routes-volumes';
 import { LocalVolumeDriver } from '../volume/local/local-driver';
 import { VolumePluginRegistry } from '../volume/plugin/volume-plugin-registry';
 import { pluginDirsFrom, type PluginDirs } from '../volume/plugin/discovery';
+import { NetavarkDriver } from '../network/netavark/netavark-driver';
+import { Firewall } from '../network/firewall';
+import { DEFAULT_POOLS, parsePool, type AddressPool } from '../network/ipam';
+import { networkRoutes } from '../api/routes-networks';
 import { closeServer, createApiServer, listen } from '../api/server';
 import { createMetricsServer, EngineMetrics } from '../api/metrics';
 
@@ -47,6 +51,11 @@ interface DaemonOptions {
   defaultRuntime: 'crun' | 'runc' | 'auto';
   /** host:port of the Prometheus listener, if any. */
   metricsAddr?: string;
+  /** The default bridge's interface name and address (dockerd's --bridge and --bip). */
+  bridge: string;
+  bip?: string;
+  /** Where network subnets are taken from (dockerd's --default-address-pool). */
+  addressPools: AddressPool[];
 }
 
 const USAGE = `Usage:	berthd [OPTIONS]
@@ -58,6 +67,9 @@ Options:
       --data-root string        Root directory of persistent state (default "/var/lib/berth")
       --default-runtime string  Default OCI runtime: crun, runc or auto (default "auto")
       --exec-root string        Root directory for execution state files (default "/run/berth")
+  -b, --bridge string           Interface of the default bridge network (default "berth0")
+      --bip string              IPv4 address and prefix of the default bridge (default: the first free pool subnet)
+      --default-address-pool    Default address pools for networks, e.g. base=10.10.0.0/16,size=24 (repeatable)
   -H, --host list               Daemon socket(s) to connect to (default unix:///run/berth/berth.sock)
   -l, --log-level string        Set the logging level ("debug"|"info"|"warn"|"error") (default "info")
       --metrics-addr string     Set default address and port to serve the metrics api on
@@ -75,7 +87,7 @@ function parseArgs(argv: string[]): DaemonOptions {
     '-H': 'host', '--host': 'host', '--data-root': 'data-root', '--exec-root': 'exec-root', '-p': 'pidfile', '--pidfile': 'pidfile',
     '--config-file': 'config-file', '-l': 'log-level', '--log-level': 'log-level', '--default-runtime': 'default-runtime',
     '--plugin-dir': 'plugin-dir',
-    '--metrics-addr': 'metrics-addr',
+    '--metrics-addr': 'metrics-addr', '-b': 'bridge', '--bridge': 'bridge', '--bip': 'bip', '--default-address-pool': 'default-address-pool',
   };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -103,7 +115,16 @@ function parseArgs(argv: string[]): DaemonOptions {
   const execRoot = pick('exec-root', '/run/berth');
   const pluginDirList = flags['plugin-dir'] ?? (Array.isArray(file['plugin-dirs']) ? (file['plugin-dirs'] as string[]) : []);
   if (pluginDirList.some((d) => !d.startsWith('/'))) fail('--plugin-dir must be an absolute path');
+  const poolSpecs = flags['default-address-pool'] ?? (Array.isArray(file['default-address-pools'])
+    ? (file['default-address-pools'] as Array<{ base: string; size: number }>).map((p) => `base=${p.base},size=${p.size}`) : []);
+  let addressPools = DEFAULT_POOLS;
+  try {
+    if (poolSpecs.length) addressPools = poolSpecs.map(parsePool);
+  } catch (e) { fail((e as Error).message); }
+  const bridge = pick('bridge', 'berth0');
+  if (!/^[a-zA-Z0-9_.-]{1,15}$/.test(bridge)) fail(`invalid bridge name: ${bridge}`);
   return {
+    bridge, bip: pick('bip', '') || undefined, addressPools,
     hosts: hosts.map((h) => (h.startsWith('/') ? `unix://${h}` : h)), dataRoot: pick('data-root', '/var/lib/berth'), execRoot,
     pidfile: pick('pidfile', join(execRoot, 'berthd.pid')), logLevel, defaultRuntime, metricsAddr: pick('metrics-addr', '') || undefined,
     pluginDirs: pluginDirsFrom(pluginDirList),
@@ -113,6 +134,11 @@ function parseArgs(argv: string[]): DaemonOptions {
 function fail(msg: string): never {
   process.stderr.write(`berthd: ${msg}\n`);
   process.exit(1);
+}
+
+/** netavark and aardvark-dns: Debian ships them with podman, outside PATH. */
+function findTool(name: string): string {
+  return [`/usr/lib/podman/${name}`, `/usr/libexec/podman/${name}`, `/usr/local/lib/podman/${name}`].find((p) => existsSync(p)) ?? name;
 }
 
 /** Picks a static init binary for --init, which must run inside any image. */
@@ -131,7 +157,7 @@ async function main(): Promise<void> {
   mkdirSync(o.execRoot, { recursive: true, mode: 0o700 });
   if (existsSync(o.pidfile)) {
     const pid = Number(readFileSync(o.pidfile, 'utf8'));
-    if (pid && pid !== process.pid && alive(pid)) fail(`pid file found, ensure berthd is not running or delete ${o.pidfile}`);
+    if (pid && pid !== process.pid && processAlive(pid)) fail(`pid file found, ensure berthd is not running or delete ${o.pidfile}`);
   }
   writeFileSync(o.pidfile, `${process.pid}`);
 
@@ -173,6 +199,12 @@ async function main(): Promise<void> {
     db, dataRoot: o.dataRoot, images, snapshotter, runtimes, defaultRuntime, readLogs, specs, events, initPath: findInit(), cgroupParent: '/berth', log,
     volumeDrivers: { local: new LocalVolumeDriver(db, join(o.dataRoot, 'volumes')) },
     volumePlugins: new VolumePluginRegistry(db, { dirs: o.pluginDirs, log }),
+    network: {
+      driver: new NetavarkDriver({ binary: findTool('netavark'), aardvarkBinary: findTool('aardvark-dns'), configDir: join(o.execRoot, 'netavark') }),
+      // The default exec root gets the plain chain name; another berthd on the host gets its own.
+      firewall: new Firewall(o.execRoot === '/run/berth' ? 'BERTH-ISOLATION' : `BERTH-ISO-${createHash('sha256').update(o.execRoot).digest('hex').slice(0, 8)}`, join(o.execRoot, 'ip_forward.orig')),
+      netnsDir: join(o.execRoot, 'netns'), pools: o.addressPools, defaultBridge: { name: o.bridge, bip: o.bip },
+    },
   });
   await engine.recover();
 
@@ -180,6 +212,7 @@ async function main(): Promise<void> {
   containerRoutes(router, { engine, snapshotter });
   resourceRoutes(router, { engine });
   volumeRoutes(router, { engine });
+  networkRoutes(router, { engine });
   const registry = new DistributionClient(images);
   imageRoutes(router, { engine, images, registry });
   const buildCache = new SqliteBuildCache(db);
@@ -212,16 +245,13 @@ async function main(): Promise<void> {
     log('info', `received ${sig}, shutting down (containers keep running)`);
     servers.forEach((s, i) => closeServer(s, o.hosts[i]));
     metricsServer?.close();
+    engine.networks.closePorts();
     rmSync(o.pidfile, { force: true });
     db.close();
     process.exit(0);
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
-}
-
-function alive(pid: number): boolean {
-  try { process.kill(pid, 0); return true; } catch { return false; }
 }
 
 main().catch((e) => {

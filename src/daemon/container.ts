@@ -49,6 +49,15 @@ export interface ContainerState {
   health?: HealthState;
 }
 
+/** What a container asked for on one network (Docker's EndpointSettings, the parts a user sets). */
+export interface EndpointConfig {
+  IPAMConfig?: { IPv4Address?: string; IPv6Address?: string } | null;
+  Aliases?: string[] | null;
+  MacAddress?: string;
+  NetworkID?: string;
+  [extra: string]: unknown;
+}
+
 /** Everything berth stores about one container. */
 export interface ContainerRecord {
   id: string;
@@ -66,6 +75,8 @@ export interface ContainerRecord {
   state: ContainerState;
   /** Docker's NetworkingConfig as sent at create, kept for inspect. */
   networkingConfig?: unknown;
+  /** The networks it joins (by name, the primary first), resolved at create and changed by connect/disconnect; absent in older records and for host/none/container: modes. */
+  networks?: Record<string, EndpointConfig>;
   /** Volumes, binds and tmpfs mounts resolved at create (absent in records made before volumes). */
   mounts?: MountPoint[];
 }

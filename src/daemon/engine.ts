@@ -33,6 +33,7 @@ import { healthActionError, healthConfigError, HealthState, mergeHealthcheck } f
 import { nextBackoff, restartOnBoot, restartPolicyError, shouldRestart } from './restart-policy';
 import type { VolumeDriver, VolumePlugins } from '../volume/volume-driver';
 import { Volumes } from './volumes';
+import { Networks, type NetworksOptions, type Sandbox, type EndpointConfig } from './networks';
 
 /** What the engine needs to turn a container into an OCI spec; cmd/ supplies the implementation. */
 export interface SpecBuilder {
@@ -61,13 +62,15 @@ export interface EngineOptions {
   volumeDrivers?: Record<string, VolumeDriver>;
   /** Docker's volume plugins, found by name on first use (`-d NAME`, `--volume-driver NAME`). */
   volumePlugins?: VolumePlugins;
+  /** Bridge networking: the driver (netavark), the firewall, where namespaces live, address pools. */
+  network: Pick<NetworksOptions, 'driver' | 'firewall' | 'netnsDir' | 'pools' | 'defaultBridge'>;
   log: (level: 'debug' | 'info' | 'warn' | 'error', msg: string) => void;
 }
 
 /** The body of POST /containers/create, in Docker's field names (they are the wire format). */
 export interface CreateRequest extends ImageRuntimeConfig {
   HostConfig?: HostOptions;
-  NetworkingConfig?: unknown;
+  NetworkingConfig?: { EndpointsConfig?: Record<string, EndpointConfig> | null } | null;
 }
 
 export interface ExecRecord {
@@ -106,6 +109,7 @@ export class Engine {
   readonly containers: ContainerStore;
   readonly events: EventBus;
   readonly volumes: Volumes;
+  readonly networks: Networks;
   private readonly locks = new KeyedLock();
   private readonly waiters = new Map<string, Waiter[]>();
   /** Attach requests made before start (docker run attaches, then starts). */
@@ -131,6 +135,7 @@ export class Engine {
       log: (msg) => this.o.log('warn', msg),
     });
     this.volumes = new Volumes(o.volumeDrivers ?? {}, () => this.containers.list(), this.events, o.volumePlugins);
+    this.networks = new Networks({ ...o.network, db: o.db, events: this.events, containers: () => this.containers.list(), log: o.log });
     mkdirSync(this.containersDir, { recursive: true });
   }
 
@@ -194,6 +199,7 @@ export class Engine {
         endedWhileAway.add(c.id);
       }
     }
+    await this.networks.recover(new Set(this.containers.list().filter((c) => isRunning(c.state)).map((c) => c.id)));
     // Host reboot behaviour: restart policies bring containers back when berthd starts.
     for (const c of this.containers.list()) {
       const s = c.state;
@@ -229,10 +235,11 @@ export class Engine {
     const id = newId();
     let cname = name ? name.replace(/^\//, '') : randomName();
     while (!name && this.containers.nameTaken(cname)) cname = randomName();
+    const networks = this.networks.planContainer(host, req.NetworkingConfig?.EndpointsConfig, config.ExposedPorts);
     const planned = await this.volumes.plan(host, config);
     const rec: ContainerRecord = {
       id, name: cname, created: new Date().toISOString(), image: image.id, imageRef: req.Image,
-      config, hostConfig: host, path, args, state: initialState(), networkingConfig: req.NetworkingConfig, mounts: planned.mounts,
+      config, hostConfig: host, path, args, state: initialState(), networkingConfig: req.NetworkingConfig, networks, mounts: planned.mounts,
     };
     mkdirSync(this.dirOf(id), { recursive: true });
     try {
@@ -249,10 +256,6 @@ export class Engine {
   }
 
   private validateHostConfig(h: HostOptions): void {
-    const mode = h.NetworkMode ?? 'default';
-    if (!['default', 'bridge', 'none', 'host'].includes(mode) && !mode.startsWith('container:')) {
-      throw notFound(`network ${mode} not found`);
-    }
     for (const opt of h.SecurityOpt ?? []) {
       if (!/^(no-new-privileges(:true|:false|=true|=false)?|seccomp[=:].+|label[=:].+|apparmor[=:].+)$/.test(opt)) {
         throw invalidArgument(`invalid --security-opt: ${JSON.stringify(opt)}`);
@@ -299,8 +302,11 @@ export class Engine {
     lap('cleaned');
     if (!isMounted(rootfs)) mountAll(this.o.snapshotter.mounts(c.id), rootfs);
     lap('mounted');
+    let sandbox: Sandbox | undefined;
     try {
-      const spec = await this.buildSpec(c, rootfs, dir) as Record<string, unknown>;
+      sandbox = await this.networks.attach(c);
+      lap('network');
+      const spec = await this.buildSpec(c, rootfs, dir, sandbox) as Record<string, unknown>;
       lap('spec');
       const { pid, monitorPid } = await this.rt(c).create({
         id: c.id, bundleDir: bundle, spec, tty: !!c.config.Tty, openStdin: !!c.config.OpenStdin,
@@ -312,6 +318,8 @@ export class Engine {
       lap('created');
       await this.connectPendingAttaches(c.id, bundle);
       lap('attached');
+      await sandbox?.ready;
+      lap('network ready');
       await this.rt(c).start(c.id);
       lap('started');
     } catch (raw) {
@@ -319,6 +327,8 @@ export class Engine {
       this.failPendingAttaches(c.id, e as Error);
       await this.rt(c).delete(c.id, true).catch(() => undefined);
       await this.rt(c).cleanup(c.id).catch(() => undefined);
+      await sandbox?.ready.catch(() => undefined);
+      await this.networks.release(c.id);
       await this.volumes.release(c);
       safeUnmount(rootfs);
       c.state = { ...c.state, status: c.state.status === 'created' ? 'created' : 'exited', exitCode: startFailureExitCode(e) ?? 128, error: errorMessage(e), pid: 0, monitorPid: 0 };
@@ -332,7 +342,7 @@ export class Engine {
     this.health.start(c);
   }
 
-  private async buildSpec(c: ContainerRecord, rootfs: string, dir: string): Promise<object> {
+  private async buildSpec(c: ContainerRecord, rootfs: string, dir: string, sandbox: Sandbox | undefined): Promise<object> {
     const h = c.hostConfig;
     const cfg = c.config;
     const user = await this.o.specs.resolveUser(rootfs, cfg.User ?? '');
@@ -342,10 +352,12 @@ export class Engine {
     if (!existsSync(cwdHost)) mkdirSync(cwdHost, { recursive: true });
     const hostname = (cfg.Hostname || c.id.slice(0, 12)) + (cfg.Domainname ? `.${cfg.Domainname}` : '');
     writeFileSync(join(dir, 'hostname'), `${hostname}\n`);
-    writeFileSync(join(dir, 'hosts'), hostsFile(hostname, h.ExtraHosts ?? []));
+    writeFileSync(join(dir, 'hosts'), hostsFile(hostname, h.ExtraHosts ?? [], sandbox?.endpoints[0]?.ip));
     let hostResolv = '';
     try { hostResolv = readFileSync('/etc/resolv.conf', 'utf8'); } catch { /* no resolver on the host */ }
-    writeFileSync(join(dir, 'resolv.conf'), resolvConf(hostResolv, h.Dns ?? [], h.DnsSearch ?? [], h.DnsOptions ?? []));
+    // On networks with DNS, names resolve through the server on the gateway, which forwards the rest.
+    const dnsServer = sandbox?.endpoints.find((e) => e.network.dns)?.network.gateway;
+    writeFileSync(join(dir, 'resolv.conf'), resolvConf(hostResolv, h.Dns ?? [], h.DnsSearch ?? [], h.DnsOptions ?? [], dnsServer));
     const etcOpts = h.ReadonlyRootfs ? ['rbind', 'ro'] : ['rbind', 'rw'];
     const mounts: SpecInput['mounts'] = [
       { destination: '/etc/hostname', type: 'bind', source: join(dir, 'hostname'), options: etcOpts },
@@ -367,12 +379,12 @@ export class Engine {
     const noNewPrivileges = secOpts.some((s) => /^no-new-privileges(:true|=true)?$/.test(s));
     const unconfined = privileged || secOpts.some((s) => /^seccomp[=:]unconfined$/.test(s));
     const net = h.NetworkMode ?? 'default';
-    let network: SpecInput['network'] = { mode: 'none' };
+    let network: SpecInput['network'] = sandbox ? { mode: 'path', path: sandbox.netns } : { mode: 'none' };
     if (net === 'host') network = { mode: 'host' };
     else if (net.startsWith('container:')) {
       const other = this.containers.resolve(net.slice('container:'.length));
       if (!isRunning(other.state)) throw conflict(`cannot join network of a non running container: ${other.id}`);
-      network = { mode: 'path', path: `/proc/${other.state.pid}/ns/net` };
+      network = { mode: 'path', path: this.networks.netnsOf(other.id) ?? `/proc/${other.state.pid}/ns/net` };
     }
     const env = cfg.Env ?? [];
     return this.o.specs.spec({
@@ -416,6 +428,7 @@ export class Engine {
       safeUnmount(this.rootfsOf(c.id));
       await released;
     }
+    await this.networks.release(c.id);
     await this.volumes.release(c);
     for (const e of this.execs.values()) if (e.containerId === c.id && e.running) e.running = false;
     c.state = {
@@ -647,8 +660,29 @@ export class Engine {
     const released = Promise.all(runtimes.map((rt) => rt.delete(id, true).catch(() => undefined).then(() => rt.cleanup(id)).catch(() => undefined)));
     safeUnmount(this.rootfsOf(id));
     await released;
+    await this.networks.release(id);
     await this.o.snapshotter.remove(id).catch((e) => this.o.log('warn', `remove snapshot of ${shortId(id)}: ${errorMessage(e)}`));
     rmSync(this.dirOf(id), { recursive: true, force: true });
+  }
+
+  /** `docker network connect`: a running container gets the new interface at once. */
+  networkConnect(networkRef: string, idOrName: string, cfg: EndpointConfig): Promise<void> {
+    const rec = this.containers.resolve(idOrName);
+    return this.locks.run(rec.id, async () => {
+      const c = this.containers.resolve(rec.id);
+      c.networks = await this.networks.connect(c, networkRef, cfg, isRunning(c.state));
+      this.containers.save(c);
+    });
+  }
+
+  /** `docker network disconnect`. */
+  networkDisconnect(networkRef: string, idOrName: string): Promise<void> {
+    const rec = this.containers.resolve(idOrName);
+    return this.locks.run(rec.id, async () => {
+      const c = this.containers.resolve(rec.id);
+      c.networks = await this.networks.disconnect(c, networkRef, isRunning(c.state));
+      this.containers.save(c);
+    });
   }
 
   rename(idOrName: string, newName: string): void {

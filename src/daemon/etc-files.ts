@@ -23,12 +23,16 @@ export function hostsFile(hostname: string, extraHosts: string[], ownAddress?: s
 /**
  * resolv.conf from the host's, as Docker does: loopback nameservers are useless inside a container's
  * own network namespace, so they are dropped (Docker then falls back to public resolvers; berth
- * leaves none rather than point containers at addresses it was not told about).
+ * leaves none rather than point containers at addresses it was not told about). `networkDns` is the
+ * DNS server of the container's network (aardvark-dns on its gateway), Docker's 127.0.0.11.
  */
-export function resolvConf(hostResolv: string, dns: string[] = [], search: string[] = [], options: string[] = []): string {
+export function resolvConf(hostResolv: string, dns: string[] = [], search: string[] = [], options: string[] = [], networkDns?: string): string {
   const out: string[] = [];
   const hostLines = hostResolv.split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
-  const servers = dns.length ? dns : hostLines.filter((l) => l.startsWith('nameserver')).map((l) => l.split(/\s+/)[1]).filter((ip) => ip && !/^127\.|^::1$/.test(ip));
+  let servers = dns.length ? dns : hostLines.filter((l) => l.startsWith('nameserver')).map((l) => l.split(/\s+/)[1]).filter((ip) => ip && !/^127\.|^::1$/.test(ip));
+  // The network's DNS server answers container names and forwards everything else to the host's
+  // resolvers, so it replaces them; servers given with --dns stay after it.
+  if (networkDns) servers = [networkDns, ...dns];
   const searches = search.length ? search : hostLines.filter((l) => l.startsWith('search')).flatMap((l) => l.split(/\s+/).slice(1));
   const opts = options.length ? options : hostLines.filter((l) => l.startsWith('options')).flatMap((l) => l.split(/\s+/).slice(1));
   for (const s of servers) out.push(`nameserver ${s}`);

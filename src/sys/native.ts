@@ -24,6 +24,8 @@ export interface NativeSys {
    * (RESOLVE_IN_ROOT etc.); O_CLOEXEC is always added. Returns the fd; close it with fs.closeSync.
    */
   openat2(dirfd: number, path: string, flags: number, mode: number, resolve: number): number;
+  /** Makes a new network namespace, kept alive by a bind mount on `path` (which must not exist). */
+  netnsCreate(path: string): void;
 }
 
 export const MS_RDONLY = 1;

@@ -1,6 +1,7 @@
 import { ChildProcess, spawn, spawnSync, SpawnSyncReturns } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, readdirSync, rmdirSync } from 'node:fs';
 import { request } from 'node:http';
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 
 const ROOT = join(__dirname, '..', '..');
@@ -13,6 +14,9 @@ export interface Daemon {
   host: string;
   dataRoot: string;
   execRoot: string;
+  /** The daemon's default bridge interface and the /16 its networks are carved from. */
+  bridge: string;
+  pool: string;
   proc: ChildProcess;
   env: NodeJS.ProcessEnv;
   /** Runs the real docker CLI against this daemon. */
@@ -70,14 +74,18 @@ export async function startDaemon(opts: { withBusybox?: boolean; args?: string[]
   const sock = join(execRoot, 'berth.sock');
   const host = `unix://${sock}`;
   const env = { ...process.env, DOCKER_HOST: host, BERTH_HOST: host, DOCKER_CONFIG: join(execRoot, 'docker-config') };
-  let proc = spawnDaemon(dataRoot, execRoot, sock, opts.args);
+  // Each daemon gets its own default bridge and address pool: test daemons never share a subnet
+  // with each other or with a berthd already running on the host.
+  const netArgs = testNetworkArgs(execRoot);
+  const args = [...netArgs.args, ...(opts.args ?? [])];
+  let proc = spawnDaemon(dataRoot, execRoot, sock, args);
   await waitForSocket(sock, proc);
 
   const run = (file: string, args: string[], o: { input?: string | Buffer; timeout?: number } = {}) =>
     spawnSync(file, args, { env, input: o.input, encoding: 'utf8', timeout: o.timeout ?? 60_000 });
 
   const d: Daemon = {
-    sock, host, dataRoot, execRoot, env,
+    sock, host, dataRoot, execRoot, env, bridge: netArgs.bridge, pool: netArgs.pool,
     get proc() { return proc; },
     docker: (args, o) => run('docker', args, o),
     berth: (args, o) => run(BERTH, args, o),
@@ -97,7 +105,7 @@ export async function startDaemon(opts: { withBusybox?: boolean; args?: string[]
       await exited;
     },
     restart: async () => {
-      proc = spawnDaemon(dataRoot, execRoot, sock, opts.args);
+      proc = spawnDaemon(dataRoot, execRoot, sock, args);
       await waitForSocket(sock, proc);
     },
     stop: async () => {
@@ -109,7 +117,9 @@ export async function startDaemon(opts: { withBusybox?: boolean; args?: string[]
       // Whatever is still here leaked: clean it up (our own processes, by PID), then fail loudly.
       const monitors = [...conmonsUnder(dataRoot), ...conmonsUnder(execRoot)];
       for (const pid of monitors) killTree(pid);
-      const leaks = leakedMounts(dataRoot);
+      const leaks = [...leakedMounts(dataRoot), ...leakedMounts(execRoot)];
+      const netLeaks = networkLeaks(execRoot, netArgs.bridge);
+      for (const pid of aardvarksUnder(execRoot)) killTree(pid);
       for (const m of leaks.reverse()) spawnSync('umount', ['-l', m]);
       const cgroups = containerCgroups(dataRoot);
       for (const cg of cgroups) removeCgroup(cg);
@@ -119,6 +129,7 @@ export async function startDaemon(opts: { withBusybox?: boolean; args?: string[]
         ...(monitors.length ? [`${monitors.length} conmon processes`] : []),
         ...(leaks.length ? [`mounts ${leaks.join(', ')}`] : []),
         ...(cgroups.length ? [`cgroups ${cgroups.join(', ')}`] : []),
+        ...netLeaks,
       ];
       if (problems.length) throw new Error(`test left behind: ${problems.join('; ')}`);
     },
@@ -131,6 +142,46 @@ export async function startDaemon(opts: { withBusybox?: boolean; args?: string[]
     }
   }
   return d;
+}
+
+let daemonsStarted = 0;
+
+/** berthd flags for a test daemon's networking: a bridge name and a /16 pool of its own. */
+function testNetworkArgs(execRoot: string): { args: string[]; bridge: string; pool: string } {
+  const n = (process.pid * 7 + daemonsStarted++) % 120;
+  const bridge = `bt${execRoot.slice(-6).replace(/[^a-zA-Z0-9]/g, '')}`;
+  const pool = `10.${110 + n}.0.0/16`;
+  return { args: ['--bridge', bridge, '--default-address-pool', `base=${pool},size=24`], bridge, pool };
+}
+
+/** aardvark-dns servers started (through netavark) for a daemon's exec root. */
+function aardvarksUnder(execRoot: string): number[] {
+  const pids: number[] = [];
+  for (const p of readdirSync('/proc')) {
+    if (!/^\d+$/.test(p)) continue;
+    try {
+      const cmd = readFileSync(`/proc/${p}/cmdline`, 'utf8');
+      const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
+      if (cmd.includes('aardvark-dns') && cmd.includes(execRoot) && stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z') pids.push(Number(p));
+    } catch { /* exited meanwhile */ }
+  }
+  return pids;
+}
+
+/** What a stopped daemon left of its networking: its bridge, isolation chains, namespaces, DNS server. */
+function networkLeaks(execRoot: string, bridge: string): string[] {
+  const out: string[] = [];
+  if (existsSync(`/sys/class/net/${bridge}`)) out.push(`bridge ${bridge}`);
+  const chains = spawnSync('iptables', ['-w', '-S'], { encoding: 'utf8' }).stdout.split('\n').filter((l) => l.startsWith('-N BERTH-ISO-'));
+  const ours = createHash('sha256').update(execRoot).digest('hex').slice(0, 8);
+  if (chains.some((l) => l.includes(ours))) out.push(`iptables chains BERTH-ISO-${ours}-*`);
+  try {
+    const left = readdirSync(join(execRoot, 'netns'));
+    if (left.length) out.push(`network namespaces ${left.join(', ')}`);
+  } catch { /* none made */ }
+  const dns = aardvarksUnder(execRoot);
+  if (dns.length) out.push(`aardvark-dns processes ${dns.join(', ')}`);
+  return out;
 }
 
 /** Mount points under a root, from /proc/self/mountinfo. */

@@ -99,7 +99,7 @@ start_n() { # start_n ENGINE N: N detached `sleep 3600` containers, serially; re
   t0=$(date +%s%N)
   for ((i = 0; i < n; i++)); do
     case $e in
-      berth) $BERTH run -d busybox sleep 3600 >/dev/null || rc=1 ;;
+      berth) $BERTH run -d --network none busybox sleep 3600 >/dev/null || rc=1 ;;
       docker) $DKD run -d --network none busybox sleep 3600 >/dev/null || rc=1 ;;
       podman) $PM run -d --network none busybox sleep 3600 >/dev/null || rc=1 ;;
     esac
@@ -142,7 +142,7 @@ idle_mem fresh
 section "1. run --rm busybox true"
 measure run_rm.docker_berthd "docker CLI -> berthd: run --rm" -- $DKB run --rm --network none busybox true
 measure run_rm.docker_dockerd "docker CLI -> dockerd: run --rm" -- $DKD run --rm --network none busybox true
-measure run_rm.berth "berth run --rm" -- $BERTH run --rm busybox true
+measure run_rm.berth "berth run --rm" -- $BERTH run --rm --network none busybox true
 measure run_rm.podman "podman run --rm" -- $PM run --rm --network none busybox true
 measure cli.node "client start only: node -e 0" -- node -e 0
 measure cli.berth "client start only: berth --version" -- $BIN/berth --version
@@ -152,7 +152,7 @@ measure run_rm.runc "runc run (bundle)" -- runc --root "$R/runc-state" run -b "$
 
 section "2. run -d + rm -f cycle"
 measure cycle.docker_berthd "docker CLI -> berthd: run -d + rm -f" -- sh "$(cycle cycle-docker-berthd "id=\$($DKB run -d --network none busybox sleep 3600); $DKB rm -f \"\$id\" >/dev/null")"
-measure cycle.berth "berth run -d + rm -f" -- sh "$(cycle cycle-berth "id=\$($BERTH run -d busybox sleep 3600); $BERTH rm -f \"\$id\" >/dev/null")"
+measure cycle.berth "berth run -d + rm -f" -- sh "$(cycle cycle-berth "id=\$($BERTH run -d --network none busybox sleep 3600); $BERTH rm -f \"\$id\" >/dev/null")"
 measure cycle.docker_dockerd "docker CLI -> dockerd: run -d + rm -f" -- sh "$(cycle cycle-docker-dockerd "id=\$($DKD run -d --network none busybox sleep 3600); $DKD rm -f \"\$id\" >/dev/null")"
 measure cycle.podman "podman run -d + rm -f -t 0" -- sh "$(cycle cycle-podman "id=\$($PM run -d --network none busybox sleep 3600); $PM rm -f -t 0 \"\$id\" >/dev/null")"
 for e in berth docker podman; do rm_all $e; done   # a failed cycle may leave one behind

@@ -8,9 +8,9 @@
 # Everything it starts lives under a fresh temp root ($W, under /tmp) and a fresh socket/exec root
 # ($R, under /run); both are removed on exit, together with every container, daemon (by PID/pidfile)
 # and mount it made, also on failure or Ctrl-C. It writes nothing under ../shared and can run twice
-# in a row. Networking is off for every engine (no bridge, no iptables, containers with
-# --network none; berth's default network is none too); nothing is pulled: all three engines import
-# the same busybox rootfs tar (scripts/busybox-rootfs.sh).
+# in a row. Sections 1-4 run every container with --network none on every engine (berth's default is
+# the bridge now, so berth gets the flag too); dockerd has no bridge and no iptables at all. Nothing is
+# pulled: all three engines import the same busybox rootfs tar (scripts/busybox-rootfs.sh).
 set -euo pipefail
 BENCH_DIR=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$BENCH_DIR/.." && pwd)

@@ -10,6 +10,8 @@ test('fields, chains and missing keys print like Go', () => {
   assert.equal(run('{{.N}}', { N: null }), '<nil>');
   assert.equal(run('{{.}}', 'dot'), 'dot');
   assert.equal(run('{{$.A}}', { A: 'root' }), 'root');
+  assert.throws(() => Template.compile('{{.A.B}}').execute({ A: {} }, { missingKey: 'error' }),
+    (e: Error) => e.message === 'template: :1:2: executing "" at <.A.B>: map has no entry for key "B"');
 });
 
 test('Go printing rules for maps, slices, bools and numbers', () => {

@@ -11,8 +11,11 @@ export { NO_VALUE } from './go-fmt';
 export type { TemplateFunc } from './funcs';
 
 export interface ExecuteOptions {
-  /** 'default': a missing map key is "<no value>"; 'zero': it is "" (Go's map[string]string behaviour). */
-  missingKey?: 'default' | 'zero';
+  /**
+   * 'default': a missing map key is "<no value>"; 'zero': it is "" (Go's map[string]string behaviour);
+   * 'error': it fails, as Go's missingkey=error (docker inspect's fallback to the raw JSON uses it).
+   */
+  missingKey?: 'default' | 'zero' | 'error';
 }
 
 const BREAK = Symbol('break');
@@ -205,6 +208,7 @@ class Executor {
         const v = receiver[name];
         return v === undefined ? null : v;
       }
+      if (this.opts.missingKey === 'error') this.fail(`map has no entry for key "${name}"`);
       return this.opts.missingKey === 'zero' ? '' : NO_VALUE;
     }
     if (typeof receiver === 'object' && name in (receiver as object)) {

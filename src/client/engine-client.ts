@@ -393,6 +393,47 @@ export class EngineClient {
   imagePull(image: string, tag: string, platform?: string): Promise<http.IncomingMessage> {
     return this.request({ method: 'POST', path: '/images/create', query: { fromImage: image, tag, platform } });
   }
+
+  // ---- volumes ----
+
+  volumeCreate(body: T.VolumeCreateRequest): Promise<T.Volume> { return this.json('POST', '/volumes/create', undefined, body); }
+  volumeList(filters: string[] = []): Promise<T.VolumeListResponse> {
+    return this.json('GET', '/volumes', { filters: filtersToJSON(filters) });
+  }
+  volumeInspect(name: string): Promise<T.Volume> { return this.json('GET', `/volumes/${encodeURIComponent(name)}`); }
+  volumeRemove(name: string, force = false): Promise<void> {
+    return this.json('DELETE', `/volumes/${encodeURIComponent(name)}`, { force: force || undefined });
+  }
+  volumePrune(filters: string[] = []): Promise<T.VolumePruneReport> {
+    return this.json('POST', '/volumes/prune', { filters: filtersToJSON(filters) });
+  }
+  /** Updates a cluster volume's spec (swarm only); `version` is the object version it was read at. */
+  volumeUpdate(id: string, version: number, spec: Record<string, unknown>): Promise<void> {
+    return this.json('PUT', `/volumes/${encodeURIComponent(id)}`, { version }, { Spec: spec });
+  }
+
+  // ---- networks ----
+
+  networkCreate(body: T.NetworkCreateRequest): Promise<T.NetworkCreateResponse> { return this.json('POST', '/networks/create', undefined, body); }
+  networkList(filters: string[] = []): Promise<T.NetworkInspect[]> {
+    return this.json('GET', '/networks', { filters: filtersToJSON(filters) });
+  }
+  /** The network and the engine's JSON as sent (docker prints inspect output from the raw JSON, keeping its field order). */
+  async networkInspectWithRaw(id: string, opts: { verbose?: boolean; scope?: string } = {}): Promise<{ network: T.NetworkInspect; raw: string }> {
+    const res = await this.request({ path: `/networks/${encodeURIComponent(id)}`, query: { verbose: opts.verbose ? 'true' : undefined, scope: opts.scope || undefined } });
+    const raw = (await readBody(res)).toString();
+    return { network: JSON.parse(raw) as T.NetworkInspect, raw };
+  }
+  networkRemove(id: string): Promise<void> { return this.json('DELETE', `/networks/${encodeURIComponent(id)}`); }
+  networkPrune(filters: string[] = []): Promise<T.NetworkPruneReport> {
+    return this.json('POST', '/networks/prune', { filters: filtersToJSON(filters) });
+  }
+  networkConnect(id: string, container: string, endpoint?: T.EndpointSettings): Promise<void> {
+    return this.json('POST', `/networks/${encodeURIComponent(id)}/connect`, undefined, { Container: container, EndpointConfig: endpoint });
+  }
+  networkDisconnect(id: string, container: string, force = false): Promise<void> {
+    return this.json('POST', `/networks/${encodeURIComponent(id)}/disconnect`, undefined, { Container: container, Force: force });
+  }
 }
 
 function decodePathStat(header: string | string[] | undefined): T.PathStat {

@@ -75,7 +75,7 @@ export interface ContainerConfig extends Omit<ImageRuntimeConfig, 'Shell'> {
 }
 
 export interface EndpointSettings {
-  IPAMConfig?: { IPv4Address?: string; IPv6Address?: string } | null;
+  IPAMConfig?: { IPv4Address?: string; IPv6Address?: string; LinkLocalIPs?: string[] } | null;
   Links?: string[] | null;
   Aliases?: string[] | null;
   MacAddress?: string;
@@ -297,3 +297,68 @@ export interface JSONMessage {
   errorDetail?: { code?: number; message?: string };
   aux?: Record<string, unknown>;
 }
+
+// ---- volumes ----
+
+export interface Volume {
+  Name: string;
+  Driver: string;
+  Mountpoint: string;
+  CreatedAt?: string;
+  Status?: Record<string, unknown> | null;
+  Labels: Labels | null;
+  Scope: 'local' | 'global' | string;
+  Options: Record<string, string> | null;
+  UsageData?: { Size: number; RefCount: number } | null;
+  ClusterVolume?: unknown;
+}
+export interface VolumeCreateRequest { Name?: string; Driver?: string; DriverOpts?: Record<string, string>; Labels?: Labels }
+export interface VolumeListResponse { Volumes: Volume[] | null; Warnings: string[] | null }
+export interface VolumePruneReport { VolumesDeleted?: string[] | null; SpaceReclaimed: number }
+
+// ---- networks ----
+
+export interface IPAMConfig { Subnet?: string; IPRange?: string; Gateway?: string; AuxiliaryAddresses?: Record<string, string> }
+export interface IPAM { Driver: string; Options: Record<string, string> | null; Config: IPAMConfig[] | null }
+export interface EndpointResource { Name: string; EndpointID: string; MacAddress: string; IPv4Address: string; IPv6Address: string }
+
+/** GET /networks/{id} and the items of GET /networks (moby's network.Inspect, alias Summary). */
+export interface NetworkInspect {
+  Name: string;
+  Id: string;
+  Created: string;
+  Scope: string;
+  Driver: string;
+  EnableIPv4: boolean;
+  EnableIPv6: boolean;
+  IPAM: IPAM;
+  Internal: boolean;
+  Attachable: boolean;
+  Ingress: boolean;
+  ConfigFrom: { Network: string };
+  ConfigOnly: boolean;
+  Containers: Record<string, EndpointResource> | null;
+  Options: Record<string, string> | null;
+  Labels: Labels | null;
+  Peers?: { Name: string; IP: string }[] | null;
+  Services?: Record<string, unknown> | null;
+  [extra: string]: unknown;
+}
+
+export interface NetworkCreateRequest {
+  Name: string;
+  Driver?: string;
+  Scope?: string;
+  EnableIPv4?: boolean;
+  EnableIPv6?: boolean;
+  IPAM?: IPAM | null;
+  Internal?: boolean;
+  Attachable?: boolean;
+  Ingress?: boolean;
+  ConfigOnly?: boolean;
+  ConfigFrom?: { Network: string } | null;
+  Options?: Record<string, string> | null;
+  Labels?: Labels | null;
+}
+export interface NetworkCreateResponse { Id: string; Warning?: string }
+export interface NetworkPruneReport { NetworksDeleted?: string[] | null }

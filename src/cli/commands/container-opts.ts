@@ -1,13 +1,16 @@
 // The flags of `run` and `create`, and their translation into the ContainerCreate body exactly as
 // the docker CLI builds it (cli/command/container/opts.go).
 import { readFileSync } from 'node:fs';
-import type { ContainerCreateRequest, HostConfig, PortBinding } from '../../client/types';
+import type { ContainerCreateRequest, EndpointSettings, HostConfig, PortBinding } from '../../client/types';
 import type { FlagSpec, Parsed } from '../flags';
-import { UsageError } from '../flags';
+import { readCSVRecord, UsageError } from '../flags';
+import { StatusError } from '../cli';
+import { isMACAddress, parseIP, validateDNSSearch, validateExtraHost, validateIPAddress, validateLink } from '../opts';
 import { parseGoDuration, parseRAM } from '../../base/units';
+import { endpointSettings } from './endpoint-settings';
 
 export const CREATE_FLAGS: FlagSpec[] = [
-  { long: 'add-host', type: 'list', help: 'Add a custom host-to-IP mapping (host:ip)' },
+  { long: 'add-host', type: 'list', help: 'Add a custom host-to-IP mapping (host:ip)', validate: validateExtraHost },
   { long: 'attach', short: 'a', type: 'list', help: 'Attach to STDIN, STDOUT or STDERR' },
   { long: 'cap-add', type: 'list', help: 'Add Linux capabilities' },
   { long: 'cap-drop', type: 'list', help: 'Drop Linux capabilities' },
@@ -15,9 +18,10 @@ export const CREATE_FLAGS: FlagSpec[] = [
   { long: 'cpus', type: 'string', meta: 'decimal', help: 'Number of CPUs' },
   { long: 'cpu-shares', short: 'c', type: 'int', help: 'CPU shares (relative weight)' },
   { long: 'device', type: 'list', help: 'Add a host device to the container' },
-  { long: 'dns', type: 'list', help: 'Set custom DNS servers' },
+  { long: 'dns', type: 'list', help: 'Set custom DNS servers', validate: validateIPAddress },
+  { long: 'dns-opt', type: 'list', help: 'Set DNS options', hidden: true, dest: 'dns-option' },
   { long: 'dns-option', type: 'list', help: 'Set DNS options' },
-  { long: 'dns-search', type: 'list', help: 'Set custom DNS search domains' },
+  { long: 'dns-search', type: 'list', help: 'Set custom DNS search domains', validate: validateDNSSearch },
   { long: 'domainname', type: 'string', help: 'Container NIS domain name' },
   { long: 'entrypoint', type: 'string', help: 'Overwrite the default ENTRYPOINT of the image' },
   { long: 'env', short: 'e', type: 'list', help: 'Set environment variables' },
@@ -34,18 +38,23 @@ export const CREATE_FLAGS: FlagSpec[] = [
   { long: 'hostname', short: 'h', type: 'string', help: 'Container host name' },
   { long: 'init', type: 'bool', help: 'Run an init inside the container that forwards signals and reaps processes' },
   { long: 'interactive', short: 'i', type: 'bool', help: 'Keep STDIN open even if not attached' },
+  { long: 'ip', type: 'string', help: 'IPv4 address (e.g., 172.30.100.104)' },
+  { long: 'ip6', type: 'string', help: 'IPv6 address (e.g., 2001:db8::33)' },
   { long: 'ipc', type: 'string', help: 'IPC mode to use' },
   { long: 'label', short: 'l', type: 'list', help: 'Set meta data on a container' },
   { long: 'label-file', type: 'list', help: 'Read in a line delimited file of labels' },
-  { long: 'link', type: 'list', help: 'Add link to another container' },
+  { long: 'link', type: 'list', help: 'Add link to another container', validate: validateLink },
+  { long: 'link-local-ip', type: 'list', help: 'Container IPv4/IPv6 link-local addresses' },
   { long: 'log-driver', type: 'string', help: 'Logging driver for the container' },
   { long: 'log-opt', type: 'list', help: 'Log driver options' },
+  { long: 'mac-address', type: 'string', help: 'Container MAC address (e.g., 92:d0:c6:0a:29:33)' },
   { long: 'memory', short: 'm', type: 'string', meta: 'bytes', help: 'Memory limit' },
   { long: 'memory-swap', type: 'string', meta: 'bytes', help: "Swap limit equal to memory plus swap: '-1' to enable unlimited swap" },
   { long: 'mount', type: 'list', meta: 'mount', help: 'Attach a filesystem mount to the container' },
   { long: 'name', type: 'string', help: 'Assign a name to the container' },
-  { long: 'network', type: 'string', meta: 'network', help: 'Connect a container to a network' },
-  { long: 'net', type: 'string', hidden: true },
+  { long: 'net', type: 'list', meta: 'network', help: 'Connect a container to a network', hidden: true, dest: 'network', validate: validateNetworkOpt },
+  { long: 'net-alias', type: 'list', help: 'Add network-scoped alias for the container', hidden: true, dest: 'network-alias' },
+  { long: 'network', type: 'list', meta: 'network', help: 'Connect a container to a network', validate: validateNetworkOpt },
   { long: 'network-alias', type: 'list', help: 'Add network-scoped alias for the container' },
   { long: 'no-healthcheck', type: 'bool', help: 'Disable any container-specified HEALTHCHECK' },
   { long: 'oom-score-adj', type: 'int', help: "Tune host's OOM preferences (-1000 to 1000)" },
@@ -110,38 +119,224 @@ function envValue(e: string): string {
   return v === undefined ? e : `${e}=${v}`;
 }
 
-/** nat.ParsePortSpec: "[ip:][hostPort:]containerPort[/proto]" with ranges. */
+/** strconv.ParseUint(s, 10, 16) as nat uses it, with Go's error text. */
+function parseUint16(s: string): number {
+  if (!/^\d+$/.test(s)) throw new Error(`strconv.ParseUint: parsing ${JSON.stringify(s)}: invalid syntax`);
+  const n = Number(s);
+  if (n > 65535) throw new Error(`strconv.ParseUint: parsing ${JSON.stringify(s)}: value out of range`);
+  return n;
+}
+
+/** nat.ParsePortRange: "80" or "80-90" (anything after a second "-" is ignored, as in nat). */
+function parsePortRange(ports: string): [number, number] {
+  if (ports === '') throw new Error('empty string specified for ports');
+  if (!ports.includes('-')) { const n = parseUint16(ports); return [n, n]; }
+  const parts = ports.split('-');
+  const start = parseUint16(parts[0]), end = parseUint16(parts[1]);
+  if (end < start) throw new Error(`invalid range specified for port: ${ports}`);
+  return [start, end];
+}
+
+/** nat.SplitProtoPort: "80/udp" -> ["udp", "80"]; no protocol is tcp; "" or "/x" is nothing. */
+function splitProtoPort(raw: string): [string, string] {
+  const parts = raw.split('/');
+  if (!raw || !parts[0]) return ['', ''];
+  if (parts.length === 1) return ['tcp', raw];
+  if (!parts[1]) return ['tcp', parts[0]];
+  return [parts[1], parts[0]];
+}
+
+/** nat.ParsePortSpec: "[ip:][hostPort:]containerPort[/proto]", ranges on both sides, "[v6]" addresses. */
 export function parsePortSpec(spec: string): { port: string; binding: PortBinding }[] {
-  let rest = spec;
-  let proto = 'tcp';
-  const slash = rest.lastIndexOf('/');
-  if (slash >= 0) { proto = rest.slice(slash + 1).toLowerCase(); rest = rest.slice(0, slash); }
-  let ip = '', hostPort = '', containerPort: string;
-  const v6 = /^\[([^\]]+)\]:(.*)$/.exec(rest);
-  if (v6) { ip = v6[1]; const parts = v6[2].split(':'); hostPort = parts[0]; containerPort = parts[1] ?? ''; }
-  else {
-    const parts = rest.split(':');
-    if (parts.length === 1) containerPort = parts[0];
-    else if (parts.length === 2) { hostPort = parts[0]; containerPort = parts[1]; }
-    else { containerPort = parts.pop()!; hostPort = parts.pop()!; ip = parts.join(':'); }
+  const parts = spec.split(':');
+  const n = parts.length;
+  let ip = n > 2 ? parts.slice(0, n - 2).join(':') : '';
+  let hostPort = n > 1 ? parts[n - 2] : '';
+  const [proto, containerPort] = splitProtoPort(parts[n - 1]);
+  if (ip && ip[0] === '[') {
+    const m = /^\[([^\]]*)\]$/.exec(ip);
+    if (!m) throw new UsageError(`invalid IP address ${ip}: address ${ip}:: missing ']' in address`, 125);
+    ip = m[1];
   }
-  if (!containerPort) throw new UsageError(`No port specified: ${spec}<empty>`, 125);
-  if (!['tcp', 'udp', 'sctp'].includes(proto)) throw new UsageError(`invalid proto: ${proto}`, 125);
-  const range = (s: string): [number, number] => {
-    const m = /^(\d+)(?:-(\d+))?$/.exec(s);
-    if (!m) throw new UsageError(`invalid containerPort: ${s}`, 125);
-    return [Number(m[1]), Number(m[2] ?? m[1])];
-  };
-  const [cs, ce] = range(containerPort);
-  const [hs, he] = hostPort ? range(hostPort) : [0, 0];
-  if (hostPort && he - hs !== ce - cs && he !== hs) throw new UsageError(`invalid ranges specified for container and host Ports: ${containerPort} and ${hostPort}`, 125);
+  if (ip && !parseIP(ip)) throw new UsageError(`invalid IP address: ${ip}`, 125);
+  if (!containerPort) throw new UsageError(`no port specified: ${spec}<empty>`, 125);
+  let start: number, end: number;
+  try { [start, end] = parsePortRange(containerPort); } catch { throw new UsageError(`invalid containerPort: ${containerPort}`, 125); }
+  let hostStart = 0, hostEnd = 0;
+  if (hostPort) {
+    try { [hostStart, hostEnd] = parsePortRange(hostPort); } catch { throw new UsageError(`invalid hostPort: ${hostPort}`, 125); }
+  }
+  if (hostPort && end - start !== hostEnd - hostStart && end !== start) {
+    throw new UsageError(`invalid ranges specified for container and host Ports: ${containerPort} and ${hostPort}`, 125);
+  }
+  if (!['tcp', 'udp', 'sctp'].includes(proto.toLowerCase())) throw new UsageError(`invalid proto: ${proto}`, 125);
   const out: { port: string; binding: PortBinding }[] = [];
-  for (let p = cs; p <= ce; p++) {
-    let hp = '';
-    if (hostPort) hp = he === hs ? String(hs) : ce === cs ? `${hs}-${he}` : String(hs + (p - cs));
-    out.push({ port: `${p}/${proto}`, binding: { HostIp: ip, HostPort: hp } });
+  for (let i = 0; i <= end - start; i++) {
+    if (hostPort) hostPort = String(hostStart + i);
+    // One container port and a host range: the engine picks a free port in the range.
+    if (start === end && hostStart !== hostEnd) hostPort = `${hostPort}-${hostEnd}`;
+    out.push({ port: `${start + i}/${proto.toLowerCase()}`, binding: { HostIp: ip, HostPort: hostPort } });
   }
   return out;
+}
+
+/** docker's convertToStandardNotation: "published=8080,target=80[,protocol=udp]" -> "8080:80/udp". */
+function standardPortNotation(spec: string): string {
+  if (!spec.includes('=')) return spec;
+  const params: Record<string, string> = { protocol: 'tcp' };
+  for (const param of spec.split(',')) {
+    const eq = param.indexOf('=');
+    if (eq <= 0) throw new UsageError(`invalid publish opts format (should be name=value but got '${param}')`, 125);
+    params[param.slice(0, eq)] = param.slice(eq + 1);
+  }
+  return `${params.published ?? ''}:${params.target ?? ''}/${params.protocol}`;
+}
+
+/** Ports: -p (published, hence exposed) and --expose, as docker's parse builds ExposedPorts and PortBindings. */
+export function parsePorts(publish: string[], expose: string[]): { exposed: Record<string, object>; bindings: Record<string, PortBinding[]> } {
+  const exposed: Record<string, object> = {};
+  const bindings: Record<string, PortBinding[]> = {};
+  for (const spec of publish.map(standardPortNotation)) {
+    for (const { port, binding } of parsePortSpec(spec)) {
+      exposed[port] = {};
+      (bindings[port] ??= []).push(binding);
+    }
+  }
+  for (const e of expose) {
+    if (e.includes(':')) throw new UsageError(`invalid port format for --expose: ${e}`, 125);
+    const [proto, port] = splitProtoPort(e);
+    let range: [number, number];
+    try { range = parsePortRange(port); } catch (err) { throw new UsageError(`invalid range format for --expose: ${e}, error: ${(err as Error).message}`, 125); }
+    for (let n = range[0]; n <= range[1]; n++) exposed[`${n}/${proto}`] = {};
+  }
+  // Go marshals maps with sorted keys: send them in the same order.
+  const sorted = <T>(m: Record<string, T>) => Object.fromEntries(Object.keys(m).sort().map((k) => [k, m[k]]));
+  return { exposed: sorted(exposed), bindings: sorted(bindings) };
+}
+
+/** One --network value (docker's NetworkAttachmentOpts): a name, or "name=n,alias=a,ip=...,driver-opt=k=v,...". */
+export interface NetworkAttachment {
+  target: string;
+  aliases?: string[];
+  driverOpts?: Record<string, string>;
+  links?: string[];
+  ipv4?: string;
+  ipv6?: string;
+  linkLocalIPs?: string[];
+  macAddress?: string;
+  gwPriority?: number;
+}
+
+/** opts.NetworkOpt.Set: the long form is recognised by any "word=word" in the value; it is read lower-cased. */
+export function parseNetworkOpt(value: string): NetworkAttachment {
+  if (!/\w+=\w+(,\w+=\w+)*/.test(value)) return { target: value };
+  const n: NetworkAttachment = { target: '', aliases: [] };
+  for (const field of readCSVRecord(value)) {
+    const lower = field.toLowerCase();
+    const eq = lower.indexOf('=');
+    if (eq <= 0) throw new Error(`invalid field ${field}`);
+    const key = lower.slice(0, eq).trim(), val = lower.slice(eq + 1).trim();
+    switch (key) {
+      case 'name': n.target = val; break;
+      case 'alias': n.aliases!.push(val); break;
+      case 'ip': n.ipv4 = val; break;
+      case 'ip6': n.ipv6 = val; break;
+      case 'mac-address': n.macAddress = val; break;
+      case 'link-local-ip': (n.linkLocalIPs ??= []).push(val); break;
+      case 'driver-opt': {
+        const i = val.indexOf('=');
+        const k = i >= 0 ? val.slice(0, i).trim() : '';
+        if (i < 0 || !k) throw new Error('invalid key value pair format in driver options');
+        (n.driverOpts ??= {})[k] = val.slice(i + 1).trim();
+        break;
+      }
+      case 'gw-priority': {
+        if (!/^[+-]?\d+$/.test(val)) throw new Error(`invalid gw-priority (${val}): invalid syntax`);
+        n.gwPriority = Number(val);
+        break;
+      }
+      default: throw new Error(`invalid field key ${key}`);
+    }
+  }
+  if (!n.target) throw new Error('network name/id is not specified');
+  return n;
+}
+
+function validateNetworkOpt(value: string): string {
+  parseNetworkOpt(value);
+  return value;
+}
+
+/** container.NetworkMode.IsUserDefined: not default, bridge, host, none or container:<id>. */
+export const isUserDefinedNetwork = (n: string) => !['default', 'bridge', 'host', 'none'].includes(n) && !n.startsWith('container:');
+
+/**
+ * docker's parseNetworkOpts: the endpoint settings per network. --network-alias, --link, --ip,
+ * --ip6, --mac-address and --link-local-ip apply to the first network; without --network they apply
+ * to "default", whose endpoint is always sent. A single network given without options gets none
+ * (the engine makes it).
+ */
+export function networkEndpoints(o: {
+  networks: NetworkAttachment[]; aliases: string[]; links: string[]; ipv4: string; ipv6: string; macAddress: string; linkLocalIPs: string[];
+}): Record<string, EndpointSettings> {
+  const apply = (n: NetworkAttachment): NetworkAttachment => {
+    const conflict = (what: string) => new UsageError(`conflicting options: cannot specify both ${what}`, 125);
+    if (n.aliases?.length && o.aliases.length) throw conflict('--network-alias and per-network alias');
+    if (n.links?.length && o.links.length) throw conflict('--link and per-network links');
+    if (n.ipv4 && o.ipv4) throw conflict('--ip and per-network IPv4 address');
+    if (n.ipv6 && o.ipv6) throw conflict('--ip6 and per-network IPv6 address');
+    if (n.macAddress && o.macAddress) throw conflict('--mac-address and per-network MAC address');
+    if (n.linkLocalIPs?.length && o.linkLocalIPs.length) throw conflict('--link-local-ip and per-network link-local IP addresses');
+    const r = { ...n };
+    if (o.aliases.length) r.aliases = [...o.aliases];
+    // On a user-defined network --link makes an alias; on the default bridge it is a legacy link.
+    if (isUserDefinedNetwork(n.target) && o.links.length) r.links = [...o.links];
+    if (o.ipv4) r.ipv4 = o.ipv4;
+    if (o.ipv6) r.ipv6 = o.ipv6;
+    if (o.macAddress) r.macAddress = o.macAddress;
+    if (o.linkLocalIPs.length) r.linkLocalIPs = [...o.linkLocalIPs];
+    return r;
+  };
+  const endpoint = (n: NetworkAttachment): { ep: EndpointSettings; empty: boolean } => {
+    if (!n.target.trim()) throw new UsageError('no name set for network', 125);
+    if (!isUserDefinedNetwork(n.target)) {
+      if (n.aliases?.length) throw new UsageError('network-scoped aliases are only supported for user-defined networks', 125);
+      if (n.links?.length) throw new UsageError('links are only supported for user-defined networks', 125);
+    }
+    if (n.macAddress && !isMACAddress(n.macAddress)) throw new UsageError(`${n.macAddress} is not a valid mac address`, 125);
+    const aliases = n.aliases?.length ? n.aliases : null;
+    const driverOpts = n.driverOpts && Object.keys(n.driverOpts).length ? n.driverOpts : null;
+    const links = n.links?.length ? n.links : null;
+    const ep = endpointSettings({ aliases, driverOpts, links, ipv4: n.ipv4, ipv6: n.ipv6, linkLocalIPs: n.linkLocalIPs, macAddress: n.macAddress, gwPriority: n.gwPriority });
+    const empty = !aliases && !driverOpts && !links && !ep.IPAMConfig && !n.macAddress && !n.gwPriority;
+    return { ep, empty };
+  };
+  const out: Record<string, EndpointSettings> = {};
+  if (!o.networks.length) {
+    out.default = endpoint(apply({ target: 'default' })).ep;
+    return out;
+  }
+  let userDefined = false, other = false;
+  o.networks.forEach((n, i) => {
+    if (isUserDefinedNetwork(n.target)) userDefined = true; else other = true;
+    const { ep, empty } = endpoint(i === 0 ? apply(n) : n);
+    if (out[n.target]) throw new UsageError(`network "${n.target}" is specified multiple times`, 125);
+    if (i === 0 && o.networks.length === 1 && empty) return;
+    out[n.target] = ep;
+  });
+  if (userDefined && other) throw new UsageError('conflicting options: cannot attach both user-defined and non-user-defined network-modes', 125);
+  return out;
+}
+
+/** docker's localhostDNSWarning: the first loopback --dns server, which may not work inside a container. */
+export function localhostDNSWarning(dns: string[] | undefined): string | undefined {
+  for (const d of dns ?? []) {
+    const ip = parseIP(d);
+    if (!ip) continue;
+    const loopback = ip.length === 4 ? ip[0] === 127 : ip.every((b, k) => b === (k === 15 ? 1 : 0)) || (ip.slice(0, 10).every((b) => b === 0) && ip[10] === 0xff && ip[11] === 0xff && ip[12] === 127);
+    if (loopback) return `Localhost DNS (${d}) may fail in containers.`;
+  }
+  return undefined;
 }
 
 function parseMountFlag(spec: string): NonNullable<HostConfig['Mounts']>[number] {
@@ -172,7 +367,10 @@ export function buildCreateRequest(p: Parsed, detach: boolean): { body: Containe
 
   const attach = l('attach').map((x) => x.toLowerCase());
   for (const a of attach) if (!['stdin', 'stdout', 'stderr'].includes(a)) throw new UsageError(`invalid argument "${a}" for "-a, --attach" flag: valid streams are STDIN, STDOUT and STDERR`, 125);
-  if (detach && attach.length) throw new UsageError('Conflicting options: -a and -d', 125);
+  // `run -d -a` (docker's run.go, after parsing): a plain error, status 1.
+  if (detach && attach.length) throw new StatusError(1, 'conflicting options: cannot specify both --attach and --detach');
+  // docker parse() validates the MAC address before anything else it reads.
+  if (s('mac-address') && !isMACAddress(s('mac-address'))) throw new UsageError(`${s('mac-address')} is not a valid mac address`, 125);
   let attachStdin = attach.includes('stdin'), attachStdout = attach.includes('stdout'), attachStderr = attach.includes('stderr');
   if (!attach.length && !detach) { attachStdout = true; attachStderr = true; if (b('interactive')) attachStdin = true; }
 
@@ -187,20 +385,7 @@ export function buildCreateRequest(p: Parsed, detach: boolean): { body: Containe
   }
   for (const kv of l('label')) { const i = kv.indexOf('='); labels[i >= 0 ? kv.slice(0, i) : kv] = i >= 0 ? kv.slice(i + 1) : ''; }
 
-  const exposed: Record<string, object> = {};
-  const portBindings: Record<string, PortBinding[]> = {};
-  for (const spec of l('publish')) {
-    for (const { port, binding } of parsePortSpec(spec)) {
-      exposed[port] = {};
-      (portBindings[port] ??= []).push(binding);
-    }
-  }
-  for (const e of l('expose')) {
-    const [range, proto = 'tcp'] = e.split('/');
-    const [a, z = a] = range.split('-').map(Number);
-    if (Number.isNaN(a) || Number.isNaN(z)) throw new UsageError(`invalid range format for --expose: ${e}`, 125);
-    for (let port = a; port <= z; port++) exposed[`${port}/${proto}`] = {};
-  }
+  const { exposed, bindings: portBindings } = parsePorts(l('publish'), l('expose'));
 
   const binds: string[] = [];
   const volumes: Record<string, object> = {};
@@ -231,11 +416,11 @@ export function buildCreateRequest(p: Parsed, detach: boolean): { body: Containe
   if (s('entrypoint')) entrypoint = [s('entrypoint')];
   else if (p.changed.has('entrypoint')) entrypoint = [''];
 
-  const network = s('network') || s('net') || 'default';
-  const endpoints: Record<string, { Aliases?: string[] }> = {};
-  if (network !== 'default' && !/^(host|none|container:.*)$/.test(network)) {
-    endpoints[network] = l('network-alias').length ? { Aliases: l('network-alias') } : {};
-  }
+  const networks = l('network').map(parseNetworkOpt);
+  const network = networks[0]?.target ?? 'default';
+  const endpoints = networkEndpoints({
+    networks, aliases: l('network-alias'), links: l('link'), ipv4: s('ip'), ipv6: s('ip6'), macAddress: s('mac-address'), linkLocalIPs: l('link-local-ip'),
+  });
 
   const hostConfig: HostConfig = {
     Binds: binds.length ? binds : null,

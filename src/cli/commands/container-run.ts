@@ -8,7 +8,7 @@ import { byteOrder } from '../format/formatter';
 import type { FlagSpec, Parsed } from '../flags';
 import { UsageError } from '../flags';
 import { DEFAULT_DETACH_KEYS, monitorTtySize, parseDetachKeys, pumpStreams } from '../streams';
-import { buildCreateRequest, CREATE_FLAGS, readKVFile, RUN_ONLY_FLAGS } from './container-opts';
+import { buildCreateRequest, CREATE_FLAGS, localhostDNSWarning, readKVFile, RUN_ONLY_FLAGS } from './container-opts';
 
 /** Docker's exit status for a failed start: 127 not found, 126 cannot invoke, else 125. */
 export function startErrorStatus(message: string): number {
@@ -21,6 +21,7 @@ const daemonMessage = (e: unknown) => (e instanceof ClientError ? (e.status ? `E
 
 /** Reports like docker's reportError: "berth: MSG\n\nRun 'berth run --help' for more information". */
 function runFailure(cli: Cli, cmd: string, e: unknown, status = 125): StatusError {
+  if (e instanceof StatusError) return e;
   if (e instanceof UsageError) return new StatusError(e.status, `${cli.prog}: ${e.message}\n\nRun '${cli.prog} ${cmd} --help' for more information`);
   const msg = daemonMessage(e);
   return new StatusError(status, `${cli.prog}: ${msg}\n\nRun '${cli.prog} ${cmd} --help' for more information`);
@@ -63,7 +64,10 @@ async function createContainer(cli: Cli, p: Parsed, detach: boolean): Promise<{ 
     await pullImage(cli, image, bool(p, 'quiet'), platform);
     res = await cli.client.containerCreate(body, { name, platform });
   }
-  for (const w of res.Warnings ?? []) cli.printErr(`WARNING: ${w}`);
+  const warnings = [...(res.Warnings ?? [])];
+  const dns = localhostDNSWarning(body.HostConfig?.Dns);
+  if (dns) warnings.push(dns);
+  for (const w of warnings) cli.printErr(`WARNING: ${w}`);
   if (str(p, 'cidfile')) writeFileSync(str(p, 'cidfile'), res.Id, { flag: 'wx' });
   return { id: res.Id, body };
 }
@@ -154,7 +158,8 @@ const create: Command = {
   spec: { name: 'create', usage: 'create [OPTIONS] IMAGE [COMMAND] [ARG...]', description: 'Create a new container', flags: CREATE_FLAGS, interspersed: false, minArgs: 1 },
   async run(cli, p) {
     try {
-      const { id } = await createContainer(cli, p, true);
+      // docker create attaches stdout and stderr (and stdin with -i) in the config, as run without -d.
+      const { id } = await createContainer(cli, p, false);
       cli.print(id);
     } catch (e) { throw runFailure(cli, 'create', e); }
   },

@@ -2,6 +2,7 @@
 // `berth --version` and every command start without evaluating the others.
 import { Cli, StatusError, type Command } from './cli';
 import { checkArgs, helpText, parseFlags, UsageError, useLine, type CommandSpec } from './flags';
+import { isatty } from 'node:tty';
 import { resolveHost } from '../client/host';
 
 import { VERSION } from './version';
@@ -14,6 +15,8 @@ const cp: Loader = () => import('./commands/cp');
 const image: Loader = () => import('./commands/image');
 const system: Loader = () => import('./commands/system');
 const buildCmd: Loader = () => import('./commands/build');
+const volume: Loader = () => import('./commands/volume');
+const network: Loader = () => import('./commands/network');
 
 // command path -> [module, key in its `commands`]
 const TABLE: Record<string, [Loader, string]> = {};
@@ -37,8 +40,18 @@ add(image, {
 });
 add(buildCmd, { build: 'build', 'image build': 'build' });
 add(system, { version: 'version', info: 'info', 'system info': 'info', 'system version': 'version', inspect: 'inspect' });
+add(volume, {
+  'volume create': 'create', 'volume ls': 'ls', 'volume list': 'ls', 'volume inspect': 'inspect', 'volume rm': 'rm', 'volume remove': 'rm',
+  'volume prune': 'prune', 'volume update': 'update',
+});
+add(network, {
+  'network create': 'create', 'network ls': 'ls', 'network list': 'ls', 'network inspect': 'inspect', 'network rm': 'rm', 'network remove': 'rm',
+  'network prune': 'prune', 'network connect': 'connect', 'network disconnect': 'disconnect',
+});
 
-const GROUPS: Record<string, string> = { container: 'Manage containers', image: 'Manage images', system: 'Manage Docker' };
+const GROUPS: Record<string, string> = {
+  container: 'Manage containers', image: 'Manage images', network: 'Manage networks', system: 'Manage Docker', volume: 'Manage volumes',
+};
 
 const GLOBAL: CommandSpec = {
   name: '', usage: '[OPTIONS] COMMAND', description: 'A self-sufficient runtime for containers', interspersed: false,
@@ -57,7 +70,7 @@ const GLOBAL: CommandSpec = {
 
 function usage(): string {
   const cmds = Object.keys(TABLE).filter((k) => !k.includes(' ')).sort();
-  return `\nUsage:  ${PROG} [OPTIONS] COMMAND\n\nA self-sufficient runtime for containers\n\nCommands:\n${cmds.map((c) => `  ${c}`).join('\n')}\n\nManagement Commands:\n${Object.entries(GROUPS).map(([g, d]) => `  ${g.padEnd(12)}${d}`).join('\n')}\n\nGlobal Options:\n  -H, --host list      Daemon socket to connect to\n  -v, --version        Print version information and quit\n\nRun '${PROG} COMMAND --help' for more information on a command.\n`;
+  return `Usage:  ${PROG} [OPTIONS] COMMAND\n\nA self-sufficient runtime for containers\n\nCommands:\n${cmds.map((c) => `  ${c}`).join('\n')}\n\nManagement Commands:\n${Object.entries(GROUPS).map(([g, d]) => `  ${g.padEnd(12)}${d}`).join('\n')}\n\nGlobal Options:\n  -H, --host list      Daemon socket to connect to\n  -v, --version        Print version information and quit\n\nRun '${PROG} COMMAND --help' for more information on a command.\n`;
 }
 
 /** Runs the CLI; resolves with the process exit status. */
@@ -79,7 +92,15 @@ export async function main(argv: string[]): Promise<number> {
   let path = args[0];
   let rest = args.slice(1);
   if (GROUPS[path]) {
-    if (!rest.length || rest[0] === '--help') { process.stdout.write(groupUsage(path)); return 0; }
+    // docker: `--help` prints the group's help on stdout; no subcommand prints it on stderr.
+    if (rest[0] === '--help' || rest[0] === '-h') { process.stdout.write(await groupUsage(path)); return 0; }
+    if (!rest.length) { process.stderr.write(await groupUsage(path)); return 0; }
+    if (!TABLE[`${path} ${rest[0]}`]) {
+      // cobra's use line: "volume COMMAND" is the only group whose Use names the COMMAND.
+      const use = path === 'volume' ? `${path} COMMAND` : path;
+      process.stderr.write(`${PROG}: unknown command: ${PROG} ${path} ${rest[0]}\n\nUsage:  ${PROG} ${use}\n\nRun '${PROG} ${path} --help' for more information\n`);
+      return 1;
+    }
     path = `${args[0]} ${args[1]}`;
     rest = args.slice(2);
   }
@@ -93,7 +114,7 @@ export async function main(argv: string[]): Promise<number> {
   const spec = { ...cmd.spec, name: path };
   try {
     const parsed = parseFlags(spec, rest);
-    if (parsed.help) { process.stdout.write(helpText(spec, PROG)); return 0; }
+    if (parsed.help) { process.stdout.write(helpText(spec, PROG, helpWidth())); return 0; }
     checkArgs(spec, PROG, parsed.args);
     return (await cmd.run(cli, parsed)) ?? 0;
   } catch (e) {
@@ -101,9 +122,26 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-function groupUsage(group: string): string {
-  const subs = Object.keys(TABLE).filter((k) => k.startsWith(`${group} `)).map((k) => k.slice(group.length + 1)).sort();
-  return `\nUsage:  ${PROG} ${group} COMMAND\n\n${GROUPS[group]}\n\nCommands:\n${subs.map((s) => `  ${s}`).join('\n')}\n\nRun '${PROG} ${group} COMMAND --help' for more information on a command.\n`;
+/** The width docker wraps help at: the terminal's width minus one, or 79 when stdin is not a terminal. */
+function helpWidth(): number {
+  return isatty(0) ? (process.stdout.columns || process.stderr.columns || 80) - 1 : 79;
+}
+
+/** A group's help as cobra prints it: each command once (under its first name), with its description. */
+async function groupUsage(group: string): Promise<string> {
+  const seen = new Set<Command>();
+  const rows: [string, string][] = [];
+  for (const [path, [loader, key]] of Object.entries(TABLE)) {
+    if (!path.startsWith(`${group} `)) continue;
+    const cmd = (await loader()).commands[key];
+    if (seen.has(cmd)) continue;
+    seen.add(cmd);
+    if (!cmd.spec.hidden) rows.push([path.slice(group.length + 1), cmd.spec.description]);
+  }
+  rows.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  // cobra pads names to the longest one, at least 11, then a space.
+  const pad = Math.max(11, ...rows.map(([n]) => n.length));
+  return `Usage:  ${PROG} ${group} COMMAND\n\n${GROUPS[group]}\n\nCommands:\n${rows.map(([n, d]) => `  ${n.padEnd(pad)} ${d}`).join('\n')}\n\nRun '${PROG} ${group} COMMAND --help' for more information on a command.\n`;
 }
 
 function report(cli: Cli, spec: CommandSpec, e: unknown): number {

@@ -3,6 +3,8 @@ import { createInterface } from 'node:readline';
 import { ClientError } from '../../client/client-error';
 import { Cli, StatusError } from '../cli';
 import { compileFormat, prepareFormat } from '../format/formatter';
+import { goMarshal, indentJSON } from '../format/go-values';
+import { Template, type TemplateError } from '../template/template';
 import { parseGoDuration } from '../../base/units';
 
 export const daemonMessage = (e: unknown) =>
@@ -24,7 +26,8 @@ export async function confirm(cli: Cli, warning: string): Promise<boolean> {
   const line: string = await new Promise((resolve) => { rl.once('line', resolve); rl.once('close', () => resolve('')); });
   rl.close();
   cli.input.pause();
-  return /^y(es)?$/i.test(line.trim());
+  // docker's prompt.Confirm takes "y" or "Y" only.
+  return line.trim().toLowerCase() === 'y';
 }
 
 /** docker's timestamp flags (--since/--until): a Go duration relative to now, RFC3339 or a date, or unix seconds. */
@@ -58,4 +61,44 @@ export function printInspect(cli: Cli, objects: unknown[], format: string): void
 export function refuseTerminal(cli: Cli, what: string): void {
   if (cli.out.isTTY) throw new StatusError(1, `cowardly refusing to save to a terminal. Use the -o flag or redirect`);
   void what;
+}
+
+/** One object to inspect: its typed view (goStruct values), and the engine's JSON when docker keeps it. */
+export interface Inspected { typed: unknown; raw?: string }
+
+/**
+ * docker's inspect.Inspect for `volume inspect`, `network inspect`, ...: fetches every reference,
+ * then prints a JSON array indented by four spaces (one line for `--format json`) or each object
+ * through the template. JSON comes from the engine's raw answer when there is one (field order
+ * kept), else from the typed view; a template runs on the typed view and, when that fails and raw
+ * JSON exists, on the raw map with missingkey=error. Errors are printed after the output (exit 1);
+ * a template that does not parse exits 64.
+ */
+export async function inspectEach(cli: Cli, refs: string[], format: string, get: (ref: string) => Promise<Inspected>): Promise<void> {
+  let tmpl: Template | undefined;
+  if (format && format !== 'json') {
+    try { tmpl = Template.compile(format); } catch (e) { throw new StatusError(64, `template parsing error: ${(e as TemplateError).message}`); }
+  }
+  const found: Inspected[] = [];
+  const errs: string[] = [];
+  let out = '';
+  for (const ref of refs) {
+    let item: Inspected;
+    try { item = await get(ref); } catch (e) { errs.push(daemonMessage(e)); continue; }
+    if (!tmpl) { found.push(item); continue; }
+    try {
+      out += tmpl.execute(item.typed) + '\n';
+    } catch (e) {
+      if (item.raw === undefined) { errs.push(`template parsing error: ${(e as Error).message}`); continue; }
+      try { out += tmpl.execute(JSON.parse(item.raw), { missingKey: 'error' }) + '\n'; } catch (e2) { errs.push(`template parsing error: ${(e2 as Error).message}`); }
+    }
+  }
+  if (!tmpl) {
+    const indent = format === 'json' ? '' : '    ';
+    if (!found.length) out = '[]\n';
+    else if (found.some((f) => f.raw !== undefined)) out = indentJSON(`[${found.filter((f) => f.raw !== undefined).map((f) => f.raw).join(',')}]`, indent) + '\n';
+    else out = goMarshal(found.map((f) => f.typed), indent) + '\n';
+  }
+  cli.out.write(out || '\n');
+  if (errs.length) throw new StatusError(1, errs.join('\n'));
 }

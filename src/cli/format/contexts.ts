@@ -1,10 +1,11 @@
 // The row objects docker's formatters expose to --format templates: their getters are the fields
 // (`{{.ID}}`, `{{.Status}}`...), their methods take arguments (`{{.Label "x"}}`), and toJSON gives
 // `--format json` (fields in sorted order, as docker marshals its field map).
-import type { ContainerSummary, ImageHistoryItem, ImageSummary, Port } from '../../client/types';
+import type { ContainerSummary, ImageHistoryItem, ImageSummary, NetworkInspect, Port, Volume } from '../../client/types';
 import { goQuote } from '../template/go-fmt';
 import { byteOrder, ellipsis } from './formatter';
-import { humanDuration, humanSizeWithPrecision } from '../../base/units';
+import { humanDuration, humanSize, humanSizeWithPrecision } from '../../base/units';
+import { GoTime } from './go-values';
 
 export const shortId = (id: string) => id.replace(/^sha256:/, '').slice(0, 12);
 
@@ -221,3 +222,106 @@ export class HistoryContext {
   get Comment(): string { return this.h.Comment ?? ''; }
   toJSON(): Record<string, unknown> { return sortedJSON(this, ['Comment', 'CreatedAt', 'CreatedBy', 'CreatedSince', 'ID', 'Size']); }
 }
+
+/** Labels as docker's formatters join them: "k=v" pairs with commas (docker's map order is random; ours is sorted). */
+function joinLabels(labels: Record<string, string> | null | undefined): string {
+  return Object.entries(labels ?? {}).sort(([a], [b]) => byteOrder(a, b)).map(([k, v]) => `${k}=${v}`).join(',');
+}
+
+export const VOLUME_HEADERS: Record<string, string> = {
+  ID: 'ID', Name: 'VOLUME NAME', Group: 'GROUP', Driver: 'DRIVER', Scope: 'SCOPE', Availability: 'AVAILABILITY',
+  Mountpoint: 'MOUNTPOINT', Labels: 'LABELS', Links: 'LINKS', Size: 'SIZE', Status: 'STATUS',
+};
+export const DEFAULT_VOLUME_FORMAT = 'table {{.Driver}}\t{{.Name}}';
+export const CLUSTER_VOLUME_FORMAT = 'table {{.Name}}\t{{.Group}}\t{{.Driver}}\t{{.Availability}}\t{{.Status}}';
+
+interface ClusterVolumeInfo { Spec?: { Group?: string; Availability?: string }; Info?: { VolumeID?: string }; PublishStatus?: unknown[] }
+
+/** A row of `volume ls` (docker's volumeContext). */
+export class VolumeContext {
+  constructor(private readonly v: Volume) {}
+  private get cluster(): ClusterVolumeInfo | undefined { return (this.v.ClusterVolume ?? undefined) as ClusterVolumeInfo | undefined; }
+  get Name(): string { return this.v.Name; }
+  get Driver(): string { return this.v.Driver; }
+  get Scope(): string { return this.v.Scope; }
+  get Mountpoint(): string { return this.v.Mountpoint; }
+  get Labels(): string { return joinLabels(this.v.Labels); }
+  Label(name: string): string { return this.v.Labels?.[name] ?? ''; }
+  get Links(): string { return this.v.UsageData ? String(this.v.UsageData.RefCount) : 'N/A'; }
+  get Size(): string { return this.v.UsageData ? humanSize(this.v.UsageData.Size) : 'N/A'; }
+  get Group(): string { return this.cluster ? this.cluster.Spec?.Group ?? '' : 'N/A'; }
+  get Availability(): string { return this.cluster ? this.cluster.Spec?.Availability ?? '' : 'N/A'; }
+  get Status(): string {
+    const c = this.cluster;
+    if (!c) return 'N/A';
+    if (!c.Info?.VolumeID) return 'pending creation';
+    const n = c.PublishStatus?.length ?? 0;
+    return n === 0 ? 'created' : n === 1 ? 'in use (1 node)' : `in use (${n} nodes)`;
+  }
+  toJSON(): Record<string, unknown> {
+    return sortedJSON(this, ['Availability', 'Driver', 'Group', 'Labels', 'Links', 'Mountpoint', 'Name', 'Scope', 'Size', 'Status']);
+  }
+}
+
+// Go's type names, which template errors print ("can't evaluate field X in type *formatter.volumeContext").
+Object.defineProperty(VolumeContext, 'name', { value: '*formatter.volumeContext' });
+
+export const NETWORK_HEADERS: Record<string, string> = {
+  ID: 'NETWORK ID', Name: 'NAME', Driver: 'DRIVER', Scope: 'SCOPE', IPv4: 'IPV4', IPv6: 'IPV6', Internal: 'INTERNAL',
+  Labels: 'LABELS', CreatedAt: 'CREATED AT',
+};
+export const DEFAULT_NETWORK_FORMAT = 'table {{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}';
+
+/** A row of `network ls` (docker's networkContext). */
+export class NetworkContext {
+  constructor(private readonly n: NetworkInspect, private readonly trunc: boolean) {}
+  get ID(): string { return this.trunc ? shortId(this.n.Id) : this.n.Id; }
+  get Name(): string { return this.n.Name; }
+  get Driver(): string { return this.n.Driver; }
+  get Scope(): string { return this.n.Scope; }
+  get IPv4(): string { return String(!!this.n.EnableIPv4); }
+  get IPv6(): string { return String(!!this.n.EnableIPv6); }
+  get Internal(): string { return String(!!this.n.Internal); }
+  get Labels(): string { return joinLabels(this.n.Labels); }
+  Label(name: string): string { return this.n.Labels?.[name] ?? ''; }
+  /** Go's time.Time.String() of Created. */
+  get CreatedAt(): string { return new GoTime(this.n.Created ?? '').toString(); }
+  toJSON(): Record<string, unknown> {
+    return sortedJSON(this, ['CreatedAt', 'Driver', 'ID', 'IPv4', 'IPv6', 'Internal', 'Labels', 'Name', 'Scope']);
+  }
+}
+
+Object.defineProperty(NetworkContext, 'name', { value: '*network.networkContext' });
+
+/**
+ * sortorder.NaturalLess, docker's order for volume and network names: runs of digits compare by
+ * value (then fewer leading zeros first), digits sort before other bytes, the rest by bytes.
+ */
+export function naturalLess(a: string, b: string): boolean {
+  const isDigit = (c: number) => c >= 48 && c <= 57;
+  const s1 = Buffer.from(a), s2 = Buffer.from(b);
+  let i = 0, j = 0;
+  while (i < s1.length && j < s2.length) {
+    const c1 = s1[i], c2 = s2[j];
+    const d1 = isDigit(c1), d2 = isDigit(c2);
+    if (d1 !== d2) return d1;
+    if (!d1) {
+      if (c1 !== c2) return c1 < c2;
+      i++; j++;
+      continue;
+    }
+    while (i < s1.length && s1[i] === 48) i++;
+    while (j < s2.length && s2[j] === 48) j++;
+    const nz1 = i, nz2 = j;
+    while (i < s1.length && isDigit(s1[i])) i++;
+    while (j < s2.length && isDigit(s2[j])) j++;
+    if (i - nz1 !== j - nz2) return i - nz1 < j - nz2;
+    const n1 = s1.subarray(nz1, i).toString(), n2 = s2.subarray(nz2, j).toString();
+    if (n1 !== n2) return n1 < n2;
+    if (nz1 !== nz2) return nz1 < nz2;
+  }
+  return s1.length < s2.length;
+}
+
+/** A comparator from naturalLess, for Array.prototype.sort. */
+export const naturalOrder = (a: string, b: string): number => (naturalLess(a, b) ? -1 : naturalLess(b, a) ? 1 : 0);

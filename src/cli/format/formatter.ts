@@ -50,6 +50,19 @@ export function renderRows(format: string, rows: object[], header: Record<string
   return out;
 }
 
+/**
+ * renderRows for the list commands whose template failures docker reports as "template parsing
+ * error: ..." (its formatter.Context: volume ls, network ls, ...).
+ */
+export function renderContextRows(format: string, rows: object[], header: Record<string, string>, defaultTable: string): string {
+  try {
+    return renderRows(format, rows, header, defaultTable);
+  } catch (e) {
+    if (e instanceof FormatError && e.message.startsWith('template: ')) throw new FormatError(`template parsing error: ${e.message}`);
+    throw e;
+  }
+}
+
 /** Truncates to `max` display columns with "…" as docker's formatter.Ellipsis does. */
 export function ellipsis(s: string, max: number): string {
   const chars = [...s];

@@ -49,6 +49,10 @@ export function filterContainers(
     if (f.exited && !(c.state.status === 'exited' && f.exited.some((e) => Number(e) === c.state.exitCode))) return false;
     if (f.health && !f.health.includes(c.state.health && c.config.Healthcheck?.Test?.[0] !== 'NONE' ? c.state.health.status : 'none')) return false;
     if (f.ancestor && !f.ancestor.some((a) => opts.imageMatches(c, a))) return false;
+    if (f.network && !f.network.some((v) => networkMatches(c, v))) return false;
+    if (f.publish && !f.publish.some((v) => portMatches(Object.keys(c.hostConfig.PortBindings ?? {}), v))) return false;
+    if (f.expose && !f.expose.some((v) => portMatches([...Object.keys(c.config.ExposedPorts ?? {}), ...Object.keys(c.hostConfig.PortBindings ?? {})], v))) return false;
+    if (f.volume && !f.volume.some((v) => (c.mounts ?? []).some((m) => m.destination === v || m.name === v || m.source === v))) return false;
     if (beforeRec && !(c.created < beforeRec.created)) return false;
     if (sinceRec && !(c.created > sinceRec.created)) return false;
     return true;
@@ -58,4 +62,24 @@ export function filterContainers(
   if (!showAll) list = list.filter((c) => c.state.status === 'running' || c.state.status === 'paused' || c.state.status === 'restarting');
   if (opts.limit > 0) list = list.slice(0, opts.limit);
   return list;
+}
+
+/** `network=` matches a network the container is on, by name or (a prefix of) its ID. */
+function networkMatches(c: ContainerRecord, v: string): boolean {
+  const mode = !c.hostConfig.NetworkMode || c.hostConfig.NetworkMode === 'default' ? 'bridge' : c.hostConfig.NetworkMode;
+  if (mode === v) return true;
+  return Object.entries(c.networks ?? {}).some(([name, cfg]) => name === v || (!!cfg.NetworkID && cfg.NetworkID.startsWith(v)));
+}
+
+/** `publish=`/`expose=` values: `80`, `80/udp`, or a range `8000-8080/tcp`, against `80/tcp` style keys. */
+function portMatches(keys: string[], v: string): boolean {
+  const m = /^(\d+)(?:-(\d+))?(?:\/(\w+))?$/.exec(v);
+  if (!m) throw invalidArgument(`invalid filter value ${JSON.stringify(v)}`);
+  const lo = Number(m[1]);
+  const hi = m[2] ? Number(m[2]) : lo;
+  const proto = m[3] ?? 'tcp';
+  return keys.some((k) => {
+    const [port, p = 'tcp'] = k.split('/');
+    return p === proto && Number(port) >= lo && Number(port) <= hi;
+  });
 }

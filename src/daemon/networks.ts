@@ -102,6 +102,7 @@ export class Networks {
   /** Host ports held for running containers, by container ID. */
   private readonly reservations = new Map<string, PortReservation[]>();
   private cache?: NetworkRecord[];
+  private serial: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly o: NetworksOptions) {
     this.db = o.db;
@@ -312,8 +313,10 @@ export class Networks {
     const attachment = this.attachmentOf(c, netns, endpoints, published);
     const ready = (async () => {
       this.o.firewall.rememberForwarding();
-      await this.o.driver.setup(attachment);
-      await this.updateFirewall();
+      await this.serially(async () => {
+        await this.o.driver.setup(attachment);
+        await this.updateFirewall();
+      });
     })();
     ready.catch(() => undefined);
     return { netns, endpoints: endpoints.map((e) => ({ network: nets.find((x) => x.net.id === e.networkId)!.net, ip: e.ip })), ready };
@@ -326,11 +329,11 @@ export class Networks {
     if (!row && !endpoints.length) return;
     if (row && endpoints.length) {
       const att = this.attachmentOf({ id: containerId, name: '' }, row.netns, endpoints, JSON.parse(row.ports) as PublishedPort[]);
-      await this.o.driver.teardown(att).catch((e) => this.o.log('warn', `network teardown of ${shortId(containerId)}: ${(e as Error).message}`));
+      await this.serially(() => this.o.driver.teardown(att)).catch((e) => this.o.log('warn', `network teardown of ${shortId(containerId)}: ${(e as Error).message}`));
     }
     if (row) removeNetns(row.netns);
     this.dropAllocations(containerId);
-    await this.updateFirewall().catch((e) => this.o.log('warn', `firewall update: ${(e as Error).message}`));
+    await this.serially(() => this.updateFirewall()).catch((e) => this.o.log('warn', `firewall update: ${(e as Error).message}`));
   }
 
   private dropAllocations(containerId: string): void {
@@ -408,7 +411,18 @@ export class Networks {
     return { containerId: c.id, containerName: c.name, netns, endpoints: eps, ports };
   }
 
-  /** The bridges with containers on them now, for the isolation rules. */
+  /**
+   * Runs wiring and firewall changes one at a time. The firewall reads which bridges are in use when
+   * its turn comes, and a start's endpoint rows exist before its setup is queued: so the cleanup of
+   * the last network never runs while another container's setup is under way.
+   */
+  private serially<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.serial.then(fn);
+    this.serial = next.catch(() => undefined);
+    return next;
+  }
+
+  /** The bridges with containers on them now, for the isolation rules (call through serially). */
   private async updateFirewall(): Promise<void> {
     const ids = new Set((this.db.prepare('SELECT DISTINCT network_id FROM endpoints').all() as Array<{ network_id: string }>).map((r) => r.network_id));
     const active: ActiveBridge[] = this.list().filter((n) => ids.has(n.id) && n.bridge).map((n) => ({ name: n.bridge, internal: n.internal }));
@@ -437,10 +451,12 @@ export class Networks {
       let ep: EndpointRecord;
       this.db.transaction(() => { ep = this.allocateOne(c, n, settings, `eth${i}`); })();
       try {
-        await this.o.driver.setup(this.attachmentOf(c, netns, [ep!], []));
-        await this.updateFirewall();
+        await this.serially(async () => {
+          await this.o.driver.setup(this.attachmentOf(c, netns, [ep!], []));
+          await this.updateFirewall();
+        });
       } catch (e) {
-        await this.o.driver.teardown(this.attachmentOf(c, netns, [ep!], [])).catch(() => undefined);
+        await this.serially(() => this.o.driver.teardown(this.attachmentOf(c, netns, [ep!], []))).catch(() => undefined);
         this.db.prepare('DELETE FROM endpoints WHERE network_id = ? AND container_id = ?').run(n.id, c.id);
         throw e;
       }
@@ -458,9 +474,9 @@ export class Networks {
     if (running && ep) {
       const netns = this.netnsOf(c.id);
       const primary = ep.iface === 'eth0';
-      if (netns) await this.o.driver.teardown(this.attachmentOf(c, netns, [ep], primary ? this.publishedPorts(c.id) : [])).catch((e) => this.o.log('warn', `disconnect ${shortId(c.id)}: ${(e as Error).message}`));
+      if (netns) await this.serially(() => this.o.driver.teardown(this.attachmentOf(c, netns, [ep], primary ? this.publishedPorts(c.id) : []))).catch((e) => this.o.log('warn', `disconnect ${shortId(c.id)}: ${(e as Error).message}`));
       this.db.prepare('DELETE FROM endpoints WHERE network_id = ? AND container_id = ?').run(n.id, c.id);
-      await this.updateFirewall();
+      await this.serially(() => this.updateFirewall());
     }
     delete current[n.name];
     this.o.events.publish('network', 'disconnect', n.id, { container: c.id, name: n.name, type: n.driver });
@@ -486,7 +502,7 @@ export class Networks {
       }
       this.reservations.set(id, held);
     }
-    await this.updateFirewall().catch((e) => this.o.log('warn', `firewall update: ${(e as Error).message}`));
+    await this.serially(() => this.updateFirewall()).catch((e) => this.o.log('warn', `firewall update: ${(e as Error).message}`));
   }
 
   /** Releases every host port berthd holds (shutdown: the containers and their DNAT rules stay). */

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { genericJumps, isolationRules, splitRule } from './firewall';
+import { cleanupRestore, genericJumps, isolationRules } from './firewall';
 
 test('isolation rules: traffic between two bridges is dropped, an internal bridge is closed both ways', () => {
   const rules = isolationRules('BI', [{ name: 'br-a', internal: false }, { name: 'br-b', internal: true }]);
@@ -14,7 +14,7 @@ test('isolation rules: traffic between two bridges is dropped, an internal bridg
   ].join('\n'));
 });
 
-test('genericJumps finds the built-in chains\' jumps into netavark\'s, and splitRule keeps comments whole', () => {
+test('cleanup of netavark\'s generic chains: the jumps into them, flush only those that keep fixed rules, then delete', () => {
   const listing = [
     '-P PREROUTING ACCEPT',
     '-N NETAVARK-HOSTPORT-DNAT',
@@ -27,5 +27,12 @@ test('genericJumps finds the built-in chains\' jumps into netavark\'s, and split
     '-A PREROUTING -m addrtype --dst-type LOCAL -j NETAVARK-HOSTPORT-DNAT',
     '-A POSTROUTING -j NETAVARK-HOSTPORT-MASQ',
   ]);
-  assert.deepEqual(splitRule('X -m comment --comment "a b \\"c\\"" -j Y'), ['X', '-m', 'comment', '--comment', 'a b "c"', '-j', 'Y']);
+  assert.equal(cleanupRestore('nat', listing + '\n-N NETAVARK-HOSTPORT-MASQ', ['NETAVARK-HOSTPORT-DNAT', 'NETAVARK-HOSTPORT-MASQ'], ['NETAVARK-HOSTPORT-DNAT']), [
+    '*nat',
+    '-D PREROUTING -m addrtype --dst-type LOCAL -j NETAVARK-HOSTPORT-DNAT',
+    '-D POSTROUTING -j NETAVARK-HOSTPORT-MASQ',
+    '-F NETAVARK-HOSTPORT-MASQ',
+    '-X NETAVARK-HOSTPORT-DNAT', '-X NETAVARK-HOSTPORT-MASQ',
+    'COMMIT', '',
+  ].join('\n'));
 });

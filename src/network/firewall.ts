@@ -106,12 +106,13 @@ export class Firewall {
       if (chains.some((c) => !g.chains.includes(c))) return false;
       if (g.emptyWhenUnused.some((c) => text.includes(`-A ${c} `))) return false;
     }
+    // One atomic iptables-restore per table: the chains that must be empty are not flushed, so if a
+    // netavark run elsewhere put a rule in them since the listing, the delete fails and all stays.
     for (const [table, g] of Object.entries(NETAVARK_GENERIC)) {
-      for (const jump of genericJumps(listing[table], g.chains)) {
-        await run('iptables', ['-w', '-t', table, '-D', ...splitRule(jump.slice(3))], { allowFailure: true, env: TOOL_ENV });
-      }
-      for (const c of g.chains) await run('iptables', ['-w', '-t', table, '-F', c], { allowFailure: true, env: TOOL_ENV });
-      for (const c of g.chains) await run('iptables', ['-w', '-t', table, '-X', c], { allowFailure: true, env: TOOL_ENV });
+      if (!g.chains.some((c) => listing[table].split('\n').includes(`-N ${c}`))) continue;
+      const restore = cleanupRestore(table, listing[table], g.chains, g.emptyWhenUnused);
+      const r = await run('iptables-restore', ['-w', '-n'], { input: restore, env: TOOL_ENV, allowFailure: true });
+      if (r.code !== 0) return false;
     }
     try {
       writeFileSync('/proc/sys/net/ipv4/ip_forward', readFileSync(this.stateFile, 'utf8').trim());
@@ -121,13 +122,17 @@ export class Firewall {
   }
 }
 
+/** iptables-restore input removing netavark's generic chains of one table and the jumps into them (pure). */
+export function cleanupRestore(table: string, listing: string, chains: readonly string[], mustBeEmpty: readonly string[]): string {
+  const present = chains.filter((c) => listing.split('\n').includes(`-N ${c}`));
+  return [
+    `*${table}`,
+    ...genericJumps(listing, chains).map((j) => `-D ${j.slice(3)}`),
+    ...present.filter((c) => !mustBeEmpty.includes(c)).map((c) => `-F ${c}`),
+    ...present.map((c) => `-X ${c}`),
+    'COMMIT', '',
+  ].join('\n');
+}
+
 /** A short PATH for the network tools: netavark looks iptables up on every call. */
 export const TOOL_ENV = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' };
-
-/** Splits an `iptables -S` rule into arguments, keeping quoted comments whole. */
-export function splitRule(rule: string): string[] {
-  const out: string[] = [];
-  const re = /"((?:[^"\\]|\\.)*)"|(\S+)/g;
-  for (let m = re.exec(rule); m; m = re.exec(rule)) out.push(m[1] !== undefined ? m[1].replace(/\\(.)/g, '$1') : m[2]);
-  return out;
-}

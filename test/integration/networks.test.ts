@@ -239,6 +239,21 @@ describe('networks through the docker CLI', () => {
     ok(['network', 'rm', 'keep']);
   });
 
+  test('ps filters by network, publish and expose', () => {
+    ok(['network', 'create', 'filt']);
+    ok(['run', '-d', '--name', 'f1', '--network', 'filt', '-p', '127.0.0.1::80', 'busybox', 'sleep', '300']);
+    ok(['run', '-d', '--name', 'f2', '--expose', '53/udp', 'busybox', 'sleep', '300']);
+    const names = (filter: string) => ok(['ps', '--filter', filter, '--format', '{{.Names}}']).split('\n').filter(Boolean).sort();
+    assert.deepEqual(names('network=filt'), ['f1']);
+    assert.deepEqual(names('network=bridge'), ['f2']);
+    assert.deepEqual(names('publish=80'), ['f1']);
+    assert.deepEqual(names('publish=70-90/tcp'), ['f1']);
+    assert.deepEqual(names('expose=53/udp'), ['f2']);
+    assert.deepEqual(names('expose=53'), []);
+    ok(['rm', '-f', 'f1', 'f2']);
+    ok(['network', 'rm', 'filt']);
+  });
+
   test('--network none and host', () => {
     assert.doesNotMatch(ok(['run', '--rm', '--network', 'none', 'busybox', 'ip', 'link']), /eth0/);
     const hostLinks = spawnSync('ip', ['-o', 'link'], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean).length;

@@ -43,8 +43,16 @@ export class NetavarkDriver implements NetworkDriver {
     mkdirSync(o.configDir, { recursive: true });
   }
 
-  setup(a: Attachment): Promise<void> {
-    return this.netavark('setup', a);
+  async setup(a: Attachment): Promise<void> {
+    try {
+      await this.netavark('setup', a);
+    } catch (e) {
+      // Another netavark user (podman, a second berthd) removed the generic chains while this run
+      // used them: undo the half-made setup and do it again once; netavark recreates the chains.
+      if (!/No chain|does not exist/.test((e as Error).message)) throw e;
+      await this.netavark('teardown', a).catch(() => undefined);
+      await this.netavark('setup', a);
+    }
   }
 
   teardown(a: Attachment): Promise<void> {

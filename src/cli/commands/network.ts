@@ -168,9 +168,9 @@ export function networkView(n: NetworkInspect): unknown {
     EnableIPv6: !!n.EnableIPv6,
     IPAM: goStruct('network.IPAM', {
       Driver: ipam.Driver ?? '',
-      Options: goMap(ipam.Options),
+      Options: goMap(ipam.Options, ''),
       Config: (ipam.Config ?? []).map((c) => goStruct('network.IPAMConfig', {
-        Subnet: c.Subnet ?? '', IPRange: c.IPRange ?? '', Gateway: c.Gateway ?? '', AuxAddress: goMap(c.AuxiliaryAddresses),
+        Subnet: c.Subnet ?? '', IPRange: c.IPRange ?? '', Gateway: c.Gateway ?? '', AuxAddress: goMap(c.AuxiliaryAddresses, ''),
       }, { json: { AuxAddress: 'AuxiliaryAddresses' }, omitempty: ['Subnet', 'IPRange', 'Gateway', 'AuxAddress'] })),
     }),
     Internal: !!n.Internal,
@@ -178,9 +178,9 @@ export function networkView(n: NetworkInspect): unknown {
     Ingress: !!n.Ingress,
     ConfigFrom: goStruct('network.ConfigReference', { Network: n.ConfigFrom?.Network ?? '' }),
     ConfigOnly: !!n.ConfigOnly,
-    Containers: n.Containers ? containers : goMap(null),
-    Options: goMap(n.Options),
-    Labels: goMap(n.Labels),
+    Containers: goMap(n.Containers ? containers : null),
+    Options: goMap(n.Options, ''),
+    Labels: goMap(n.Labels, ''),
     Peers: (n.Peers ?? []).map((x) => goStruct('network.PeerInfo', { Name: x.Name ?? '', IP: x.IP ?? '' })),
     Services: goMap(n.Services ?? null),
   }, { json: { ID: 'Id' }, omitempty: ['Peers', 'Services'] });

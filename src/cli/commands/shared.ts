@@ -90,7 +90,7 @@ export async function inspectEach(cli: Cli, refs: string[], format: string, get:
       out += tmpl.execute(item.typed) + '\n';
     } catch (e) {
       if (item.raw === undefined) { errs.push(`template parsing error: ${(e as Error).message}`); continue; }
-      try { out += tmpl.execute(JSON.parse(item.raw), { missingKey: 'error' }) + '\n'; } catch (e2) { errs.push(`template parsing error: ${(e2 as Error).message}`); }
+      try { out += tmpl.execute(sortedKeys(JSON.parse(item.raw)), { missingKey: 'error' }) + '\n'; } catch (e2) { errs.push(`template parsing error: ${(e2 as Error).message}`); }
     }
   }
   if (!tmpl) {
@@ -101,4 +101,12 @@ export async function inspectEach(cli: Cli, refs: string[], format: string, get:
   }
   cli.out.write(out || '\n');
   if (errs.length) throw new StatusError(1, errs.join('\n'));
+}
+
+/** JSON decoded as Go decodes it into map[string]interface{}: maps whose keys (as json.Marshal shows them) are sorted. */
+function sortedKeys(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(sortedKeys);
+  if (v === null || typeof v !== 'object') return v;
+  const o = v as Record<string, unknown>;
+  return Object.fromEntries(Object.keys(o).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)).map((k) => [k, sortedKeys(o[k])]));
 }

@@ -18,8 +18,11 @@ function memBytes(v: string): string {
   try { return String(parseRAM(v)); } catch { throw new Error(`invalid size: '${v}'`); }
 }
 
-/** The cluster-volume (swarm) options of `volume create`: docker sends a ClusterVolumeSpec when one is set. */
-const CLUSTER_FLAGS: FlagSpec[] = [
+/**
+ * The cluster-volume (swarm) options of `volume create`: docker sends a ClusterVolumeSpec when one is
+ * set, and hides them from help unless the engine is a swarm manager (berthd never is).
+ */
+const CLUSTER_FLAGS: FlagSpec[] = ([
   { long: 'availability', type: 'string', def: 'active', help: 'Cluster Volume availability ("active", "pause", "drain")' },
   { long: 'group', type: 'string', help: 'Cluster Volume group (cluster volumes)' },
   { long: 'limit-bytes', type: 'string', meta: 'bytes', help: 'Minimum size of the Cluster Volume in bytes', validate: memBytes },
@@ -30,7 +33,7 @@ const CLUSTER_FLAGS: FlagSpec[] = [
   { long: 'topology-preferred', type: 'list', help: 'A topology that the Cluster Volume would be preferred in' },
   { long: 'topology-required', type: 'list', help: 'A topology that the Cluster Volume must be accessible from' },
   { long: 'type', type: 'string', def: 'block', help: 'Cluster Volume access type ("mount", "block")' },
-];
+] as FlagSpec[]).map((f) => ({ ...f, hidden: true }));
 
 /**
  * The VolumeCreate body from `volume create` flags, as docker's runCreate builds it. Cluster options
@@ -113,7 +116,7 @@ const ls: Command = {
   spec: {
     name: 'volume ls', usage: 'volume ls [OPTIONS]', description: 'List volumes', maxArgs: 0, aliases: ['volume ls', 'volume list'],
     flags: [
-      { long: 'cluster', type: 'bool', help: 'Display only cluster volumes, and use cluster volume list formatting' },
+      { long: 'cluster', type: 'bool', help: 'Display only cluster volumes, and use cluster volume list formatting', hidden: true },
       filterFlag('Provide filter values (e.g. "dangling=true")', 'f'),
       { long: 'format', type: 'string', help: FORMAT_HELP },
       { long: 'quiet', short: 'q', type: 'bool', help: 'Only display volume names' },
@@ -132,10 +135,10 @@ export function volumeView(v: Volume): unknown {
     ClusterVolume: v.ClusterVolume ?? null,
     CreatedAt: v.CreatedAt ?? '',
     Driver: v.Driver ?? '',
-    Labels: goMap(v.Labels),
+    Labels: goMap(v.Labels, ''),
     Mountpoint: v.Mountpoint ?? '',
     Name: v.Name ?? '',
-    Options: goMap(v.Options),
+    Options: goMap(v.Options, ''),
     Scope: v.Scope ?? '',
     Status: goMap(v.Status as Record<string, unknown> | null | undefined),
     UsageData: v.UsageData ? goStruct('volume.UsageData', { RefCount: v.UsageData.RefCount, Size: v.UsageData.Size }) : null,

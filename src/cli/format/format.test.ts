@@ -86,3 +86,10 @@ test('images rows: one per tag, <none> for dangling, sizes and ids', () => {
   assert.equal(out[2], 'busybox      1         cccccccccccc   2 minutes ago   4.26MB');
   assert.equal(out[3], '<none>       <none>    cccccccccccc   2 minutes ago   4.26MB');
 });
+
+test('table headers as docker\'s: Label "a.b-c" titles "b c", header functions leave titles alone, header errors keep what came before', () => {
+  const rows = [{ Name: 'x', Label: (k: string) => (k === 'a.b-c' ? 'v' : '') }];
+  assert.equal(renderRows('table {{.Name}}\t{{.Label "a.b-c"}}', rows, { Name: 'NAME' }, ''), 'NAME      b c\nx         v\n');
+  assert.equal(renderRows('table {{lower .Name}}\t{{json .Name}}', [{ Name: 'X' }], { Name: 'NAME' }, ''), 'NAME      NAME\nx         "X"\n');
+  assert.equal(renderRows('table {{.Name}}\t{{.Obj.Foo}}', [{ Name: 'X', Obj: { Foo: 'f' } }], { Name: 'NAME' }, ''), 'NAME      \nX         f\n');
+});

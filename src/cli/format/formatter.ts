@@ -1,6 +1,6 @@
 // Docker's --format handling: "table ..." (aligned, with a header), "json" (one JSON object per
 // line), or a plain Go template executed once per row.
-import { Template, type ExecuteOptions } from '../template/template';
+import { Template, type ExecuteOptions, type TemplateFunc } from '../template/template';
 import { goJSON } from '../template/funcs';
 import { tabwrite } from './tabwriter';
 
@@ -18,9 +18,19 @@ export function prepareFormat(format: string): string {
 /** Reports a template error the way docker does. */
 export class FormatError extends Error {}
 
-export function compileFormat(format: string): Template {
+/** docker's templates.HeaderFunctions: in a table header these functions leave the title as it is. */
+const HEADER_FUNCS: Record<string, TemplateFunc> = {
+  json: (v) => v, split: (v) => v, join: (v) => v, title: (v) => v, lower: (v) => v, upper: (v) => v, pad: (v) => v, truncate: (v) => v,
+};
+
+/** docker's SubHeaderContext.Label: a label column's title is the label's last dotted part, '-' and '_' as spaces. */
+function headerLabel(name: string): string {
+  return String(name).split('.').at(-1)!.replace(/[-_]/g, ' ');
+}
+
+export function compileFormat(format: string, funcs: Record<string, TemplateFunc> = {}): Template {
   try {
-    return Template.compile(format);
+    return Template.compile(format, funcs);
   } catch (e) {
     throw new FormatError(`template parsing error: ${(e as Error).message}`);
   }
@@ -41,7 +51,9 @@ export function renderRows(format: string, rows: object[], header: Record<string
   try {
     for (const r of rows) out += tmpl.execute(r, opts) + '\n';
     if (table) {
-      const head = tmpl.execute({ ...header }, { missingKey: 'zero' });
+      // docker runs the header through the same template with HEADER_FUNCS and ignores its errors,
+      // keeping what it wrote before one (`{{.Label "x"}}` on the header map stops there).
+      const head = compileFormat(prepareFormat(format), HEADER_FUNCS).executePartial({ ...header, Label: headerLabel }, { missingKey: 'zero' }).out;
       out = tabwrite(head + '\n' + out);
     }
   } catch (e) {

@@ -1,6 +1,7 @@
 // Values that behave like the Go values docker formats: structs (fields in declaration order, Go's
 // type name in template errors), nil maps (print "map[]", marshal as null), time.Time, and
 // encoding/json's Marshal, MarshalIndent, Indent and Compact over them.
+import { MAP_ZERO } from '../template/go-fmt';
 
 /** Base of the objects goStruct makes: own fields in declaration order; JSON names kept on the prototype. */
 abstract class GoStructBase {
@@ -52,14 +53,20 @@ export function goStruct<T extends Record<string, unknown>>(typeName: string, fi
 }
 
 /**
- * A Go map value: a plain object (templates print it as "map[k:v]"), or for a nil map an empty one
- * that marshals as null, as Go does.
+ * A Go map value: a plain object with its keys sorted (templates print it as "map[k:v]"), or for a
+ * nil map an empty one that marshals as null, as Go does. `zero` is its element type's zero value,
+ * what `index` gives for a missing key ("" for map[string]string).
  */
-export function goMap(m: Record<string, unknown> | null | undefined): Record<string, unknown> {
-  if (m) return m;
-  const nil = Object.create(null) as Record<string, unknown>;
-  Object.defineProperty(nil, 'toJSON', { value: () => null });
-  return nil;
+export function goMap(m: Record<string, unknown> | null | undefined, zero: unknown = null): Record<string, unknown> {
+  let out: Record<string, unknown>;
+  // Keys in Go's map order (sorted), so that JSON.stringify (the template json function) agrees too.
+  if (m) out = Object.fromEntries(Object.keys(m).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)).map((k) => [k, m[k]]));
+  else {
+    out = Object.create(null) as Record<string, unknown>;
+    Object.defineProperty(out, 'toJSON', { value: () => null });
+  }
+  Object.defineProperty(out, MAP_ZERO, { value: zero });
+  return out;
 }
 
 /** Go's time.Time for a timestamp from the API (RFC 3339): String() as Go prints it, JSON as sent. */

@@ -1,6 +1,6 @@
 // The functions templates can call: Go's text/template builtins plus docker's extras
 // (json, join, split, title, lower, upper, pad, truncate), as in docker/cli templates/templates.go.
-import { NO_VALUE, formatValue, goTypeName, isMap, sprint, sprintf, sprintln } from './go-fmt';
+import { MAP_ZERO, NO_VALUE, formatValue, goTypeName, isMap, sprint, sprintf, sprintln } from './go-fmt';
 
 export type TemplateFunc = (...args: unknown[]) => unknown;
 
@@ -58,7 +58,7 @@ function index(item: unknown, ...indexes: unknown[]): unknown {
       if (ix < 0 || ix >= v.length) throw new FuncError(`index out of range: ${ix}`);
       v = typeof v === 'string' ? Buffer.from(v)[ix] : v[ix];
     } else if (isMap(v)) {
-      v = Object.prototype.hasOwnProperty.call(v, String(ix)) ? v[String(ix)] : null;
+      v = Object.prototype.hasOwnProperty.call(v, String(ix)) ? v[String(ix)] : ((v as { [MAP_ZERO]?: unknown })[MAP_ZERO] ?? null);
     } else throw new FuncError(`can't index item of type ${goTypeName(v)}`);
   }
   return v;

@@ -3,6 +3,12 @@
 /** A map lookup that found nothing: Go prints it as "<no value>". */
 export const NO_VALUE: unique symbol = Symbol('no value');
 
+/**
+ * Set (non-enumerable) on a map value, the zero value of its element type: what `index` gives for a
+ * missing key ("" for Go's map[string]string; nil, the default, for map[string]interface{}).
+ */
+export const MAP_ZERO = Symbol('goMapZero');
+
 export function isMap(v: unknown): v is Record<string, unknown> {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) return false;
   const proto = Object.getPrototypeOf(v);

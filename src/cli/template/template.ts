@@ -36,6 +36,14 @@ export class Template {
     ex.walkList(data, this.tree.root);
     return ex.out.join('');
   }
+
+  /** Like Go's Execute into a buffer: what was written before an error is kept, and the error returned. */
+  executePartial(data: unknown, options: ExecuteOptions = {}): { out: string; error?: Error } {
+    const ex = new Executor(this.tree, this.funcs, options);
+    ex.vars.push({ name: '$', value: data });
+    try { ex.walkList(data, this.tree.root); } catch (e) { return { out: ex.out.join(''), error: e as Error }; }
+    return { out: ex.out.join('') };
+  }
 }
 
 class Executor {
@@ -203,6 +211,15 @@ class Executor {
     this.mark(node);
     if (receiver === null || receiver === undefined || receiver === NO_VALUE) this.fail(`nil pointer evaluating interface {}.${name}`);
     if (isMap(receiver)) {
+      // A function in a map is a method of its Go map type (docker's header map has Label); JSON has none.
+      const m = Object.prototype.hasOwnProperty.call(receiver, name) ? receiver[name] : undefined;
+      if (typeof m === 'function') {
+        const argv = args.map((a) => this.evalArg(dot, a));
+        if (hasFinal) argv.push(final);
+        this.mark(node);
+        if (argv.length !== m.length) this.fail(`wrong number of args for ${name}: want ${m.length} got ${argv.length}`);
+        return (m as TemplateFunc)(...argv);
+      }
       if (args.length || hasFinal) this.fail(`${name} is not a method but has arguments`);
       if (Object.prototype.hasOwnProperty.call(receiver, name)) {
         const v = receiver[name];

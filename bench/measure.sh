@@ -4,10 +4,18 @@
 # seconds ("times"), memory figures in kB ("kb"). bench/report.mjs turns them into the tables.
 set -uo pipefail
 : "${W:?run bench/run.sh}" "${R:?}" "${BIN:?}" "${BSOCK:?}" "${DSOCK:?}" "${DOCKER_CLI:?}" "${REPO:?}" "${BENCH_OUT:?}"
+: "${NET_TAG:?}" "${BRIDGES_FILE:?}" "${BERTH_NET_SUBNET:?}" "${PODMAN_NET_SUBNET:?}" "${PODMAN_DEFAULT_NET:?}"
+: "${HTTP_CONC:=8}" "${HTTP_SECONDS:=5}" "${HTTP_ROUNDS:=3}"
 OUT=$BENCH_OUT/results.jsonl
 HF=$BENCH_OUT/hyperfine
 : >"$OUT"; rm -rf "$HF"; mkdir -p "$HF"
 failures=0
+partial=0
+# Ctrl-C: stop at once (run.sh then cleans up). hyperfine and node exit 130 on SIGINT instead of
+# dying of it, and then bash takes the signal as handled by them and goes on: check for 130 as well.
+trap 'exit 130' INT
+trap 'exit 143' TERM
+int_check() { [ "$1" -ne 130 ] || exit 130; }
 
 BERTH="$BIN/berth -H unix://$BSOCK"
 DKB="$DOCKER_CLI -H unix://$BSOCK"       # real docker CLI -> berthd
@@ -17,27 +25,45 @@ PM="podman $PODMAN_ARGS"
 emit() { printf '%s\n' "$1" >>"$OUT"; }
 jstr() { node -e 'process.stdout.write(JSON.stringify(process.argv[1]))' "$1"; }
 section() { printf '\n## %s\n' "$*" >&2; }
+want() { [[ " ${SECTIONS:-1 2 3 4 5} " == *" $1 "* ]]; }   # SECTIONS="5": only the networking section
 
 # measure ID LABEL -- CMD ARGS...   (arguments without spaces; cycles are script files)
 # Wall clock of the whole client process, RUNS samples after WARMUP unmeasured runs: hyperfine -N
 # (no shell in between) when installed, else a bash loop. A failing command is recorded, not timed.
+# With KEEP_GOING=1 (section 5) a run that fails after the first one does not end the measurement:
+# it is left out of the times and recorded as failed_runs with its exit code.
 measure() {
   local id=$1 label=$2; shift 3
-  local cmd="$*" out
+  local cmd="$*" out ign=() extra=""
+  [ "${KEEP_GOING:-0}" = 1 ] && ign=(-i)
   printf '  %-50s ' "$label" >&2
-  if ! out=$("$@" 2>&1 >/dev/null); then
+  out=$("$@" 2>&1 >/dev/null); local rc=$?
+  int_check $rc
+  if [ $rc -ne 0 ] && ! { [ "${KEEP_GOING:-0}" = 1 ] && "$@" >/dev/null 2>&1 &&
+      extra=",\"probe_error\":$(jstr "$(printf '%s\n' "$out" | grep -v -e '^$' -e '--help' | tail -2)")" && printf '(first try failed, second passed) ' >&2; }; then
     printf 'FAILED: %s\n' "$(printf '%s' "$out" | tail -3 | tr '\n' ' ')" >&2
     emit "{\"id\":\"$id\",\"label\":$(jstr "$label"),\"cmd\":$(jstr "$cmd"),\"error\":$(jstr "$(printf '%s' "$out" | tail -5)")}"
     failures=$((failures + 1)); return
   fi
   local times
   if command -v hyperfine >/dev/null; then
-    if ! hyperfine -N --runs "$RUNS" --warmup "$WARMUP" --style none --export-json "$HF/$id.json" -- "$cmd" >"$HF/$id.log" 2>&1; then
+    hyperfine -N "${ign[@]}" --runs "$RUNS" --warmup "$WARMUP" --style none --export-json "$HF/$id.json" -- "$cmd" >"$HF/$id.log" 2>&1
+    rc=$?
+    int_check $rc
+    if [ $rc -ne 0 ]; then
       printf 'FAILED (hyperfine): %s\n' "$(tail -3 "$HF/$id.log" | tr '\n' ' ')" >&2
       emit "{\"id\":\"$id\",\"label\":$(jstr "$label"),\"cmd\":$(jstr "$cmd"),\"error\":$(jstr "$(tail -5 "$HF/$id.log")")}"
       failures=$((failures + 1)); return
     fi
-    times=$(node -e 'console.log(JSON.stringify(require(process.argv[1]).results[0].times))' "$HF/$id.json")
+    times=$(node -e 'const r = require(process.argv[1]).results[0], c = r.exit_codes ?? [];
+      console.log(JSON.stringify(r.times.filter((t, i) => !c.length || c[i] === 0)))' "$HF/$id.json")
+    extra+=$(node -e 'const c = (require(process.argv[1]).results[0].exit_codes ?? []).filter((x) => x !== 0);
+      if (c.length) console.log(`,"failed_runs":${c.length},"failed_exit_codes":${JSON.stringify(c)}`)' "$HF/$id.json")
+    if [ "$times" = "[]" ]; then
+      printf 'FAILED: every run failed\n' >&2
+      emit "{\"id\":\"$id\",\"label\":$(jstr "$label"),\"cmd\":$(jstr "$cmd"),\"error\":\"every run failed\"$extra}"
+      failures=$((failures + 1)); return
+    fi
   else
     local i t0 t1 ts=() rc=0
     for ((i = 0; i < WARMUP; i++)); do "$@" >/dev/null 2>&1; done
@@ -52,9 +78,10 @@ measure() {
     fi
     times="[$(IFS=,; echo "${ts[*]}")]"
   fi
-  emit "{\"id\":\"$id\",\"label\":$(jstr "$label"),\"cmd\":$(jstr "$cmd"),\"times\":$times}"
+  emit "{\"id\":\"$id\",\"label\":$(jstr "$label"),\"cmd\":$(jstr "$cmd"),\"times\":$times$extra}"
   node -e 'const t=JSON.parse(process.argv[1]).sort((a,b)=>a-b),n=t.length,m=n%2?t[(n-1)/2]:(t[n/2-1]+t[n/2])/2;
     console.log(`median ${(m*1e3).toFixed(1)} ms  (min ${(t[0]*1e3).toFixed(1)}, max ${(t[n-1]*1e3).toFixed(1)}, n=${n})`)' "$times" >&2
+  if [ -n "$extra" ]; then printf '  %-50s WARNING: %s\n' "" "${extra#,}" >&2; partial=$((partial + 1)); fi
 }
 
 # cycle NAME 'SHELL LINE': a /bin/sh script for a multi-step measurement (same shell cost for all).
@@ -130,6 +157,9 @@ versions() {
     crun "$(crun --version | head -1 | awk '{print $3}')" \
     runc "$(runc --version | head -1 | awk '{print $3}')" \
     hyperfine "$(hyperfine --version 2>/dev/null || echo 'not installed: bash loop')" \
+    netavark "$(/usr/lib/podman/netavark --version 2>/dev/null | awk '{print $2}')" \
+    aardvark_dns "$(/usr/lib/podman/aardvark-dns --version 2>/dev/null | awk '{print $2}')" \
+    http_conc "$HTTP_CONC" http_seconds "$HTTP_SECONDS" http_rounds "$HTTP_ROUNDS" \
     load_start "$(cut -d' ' -f1-3 /proc/loadavg)" \
     runs "$RUNS" warmup "$WARMUP" n_ps "$N_PS" n_mem "$N_MEM" date "$(date -u +%Y-%m-%dT%H:%MZ)")
   emit "{\"id\":\"meta\",\"meta\":$v}"
@@ -139,6 +169,7 @@ versions
 section "idle daemons (fresh: busybox imported, nothing run yet)"
 idle_mem fresh
 
+if want 1; then
 section "1. run --rm busybox true"
 measure run_rm.docker_berthd "docker CLI -> berthd: run --rm" -- $DKB run --rm --network none busybox true
 measure run_rm.docker_dockerd "docker CLI -> dockerd: run --rm" -- $DKD run --rm --network none busybox true
@@ -149,14 +180,18 @@ measure cli.berth "client start only: berth --version" -- $BIN/berth --version
 measure cli.docker "client start only: docker --version" -- $DOCKER_CLI --version
 measure run_rm.crun "crun run (bundle)" -- crun --root "$R/crun-state" run -b "$W/bundles/crun" bench-crun
 measure run_rm.runc "runc run (bundle)" -- runc --root "$R/runc-state" run -b "$W/bundles/runc" bench-runc
+fi
 
+if want 2; then
 section "2. run -d + rm -f cycle"
 measure cycle.docker_berthd "docker CLI -> berthd: run -d + rm -f" -- sh "$(cycle cycle-docker-berthd "id=\$($DKB run -d --network none busybox sleep 3600); $DKB rm -f \"\$id\" >/dev/null")"
 measure cycle.berth "berth run -d + rm -f" -- sh "$(cycle cycle-berth "id=\$($BERTH run -d --network none busybox sleep 3600); $BERTH rm -f \"\$id\" >/dev/null")"
 measure cycle.docker_dockerd "docker CLI -> dockerd: run -d + rm -f" -- sh "$(cycle cycle-docker-dockerd "id=\$($DKD run -d --network none busybox sleep 3600); $DKD rm -f \"\$id\" >/dev/null")"
 measure cycle.podman "podman run -d + rm -f -t 0" -- sh "$(cycle cycle-podman "id=\$($PM run -d --network none busybox sleep 3600); $PM rm -f -t 0 \"\$id\" >/dev/null")"
 for e in berth docker podman; do rm_all $e; done   # a failed cycle may leave one behind
+fi
 
+if want 3; then
 section "3. ps (0 running)"
 measure ps0.docker_berthd "docker CLI -> berthd: ps (0 running)" -- $DKB ps
 measure ps0.docker_dockerd "docker CLI -> dockerd: ps (0 running)" -- $DKD ps
@@ -174,7 +209,9 @@ rm_all docker
 start_n podman "$N_PS"
 measure psN.podman "podman ps ($N_PS running)" -- $PM ps
 rm_all podman
+fi
 
+if want 4; then
 section "4. memory with $N_MEM running containers, one engine at a time"
 start_n berth "$N_MEM"; sleep 2
 mem "mem.berthd" "berthd with $N_MEM running" "$BERTHD_PID"
@@ -188,10 +225,130 @@ rm_all docker
 start_n podman "$N_MEM"; sleep 2
 mem "mem.podman_conmon" "podman: conmon x $N_MEM (all)" $(pids_of conmon "$W/podman-root")
 rm_all podman
+fi
 
 section "idle daemons (after the workload, 0 containers)"
 idle_mem after
 
+# ---- 5. networking: berth and podman side by side, both through netavark + aardvark-dns. dockerd
+# runs with --bridge=none --iptables=false here on purpose (a bridged dockerd rewrites the host's
+# iptables), so it has no rows in this section. Bridges, subnets and ports are this run's own (set up
+# in run.sh, which also removes whatever an interrupted run leaves of them).
+http_load() { # http_load ENGINE FILE ROUND: one load run against ENGINE's published port, one result row
+  local e=$1 f=$2 r=$3 port size res
+  case $e in berth) port=$HTTP_PORT_BERTH ;; podman) port=$HTTP_PORT_PODMAN ;; esac
+  size=$(stat -c %s "$W/www/$f")
+  printf '  %-50s ' "$e: GET /$f ($HTTP_CONC clients, ${HTTP_SECONDS}s, round $r)" >&2
+  res=$(node "$REPO/bench/http-load.mjs" --port "$port" --path "/$f" --concurrency "$HTTP_CONC" \
+    --duration "$HTTP_SECONDS" --warmup 1 --expect-bytes "$size" 2>&1)
+  local rc=$?
+  int_check $rc
+  if [ $rc -ne 0 ]; then
+    printf 'FAILED: %s\n' "$res" >&2
+    emit "{\"id\":\"http.$e.$f.$r\",\"label\":$(jstr "$e: GET /$f"),\"error\":$(jstr "$res")}"
+    failures=$((failures + 1)); return
+  fi
+  emit "{\"id\":\"http.$e.$f.$r\",\"engine\":\"$e\",\"file\":\"$f\",\"size\":$size,\"round\":$r,${res#\{}"
+  node -e 'const r=JSON.parse(process.argv[1]);console.log(`${r.requests_per_s} req/s  ${r.mb_per_s} MB/s  ${r.errors} errors`)' "$res" >&2
+  [ "$(node -e 'console.log(JSON.parse(process.argv[1]).errors)' "$res")" = 0 ] || failures=$((failures + 1))
+}
+wait_http() { # wait_http PORT: until the published port answers GET /1k with a 200 (10 s)
+  local i
+  for ((i = 0; i < 100; i++)); do node "$REPO/bench/http-load.mjs" --port "$1" --path /1k --check && return 0; int_check $?; sleep 0.1; done
+  return 1
+}
+net_leftovers() { # what section 5 made that is still there: our bridges, aardvark-dns under our roots
+  local br left=""
+  for br in $(cat "$BRIDGES_FILE" 2>/dev/null); do
+    [ -d "/sys/class/net/$br" ] && [ -z "$(ls "/sys/class/net/$br/brif" 2>/dev/null)" ] && left+=" bridge $br"
+  done
+  for br in $(pids_of aardvark-dns "$R/"); do left+=" aardvark-dns pid $br"; done
+  echo "${left# }"
+}
+
+if want 5; then
+section "5. networking: berth vs podman, both netavark (dockerd has no bridge here: not measured)"
+# Other netavark users on the host (test daemons, another berthd) race with these runs on netavark's
+# shared iptables chains now and then ("iptables: Chain already exists"): a run that fails that way is
+# counted and left out rather than ending the row.
+KEEP_GOING=1
+# The user networks (not timed). berth's bridge gets a name of this run's (run.sh's cleanup knows it);
+# podman 4.3 has no option for that and picks the next free podmanN, recorded for the cleanup.
+if $BERTH network --help >/dev/null 2>&1; then BNET=$BERTH; else BNET=$DKB; fi   # berth CLI's network group, if built
+$BNET network create --subnet "$BERTH_NET_SUBNET" -o "com.docker.network.bridge.name=${NET_TAG}n" benchnet >/dev/null ||
+  { echo "  berth network create failed" >&2; failures=$((failures + 1)); }
+if $PM network create --subnet "$PODMAN_NET_SUBNET" benchnet >/dev/null; then
+  $PM network inspect benchnet -f '{{.NetworkInterface}}' >>"$BRIDGES_FILE"
+else
+  echo "  podman network create failed" >&2; failures=$((failures + 1))
+fi
+
+# Set-up cost per container = median with the network - median with --network none, both measured
+# here, in the same stretch of time (the machine's load drifts). "cold": no other container on the
+# network, so every run brings up (and tears down) the bridge, its iptables rules and, on a user
+# network, aardvark-dns; "up": the httpd containers below keep all of that up.
+measure net_none.docker_berthd "docker CLI -> berthd: run --rm --network none" -- $DKB run --rm --network none busybox true
+measure net_none.berth "berth run --rm --network none" -- $BERTH run --rm --network none busybox true
+measure net_none.podman "podman run --rm --network none" -- $PM run --rm --network none busybox true
+measure net_bridge.docker_berthd "docker CLI -> berthd: run --rm (default bridge)" -- $DKB run --rm busybox true
+measure net_bridge.berth "berth run --rm (default bridge)" -- $BERTH run --rm busybox true
+if [ "$PODMAN_DEFAULT_NET" = 1 ]; then
+  measure net_bridge.podman "podman run --rm (default network)" -- $PM run --rm busybox true
+else
+  echo "  podman's default network: podman0 existed before this run (another podman's): not measured" >&2
+  emit "{\"id\":\"net_bridge.podman\",\"label\":\"podman run --rm (default network)\",\"error\":\"podman0 belongs to another podman: not measured\"}"
+fi
+measure net_user.docker_berthd "docker CLI -> berthd: run --rm --network benchnet (cold)" -- $DKB run --rm --network benchnet busybox true
+measure net_user.berth "berth run --rm --network benchnet (cold)" -- $BERTH run --rm --network benchnet busybox true
+measure net_user.podman "podman run --rm --network benchnet (cold)" -- $PM run --rm --network benchnet busybox true
+
+# Published ports: one busybox httpd per engine on benchnet, 127.0.0.1:PORT -> 80, serving the same
+# 1 KB and 1 MB files (a read-only bind mount); ports below the ephemeral range, free when picked.
+mkdir -p "$W/www"
+head -c 1024 /dev/urandom >"$W/www/1k"
+head -c 1048576 /dev/urandom >"$W/www/1m"
+read -r HTTP_PORT_BERTH HTTP_PORT_PODMAN < <(node -e '
+  const net = require("net"); const got = [];
+  const next = () => { if (got.length === 2) { console.log(got.map((s) => s.address().port).join(" ")); got.forEach((s) => s.close()); return; }
+    const s = net.createServer(); s.once("error", next); s.listen(20000 + Math.floor(Math.random() * 12000), "127.0.0.1", () => { got.push(s); next(); }); };
+  next();')
+echo "$HTTP_PORT_BERTH $HTTP_PORT_PODMAN" >"$R/http-ports"
+http_ok=1
+$DKB run -d --name bench-httpd --network benchnet -p "127.0.0.1:$HTTP_PORT_BERTH:80" -v "$W/www:/www:ro" busybox httpd -f -p 80 -h /www >/dev/null &&
+  wait_http "$HTTP_PORT_BERTH" || { echo "  berth: httpd on 127.0.0.1:$HTTP_PORT_BERTH did not answer" >&2; http_ok=0; }
+$PM run -d --name bench-httpd --network benchnet -p "127.0.0.1:$HTTP_PORT_PODMAN:80" -v "$W/www:/www:ro" busybox httpd -f -p 80 -h /www >/dev/null &&
+  wait_http "$HTTP_PORT_PODMAN" || { echo "  podman: httpd on 127.0.0.1:$HTTP_PORT_PODMAN did not answer" >&2; http_ok=0; }
+
+measure net_up.docker_berthd "docker CLI -> berthd: run --rm --network benchnet (up)" -- $DKB run --rm --network benchnet busybox true
+measure net_up.berth "berth run --rm --network benchnet (up)" -- $BERTH run --rm --network benchnet busybox true
+measure net_up.podman "podman run --rm --network benchnet (up)" -- $PM run --rm --network benchnet busybox true
+
+if [ $http_ok = 1 ]; then
+  # Rounds alternate which engine goes first, so a drift in the machine's load hits both alike.
+  for ((r = 1; r <= HTTP_ROUNDS; r++)); do
+    for f in 1k 1m; do
+      if ((r % 2)); then order="berth podman"; else order="podman berth"; fi
+      for e in $order; do http_load "$e" "$f" "$r"; done
+    done
+  done
+else
+  failures=$((failures + 1))
+fi
+
+# Clean-up: podman's first, so that berthd, whose last endpoint goes last, can also remove the
+# generic chains netavark leaves (it does when no other netavark network is up on the host).
+$PM rm -f -t 0 bench-httpd >/dev/null 2>&1
+$DKB rm -f bench-httpd >/dev/null 2>&1
+$PM network rm -f benchnet >/dev/null || failures=$((failures + 1))
+$BNET network rm benchnet >/dev/null || failures=$((failures + 1))
+rm_all berth; rm_all podman
+sleep 1
+left=$(net_leftovers)
+# (a run that failed half-way can leave its bridge; run.sh's clean-up removes it and fails if it cannot)
+if [ -n "$left" ]; then echo "  NOTE: the engines left behind: $left" >&2; emit "{\"id\":\"net_left\",\"left\":$(jstr "$left")}"; fi
+fi
+
 emit "{\"id\":\"load_end\",\"loadavg\":\"$(cut -d' ' -f1-3 /proc/loadavg)\"}"
+[ $partial -eq 0 ] || echo "$partial measurement(s) had failed runs (left out of the times, counted in the report): see above" >&2
 [ $failures -eq 0 ] || echo "$failures measurement(s) failed: see above" >&2
 exit $((failures > 0))

@@ -1,5 +1,6 @@
 // Turns bench/measure.sh's results.jsonl into Markdown: the run's facts, every timing (median, min,
-// max), and the side-by-side table with ratios against dockerd and podman and the goals.
+// max), the side-by-side table with ratios against dockerd and podman and the goals, and the
+// networking details (set-up cost per container, published-port throughput; berth and podman only).
 // Usage: node bench/report.mjs results.jsonl > results.md
 import { readFileSync } from 'node:fs';
 
@@ -18,6 +19,7 @@ const sec = (v) => (v === undefined ? '—' : `${v.toFixed(3)} s`);
 const mb = (kb) => (kb === undefined ? '—' : `${(kb / 1024).toFixed(1)} MB`);
 const ratio = (a, b) => (a === undefined || b === undefined || !b ? '—' : `${(a / b).toFixed(2)}`);
 const t = (id) => stats(by[id])?.median;
+const hasNet = rows.some((r) => r.id.startsWith('net_') || r.id.startsWith('http.'));
 const failed = (id) => (by[id]?.error ? ` (FAILED: ${String(by[id].error).split('\n').pop().slice(0, 80)})` : '');
 
 p(`# berth benchmark: ${meta.date ?? ''}`);
@@ -27,13 +29,32 @@ p(`berth ${meta.berth_commit ?? '?'} (berthd ${meta.berthd ?? '?'}), docker CLI 
   ` node ${meta.node ?? '?'}, kernel ${meta.kernel ?? '?'}, ${meta.cpus ?? '?'} CPUs, cgroups ${meta.cgroups ?? '?'}.` +
   ` Wall clock of the whole client command, ${meta.runs} runs after ${meta.warmup} warm-up (${String(meta.hyperfine).startsWith('hyperfine') ? meta.hyperfine + ' -N' : 'bash loop'});` +
   ` ps with ${meta.n_ps} running; memory with ${meta.n_mem} running.` +
-  ` Load average (1/5/15 min) at the start ${meta.load_start ?? '?'}, at the end ${by.load_end?.loadavg ?? '?'}.`);
+  ` Load average (1/5/15 min) at the start ${meta.load_start ?? '?'}, at the end ${by.load_end?.loadavg ?? '?'}.` +
+  (hasNet ? ` Networking: netavark ${meta.netavark ?? '?'}, aardvark-dns ${meta.aardvark_dns ?? '?'} for berthd and podman;` +
+    ` published-port load ${meta.http_conc} concurrent HTTP/1.0 clients over 127.0.0.1, ${meta.http_seconds} s a run after 1 s of warm-up, ${meta.http_rounds} rounds.` +
+    ' dockerd runs with `--bridge=none --iptables=false` in this bench (a bridged dockerd would rewrite the host\'s iptables), so it has no network rows.' : ''));
 p();
 
 // ---- side by side
 const memOf = (id) => by[id]?.pss_kb;
 const rssOf = (id) => by[id]?.rss_kb;
 const perCt = (id) => (by[id] && meta.n_mem ? by[id].pss_kb / Number(meta.n_mem) : undefined);
+// Network set-up cost per container: median with the network - median with --network none (both from section 5).
+const cost = (net, who) => {
+  const a = t(`net_${net}.${who}`), b = t(`net_none.${who}`);
+  return a === undefined || b === undefined ? undefined : a - b;
+};
+const ms = (v) => (v === undefined ? '—' : `${v >= 0 ? '+' : ''}${(v * 1e3).toFixed(1)} ms`);
+// Published-port throughput: the median over the rounds of one engine and file.
+const median = (xs) => {
+  const v = [...xs].sort((a, b) => a - b), n = v.length;
+  return n ? (n % 2 ? v[(n - 1) / 2] : (v[n / 2 - 1] + v[n / 2]) / 2) : undefined;
+};
+const httpRuns = (e, f) => rows.filter((r) => r.id.startsWith(`http.${e}.${f}.`) && r.requests_per_s !== undefined);
+const http = (e, f, key) => median(httpRuns(e, f).map((r) => r[key]));
+const rps = (v) => (v === undefined ? '—' : `${v.toFixed(0)} req/s`);
+const mbps = (v) => (v === undefined ? '—' : `${v.toFixed(1)} MB/s`);
+const NO_BRIDGE = 'no bridge here';
 const cmp = [
   // [work, berth, dockerd, podman, fmt, goal text, goal check(berth, dockerd, podman)]
   ['`run --rm busybox true`, docker CLI', t('run_rm.docker_berthd'), t('run_rm.docker_dockerd'), undefined, sec,
@@ -56,11 +77,24 @@ const cmp = [
   ['per running container: monitor PSS (conmon / containerd-shim / conmon)', perCt('mem.berth_conmon'), perCt('mem.docker_shim'), perCt('mem.podman_conmon'), mb,
     'berth ≤ podman', (b, d, q) => b <= q],
 ];
+if (hasNet) {
+  const le = (b, d, q) => b <= q, ge = (b, d, q) => b >= q;
+  cmp.push(
+    ['network set-up per container, default bridge, docker CLI (podman: own CLI, default network)', cost('bridge', 'docker_berthd'), undefined, cost('bridge', 'podman'), ms, 'berth ≤ podman', le, NO_BRIDGE],
+    ['network set-up per container, default bridge, own CLI', cost('bridge', 'berth'), undefined, cost('bridge', 'podman'), ms, 'berth ≤ podman', le, NO_BRIDGE],
+    ['network set-up per container, user network (cold), docker CLI (podman: own CLI)', cost('user', 'docker_berthd'), undefined, cost('user', 'podman'), ms, 'berth ≤ podman', le, NO_BRIDGE],
+    ['network set-up per container, user network (cold), own CLI', cost('user', 'berth'), undefined, cost('user', 'podman'), ms, 'berth ≤ podman', le, NO_BRIDGE],
+    ['network set-up per container, user network (up), docker CLI (podman: own CLI)', cost('up', 'docker_berthd'), undefined, cost('up', 'podman'), ms, 'berth ≤ podman', le, NO_BRIDGE],
+    ['network set-up per container, user network (up), own CLI', cost('up', 'berth'), undefined, cost('up', 'podman'), ms, 'berth ≤ podman', le, NO_BRIDGE],
+    ['published port, GET 1 KB (requests/s)', http('berth', '1k', 'requests_per_s'), undefined, http('podman', '1k', 'requests_per_s'), rps, 'berth ≥ podman', ge, NO_BRIDGE],
+    ['published port, GET 1 MB (MB/s)', http('berth', '1m', 'mb_per_s'), undefined, http('podman', '1m', 'mb_per_s'), mbps, 'berth ≥ podman', ge, NO_BRIDGE],
+  );
+}
 p('| work | berth | dockerd | podman | berth/dockerd | berth/podman | goal | met |');
 p('|---|---:|---:|---:|---:|---:|---|---|');
-for (const [work, b, d, q, f, goal, check] of cmp) {
-  const met = !check ? '' : b === undefined ? '**not measured**' : check(b, d, q) ? 'yes' : '**no**';
-  p(`| ${work} | ${f(b)} | ${f(d)} | ${q === undefined && work.startsWith('idle') ? 'no daemon' : f(q)} | ${ratio(b, d)} | ${ratio(b, q)} | ${goal} | ${met} |`);
+for (const [work, b, d, q, f, goal, check, noD] of cmp) {
+  const met = !check ? '' : b === undefined || (check.length > 2 && q === undefined) ? '**not measured**' : check(b, d, q) ? 'yes' : '**no**';
+  p(`| ${work} | ${f(b)} | ${d === undefined && noD ? noD : f(d)} | ${q === undefined && work.startsWith('idle') ? 'no daemon' : f(q)} | ${ratio(b, d)} | ${ratio(b, q)} | ${goal} | ${met} |`);
 }
 p();
 p(`Floor: raw \`crun run\` ${sec(t('run_rm.crun'))}, raw \`runc run\` ${sec(t('run_rm.runc'))} on a busybox bundle` +
@@ -71,9 +105,9 @@ p();
 // ---- every timing
 p('| command | median | min | max | n |');
 p('|---|---:|---:|---:|---:|');
-for (const r of rows.filter((r) => r.times || r.error)) {
+for (const r of rows.filter((r) => (r.times || r.error) && !r.id.startsWith('http.'))) {
   const s = stats(r);
-  p(`| ${r.label}${failed(r.id)} | ${sec(s?.median)} | ${sec(s?.min)} | ${sec(s?.max)} | ${s?.n ?? 0} |`);
+  p(`| ${r.label}${failed(r.id)} | ${sec(s?.median)} | ${sec(s?.min)} | ${sec(s?.max)} | ${s?.n ?? 0}${r.failed_runs ? ` (+${r.failed_runs} failed: exit ${r.failed_exit_codes.join(', ')})` : ''} |`);
 }
 p();
 
@@ -82,6 +116,48 @@ p('| memory | processes | RSS | PSS |');
 p('|---|---:|---:|---:|');
 for (const r of rows.filter((r) => r.rss_kb !== undefined)) p(`| ${r.label} | ${r.pids} | ${mb(r.rss_kb)} | ${mb(r.pss_kb)} |`);
 p();
+// ---- networking details
+if (hasNet) {
+  p('Network set-up cost per container (section 5): median of `run --rm busybox true` on the network minus the median with' +
+    ' `--network none`, both measured in that section. Cold: nothing else on the network, so each run brings up and tears down' +
+    ' the bridge, its iptables rules and (user network) aardvark-dns; up: the httpd containers keep them up.');
+  p();
+  p('| client -> engine | `--network none` | default bridge | set-up | user network, cold | set-up | user network, up | set-up |');
+  p('|---|---:|---:|---:|---:|---:|---:|---:|');
+  for (const [who, label] of [['docker_berthd', 'docker CLI -> berthd'], ['berth', 'berth CLI -> berthd'], ['podman', 'podman']]) {
+    p(`| ${label} | ${sec(t(`net_none.${who}`))} | ${sec(t(`net_bridge.${who}`))}${failed(`net_bridge.${who}`)} | ${ms(cost('bridge', who))}` +
+      ` | ${sec(t(`net_user.${who}`))}${failed(`net_user.${who}`)} | ${ms(cost('user', who))} | ${sec(t(`net_up.${who}`))}${failed(`net_up.${who}`)} | ${ms(cost('up', who))} |`);
+  }
+  p();
+  p('Published-port throughput (section 5): busybox `httpd -f -p 80 -h /www` on the user network behind `-p 127.0.0.1:PORT:80`,' +
+    ` ${meta.http_conc} clients, one connection per request (HTTP/1.0), ${meta.http_seconds} s a round; median (min-max) over the rounds.`);
+  p();
+  p('| engine | file | requests/s | MB/s | rounds | errors |');
+  p('|---|---|---:|---:|---:|---:|');
+  const range = (xs, f) => (xs.length ? `${f(median(xs))} (${f(Math.min(...xs))}-${f(Math.max(...xs))})` : '—');
+  for (const f of ['1k', '1m']) {
+    for (const e of ['berth', 'podman']) {
+      const runs = httpRuns(e, f);
+      const errs = runs.reduce((n, r) => n + r.errors, 0);
+      const broken = rows.filter((r) => r.id.startsWith(`http.${e}.${f}.`) && r.error).length;
+      p(`| ${e} | ${f === '1k' ? '1 KB' : '1 MB'} | ${range(runs.map((r) => r.requests_per_s), (v) => v.toFixed(0))} | ${range(runs.map((r) => r.mb_per_s), (v) => v.toFixed(1))}` +
+        ` | ${runs.length}${broken ? ` (+${broken} FAILED)` : ''} | ${errs} |`);
+    }
+  }
+  const rb = http('berth', '1k', 'requests_per_s'), rq = http('podman', '1k', 'requests_per_s');
+  const mb1 = http('berth', '1m', 'mb_per_s'), mq1 = http('podman', '1m', 'mb_per_s');
+  p();
+  p(`berth/podman: 1 KB ${ratio(rb, rq)}x the requests/s, 1 MB ${ratio(mb1, mq1)}x the MB/s.`);
+  p();
+  if (by.net_left) p(`Left behind by the engines at the end of section 5 (removed by run.sh's clean-up): ${by.net_left.left}.`), p();
+  const flaky = rows.filter((r) => r.failed_runs || r.probe_error);
+  if (flaky.length) {
+    p('Runs that failed and were left out of the times (section 5 keeps going; see docs/benchmarks.md): ' + flaky.map((r) =>
+      `${r.label}: ${[r.failed_runs ? `${r.failed_runs} of ${r.failed_runs + (r.times?.length ?? 0)} timed runs (exit ${r.failed_exit_codes.join(', ')})` : '',
+        r.probe_error ? `first try: ${JSON.stringify(r.probe_error.split('\n')[0].slice(0, 120))}` : ''].filter(Boolean).join('; ')}`).join('; ') + '.');
+    p();
+  }
+}
 const starts = rows.filter((r) => r.id.startsWith('start_serial.'));
 if (starts.length) {
   p('Serial `run -d` of N containers (set-up, not a goal): ' +

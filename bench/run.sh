@@ -4,6 +4,7 @@
 #
 #   npm run bench                      # RUNS=10 WARMUP=2 N_PS=100 N_MEM=20
 #   RUNS=20 N_PS=50 bash bench/run.sh  # any of the knobs below
+#   SECTIONS=5 bash bench/run.sh       # only some sections of measure.sh (default "1 2 3 4 5")
 #
 # Everything it starts lives under a fresh temp root ($W, under /tmp) and a fresh socket/exec root
 # ($R, under /run); both are removed on exit, together with every container, daemon (by PID/pidfile)
@@ -11,11 +12,15 @@
 # in a row. Sections 1-4 run every container with --network none on every engine (berth's default is
 # the bridge now, so berth gets the flag too); dockerd has no bridge and no iptables at all. Nothing is
 # pulled: all three engines import the same busybox rootfs tar (scripts/busybox-rootfs.sh).
+# Section 5 (networking) gives berthd and podman bridges of their own through netavark: bridge names,
+# subnets (10.230-233.0.0/24) and 127.0.0.1 ports of this run's, removed at the end with every rule,
+# namespace and aardvark-dns they brought, also when the run is interrupted.
 set -euo pipefail
 BENCH_DIR=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$BENCH_DIR/.." && pwd)
 
 export RUNS=${RUNS:-10} WARMUP=${WARMUP:-2} N_PS=${N_PS:-100} N_MEM=${N_MEM:-20}
+export HTTP_CONC=${HTTP_CONC:-8} HTTP_SECONDS=${HTTP_SECONDS:-5} HTTP_ROUNDS=${HTTP_ROUNDS:-3} SECTIONS=${SECTIONS:-1 2 3 4 5}
 export DOCKER_CLI=${DOCKER_CLI:-$(command -v docker)}   # CLI 28 at /usr/local/bin/docker here
 export BENCH_OUT=${BENCH_OUT:-$BENCH_DIR/out}            # results.md / results.jsonl (git-ignored)
 SKIP_INSTALL=${SKIP_INSTALL:-0} SKIP_BUILD=${SKIP_BUILD:-0}
@@ -32,6 +37,26 @@ export CONTAINERS_CONF=$W/containers.conf
 export PODMAN_ARGS="--root $W/podman-root --runroot $R/podman-run --tmpdir $W/podman-tmp --cgroup-manager cgroupfs --events-backend file --storage-driver overlay"
 export FLOOR_CG=berth-bench-floor-$$              # cgroup parent of the raw crun/runc runs
 mkdir -p "$DOCKER_CONFIG" "$BENCH_OUT"
+
+# Networking (section 5). Names and subnets no other engine here uses: the system berthd has berth0
+# and 172.17/16, test daemons bt* and 10.110-229.0.0/16, podman 10.88/16. berthd's default bridge is
+# ${NET_TAG}d, its benchnet ${NET_TAG}n; podman names its benchnet bridge itself (podmanN, recorded by
+# measure.sh) and its default network's is always podman0, so that one is ours only if it is not
+# there yet. The iptables rules netavark makes for us name our subnets or our published ports.
+export NET_TAG=bb$$
+export BERTH_BIP=10.230.0.1/24 BERTH_NET_SUBNET=10.231.0.0/24 PODMAN_NET_SUBNET=10.232.0.0/24 PODMAN_DEFAULT_SUBNET=10.233.0.0/24
+export BERTH_POOL=base=10.234.0.0/16,size=24     # berthd's pool for networks without --subnet (none here)
+export BRIDGES_FILE=$R/bridges                    # bridges this run makes, one a line
+BERTH_ISO=BERTH-ISO-$(printf %s "$R/berth" | sha256sum | cut -c1-8)   # berthd's isolation chains for its exec root
+OUR_RULES_RE='10\.23[0-3]\.0\.'                     # + our published ports once measure.sh has picked them
+net_clash=""
+for br in "${NET_TAG}d" "${NET_TAG}n"; do
+  if [ -e "/sys/class/net/$br" ]; then net_clash+=" $br"; else echo "$br" >>"$BRIDGES_FILE"; fi
+done
+if [ -e /sys/class/net/podman0 ]; then export PODMAN_DEFAULT_NET=0; else export PODMAN_DEFAULT_NET=1; echo podman0 >>"$BRIDGES_FILE"; fi
+ipt_chains() { { iptables -w -t nat -S; iptables -w -t filter -S; } 2>/dev/null | grep '^-N ' || true; }
+NETAVARK_BEFORE=$(ipt_chains | grep -c '^-N NETAVARK' || true)   # netavark's generic chains: ours to remove only if absent now
+IP_FORWARD_BEFORE=$(cat /proc/sys/net/ipv4/ip_forward)
 echo '{}' >"$DOCKER_CONFIG/config.json"           # podman reads DOCKER_CONFIG too (for auth)
 
 # cgroup v1 parents the peers create on first use; removed at the end only if this run created them.
@@ -66,15 +91,95 @@ pids_of() {
   return 0
 }
 
+# ---- networking leftovers (section 5). Normally netavark removes all of it when an engine removes the
+# last container of a network; these catch what an engine that died or was killed could not.
+our_rules() { # TABLE: rules (as iptables -S prints them) naming our subnets or our published ports
+  local re=$OUR_RULES_RE p
+  for p in $(cat "$R/http-ports" 2>/dev/null); do re+="|--dport $p( |\$)"; done
+  iptables -w -t "$1" -S 2>/dev/null | grep -E '^-A ' | grep -E -- "$re"
+}
+ipt_del() { # TABLE RULE...: delete rules given as iptables -S lines (comments come quoted)
+  local t=$1 r; shift
+  for r in "$@"; do eval "iptables -w -t $t -D ${r#-A }" 2>/dev/null; done
+}
+net_cleanup() {
+  local br t c chains rules
+  for br in $(cat "$BRIDGES_FILE" 2>/dev/null); do   # only when nothing is plugged in any more
+    [ -d "/sys/class/net/$br" ] && [ -z "$(ls "/sys/class/net/$br/brif" 2>/dev/null)" ] && ip link del "$br" 2>/dev/null
+  done
+  for t in nat filter; do
+    rules=$(our_rules $t)
+    [ -n "$rules" ] || continue
+    # netavark's per-network chains (NETAVARK-<hash of the network's name>, NETAVARK-DN-<...>) our rules are in or jump to
+    chains=$(printf '%s\n' "$rules" | awk '{print $2; for (i = 3; i < NF; i++) if ($i == "-j") print $(i + 1)}' | grep '^NETAVARK-' | grep -v '^NETAVARK-HOSTPORT-' | sort -u)
+    mapfile -t lines <<<"$rules"
+    ipt_del $t "${lines[@]}"
+    for c in $chains; do   # the name is shared by every network of that name: remove it only if nobody jumps to it
+      iptables -w -t $t -S | grep -qE -- "-j $c( |\$)" && continue
+      iptables -w -t $t -F "$c" 2>/dev/null; iptables -w -t $t -X "$c" 2>/dev/null
+    done
+  done
+  if iptables -w -S 2>/dev/null | grep -q -- "^-N $BERTH_ISO-"; then   # berthd's isolation chains for our exec root
+    iptables -w -D FORWARD -j "$BERTH_ISO-1" 2>/dev/null
+    for c in 1 2; do iptables -w -F "$BERTH_ISO-$c" 2>/dev/null; done
+    for c in 1 2; do iptables -w -X "$BERTH_ISO-$c" 2>/dev/null; done
+  fi
+  # netavark's generic chains (it never removes them) and ip_forward (it turns it on): put back as they
+  # were if there were none before this run and no other netavark network is up now (berthd's rule).
+  [ "$NETAVARK_BEFORE" = 0 ] || return 0
+  local nat filter
+  nat=$(iptables -w -t nat -S 2>/dev/null); filter=$(iptables -w -t filter -S 2>/dev/null)
+  printf '%s\n%s\n' "$nat" "$filter" | grep -q '^-N NETAVARK' || return 0
+  printf '%s\n%s\n' "$nat" "$filter" | grep '^-N NETAVARK' | grep -qvE '^-N (NETAVARK-HOSTPORT-(DNAT|SETMARK|MASQ)|NETAVARK_FORWARD)$' && return 0
+  printf '%s\n' "$nat" | grep -q '^-A NETAVARK-HOSTPORT-DNAT ' && return 0
+  printf '%s\n' "$filter" | grep -q '^-A NETAVARK_FORWARD ' && return 0
+  mapfile -t lines < <(printf '%s\n' "$nat" | grep -E '^-A (PREROUTING|OUTPUT|POSTROUTING) .*-j NETAVARK-HOSTPORT-')
+  ipt_del nat "${lines[@]}"
+  mapfile -t lines < <(printf '%s\n' "$filter" | grep -E '^-A FORWARD .*-j NETAVARK_FORWARD')
+  ipt_del filter "${lines[@]}"
+  for c in NETAVARK-HOSTPORT-DNAT NETAVARK-HOSTPORT-SETMARK NETAVARK-HOSTPORT-MASQ; do iptables -w -t nat -F $c 2>/dev/null; done
+  for c in NETAVARK-HOSTPORT-DNAT NETAVARK-HOSTPORT-SETMARK NETAVARK-HOSTPORT-MASQ; do iptables -w -t nat -X $c 2>/dev/null; done
+  iptables -w -F NETAVARK_FORWARD 2>/dev/null; iptables -w -X NETAVARK_FORWARD 2>/dev/null
+  [ "$IP_FORWARD_BEFORE" = 0 ] && echo 0 >/proc/sys/net/ipv4/ip_forward
+  return 0
+}
+net_leaks() { # what is still there after net_cleanup (printed; the run then fails)
+  local left="" br t
+  for br in $(cat "$BRIDGES_FILE" 2>/dev/null); do
+    [ -d "/sys/class/net/$br" ] && [ -z "$(ls "/sys/class/net/$br/brif" 2>/dev/null)" ] && left+=" bridge $br;"
+  done
+  for br in $(pids_of aardvark-dns "$R/"); do left+=" aardvark-dns pid $br;"; done
+  for t in nat filter; do left+=$(our_rules $t | sed "s/^/ $t rule /; s/\$/;/" | tr '\n' ' '); done
+  iptables -w -S 2>/dev/null | grep -q -- "^-N $BERTH_ISO-" && left+=" chains $BERTH_ISO-*;"
+  if [ "$NETAVARK_BEFORE" = 0 ]; then
+    { iptables -w -t nat -S; iptables -w -S; } 2>/dev/null | grep -q '^-N NETAVARK' &&
+      ! { iptables -w -t nat -S; iptables -w -S; } 2>/dev/null | grep '^-N NETAVARK' | grep -qvE '^-N (NETAVARK-HOSTPORT-(DNAT|SETMARK|MASQ)|NETAVARK_FORWARD)$' &&
+      ! iptables -w -t nat -S 2>/dev/null | grep -q '^-A NETAVARK-HOSTPORT-DNAT ' && left+=" netavark's generic chains (unused);"
+  fi
+  for f in $pm_netns; do [ -e "$f" ] && left+=" $f;"; done
+  printf '%s' "${left# }"
+}
+
 cleanup() {
   local rc=$?
   set +e
   trap - EXIT INT TERM
   log "cleaning up"
-  # 1. containers, through each engine while it is still up
-  if [ -S "$BSOCK" ]; then ids=$(berth ps -aq 2>/dev/null); [ -n "$ids" ] && berth rm -f $ids >/dev/null 2>&1; fi
+  # 1. containers, through each engine while it is still up; podman's first and berthd's last, so
+  #    that berthd can remove netavark's generic chains if nobody else uses them any more. The user
+  #    networks go too (they would go with the data roots anyway).
+  pm_netns=""
+  if command -v podman >/dev/null && [ -d "$W/podman-root" ]; then
+    ids=$(pm ps -aq 2>/dev/null)
+    [ -n "$ids" ] && pm_netns=$(pm inspect -f '{{.NetworkSettings.SandboxKey}}' $ids 2>/dev/null | grep '^/run/netns/')
+    pm rm -f -a -t 0 >/dev/null 2>&1
+    pm network rm -f benchnet >/dev/null 2>&1
+  fi
   if [ -S "$DSOCK" ]; then ids=$(dkd ps -aq 2>/dev/null); [ -n "$ids" ] && dkd rm -f $ids >/dev/null 2>&1; fi
-  if command -v podman >/dev/null && [ -d "$W/podman-root" ]; then pm rm -f -a -t 0 >/dev/null 2>&1; fi
+  if [ -S "$BSOCK" ]; then
+    ids=$(berth ps -aq 2>/dev/null); [ -n "$ids" ] && berth rm -f $ids >/dev/null 2>&1
+    "$DOCKER_CLI" -H "unix://$BSOCK" network rm benchnet >/dev/null 2>&1
+  fi
   # raw floor runs that a Ctrl-C may have interrupted
   for rt in crun runc; do command -v $rt >/dev/null && in_ns $rt --root "$R/$rt-state" delete -f bench-$rt >/dev/null 2>&1; done
   # 2. daemons, by their pidfiles
@@ -86,9 +191,15 @@ cleanup() {
     for child in $(cat /proc/"$pid"/task/*/children 2>/dev/null); do kill -9 "$child" 2>/dev/null; done
     kill -9 "$pid" 2>/dev/null
   done
+  for pid in $(pids_of aardvark-dns "$R/"); do stop_pid "$pid" 5; done   # DNS servers netavark started for us
   stop_pid "$(pidfile_pid "$HOLDER_PIDFILE")" 5
-  # 4. mounts under our roots (deepest first), then the roots
+  # 4. mounts under our roots (deepest first: berthd's network namespaces too), podman's namespace
+  #    files (mounted in the holder's namespace, gone with it), then networking, then the roots
   findmnt -rn -o TARGET | grep -E "^($W|$R)(/|$)" | sort -r | while read -r m; do umount -l "$m" 2>/dev/null; done
+  for f in $pm_netns; do [ -e "$f" ] && { umount -l "$f" 2>/dev/null; rm -f "$f"; }; done
+  net_cleanup
+  left=$(net_leaks)
+  if [ -n "$left" ]; then log "left behind (networking): $left"; [ $rc -eq 0 ] && rc=1; fi
   rm -rf "$W" "$R"
   # 5. cgroup parents this run created (only if empty)
   for c in "${CG_PARENTS[@]}"; do
@@ -102,6 +213,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
+[ -z "$net_clash" ] || { echo "bridge(s)$net_clash exist already: not ours, not touched" >&2; exit 1; }
 
 # ---------------------------------------------------------------------------------------------
 if [ "$SKIP_INSTALL" != 1 ]; then bash "$BENCH_DIR/install-peers.sh"; fi
@@ -131,7 +243,8 @@ fi
 
 log "starting berthd ($BSOCK)"
 setsid node "$BIN/berthd" -H "unix://$BSOCK" --data-root "$W/berth" --exec-root "$R/berth" \
-  --pidfile "$R/berthd.pid" --log-level warn </dev/null >"$W/berthd.log" 2>&1 &
+  --pidfile "$R/berthd.pid" --log-level warn \
+  --bridge "${NET_TAG}d" --bip "$BERTH_BIP" --default-address-pool "$BERTH_POOL" </dev/null >"$W/berthd.log" 2>&1 &
 log "starting dockerd ($DSOCK)"
 echo '{}' >"$W/daemon.json"
 mkdir -p "$W/docker-data" "$R/docker"
@@ -152,6 +265,7 @@ cat >"$CONTAINERS_CONF" <<EOC
 default_ulimits = ["nofile=$(ulimit -Hn):$(ulimit -Hn)", "nproc=32768:32768"]
 [network]
 network_config_dir = "$W/podman-net"
+default_subnet = "$PODMAN_DEFAULT_SUBNET"
 [engine]
 cgroup_manager = "cgroupfs"
 events_logger = "file"
@@ -182,6 +296,7 @@ set +e
 in_ns env REPO="$REPO" bash "$BENCH_DIR/measure.sh"
 mrc=$?
 set -e
+case $mrc in 130 | 143) exit $mrc ;; esac   # interrupted: no report, straight to the clean-up
 node "$BENCH_DIR/report.mjs" "$BENCH_OUT/results.jsonl" >"$BENCH_OUT/results.md"
 cat "$BENCH_OUT/results.md"
 log "results: $BENCH_OUT/results.md (raw: results.jsonl, hyperfine JSON in $BENCH_OUT/hyperfine/)"

@@ -20,6 +20,12 @@ if (!existsSync(wrapper) || statSync(wrapper).mtimeMs < statSync('native/crun-hy
   execFileSync('cc', ['-O2', '-Wall', '-o', `${wrapper}.tmp`, 'native/crun-hybrid.c'], { stdio: 'inherit' });
   renameSync(`${wrapper}.tmp`, wrapper);
 }
+// The process wrapper of RUN steps with secrets as environment variables: static, it runs inside any image.
+const secretEnv = 'dist/berth-secret-env';
+if (!existsSync(secretEnv) || statSync(secretEnv).mtimeMs < statSync('native/secret-env.c').mtimeMs) {
+  execFileSync('cc', ['-O2', '-Wall', '-static', '-o', `${secretEnv}.tmp`, 'native/secret-env.c'], { stdio: 'inherit' });
+  renameSync(`${secretEnv}.tmp`, secretEnv);
+}
 // Replace, never overwrite: running berthds have the old file mapped, and truncating it kills them.
 if (!existsSync('dist/berth_sys.node') || !readFileSync(addon).equals(readFileSync('dist/berth_sys.node'))) {
   copyFileSync(addon, 'dist/.berth_sys.node.tmp');

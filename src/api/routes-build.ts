@@ -8,13 +8,43 @@ import { decompressStream } from '../sys/decompress';
 import { familiarString, parseReference, withTag } from '../oci/reference';
 import { Router, qbool, qfilters, sendJson } from './router';
 import { messageOf } from './errors';
+import type { CacheMountStore } from '../daemon/build-cache-mounts';
+
+/** The step cache as the routes see it. */
+export interface StepCache {
+  prune(opts: { until?: number }): string[];
+  entries(): Array<{ key: string; imageId: string; created: number }>;
+}
 
 export interface BuildRouteDeps {
   builder: Builder;
   images: ImageStore;
   events: EventBus;
-  /** The cache `POST /build/prune` clears. */
-  cache: { prune(opts: { until?: number }): string[] };
+  /** The step cache and the cache mounts `POST /build/prune` clears. */
+  cache: StepCache;
+  cacheMounts: CacheMountStore;
+}
+
+/**
+ * The build cache as `GET /system/df` lists it (Docker's build.CacheRecord): cache mounts
+ * (`exec.cachemount`, with their size) and step cache entries (`regular`: they point at images,
+ * whose layers are counted with the images, so they are shared and size 0).
+ */
+export function buildCacheRecords(cache: StepCache, cacheMounts: CacheMountStore): object[] {
+  const out: object[] = [];
+  for (const c of cacheMounts.list()) {
+    out.push({
+      ID: c.id, Parents: null, Type: 'exec.cachemount', Description: c.description, InUse: c.inUse, Shared: false, Size: c.size,
+      CreatedAt: c.createdAt.toISOString(), LastUsedAt: c.lastUsedAt.toISOString(), UsageCount: c.usageCount,
+    });
+  }
+  for (const e of cache.entries()) {
+    out.push({
+      ID: e.key.slice(0, 25), Parents: null, Type: 'regular', Description: `step cache for ${e.imageId}`, InUse: false, Shared: true, Size: 0,
+      CreatedAt: new Date(e.created).toISOString(), LastUsedAt: new Date(e.created).toISOString(), UsageCount: 1,
+    });
+  }
+  return out;
 }
 
 function jsonMap(v: string | null, what: string): Record<string, string> {
@@ -36,13 +66,15 @@ function jsonMap(v: string | null, what: string): Record<string, string> {
  * A client that hangs up cancels the build; tags are applied only after the build succeeded.
  */
 export function buildRoutes(r: Router, d: BuildRouteDeps): void {
-  // docker system prune / builder prune. Entries hold no data of their own (the images they name
-  // are pruned as images), so SpaceReclaimed is 0; the keys removed are the CachesDeleted.
+  // docker system prune / builder prune. Step cache entries hold no data of their own (the images
+  // they name are pruned as images); cache mounts nobody uses are removed with their data.
   r.add('POST', '/build/prune', ({ res, query }) => {
     const f = qfilters(query);
     const untilRaw = f.until?.[0];
     const until = untilRaw ? parseUntil(untilRaw) : undefined;
-    sendJson(res, 200, { CachesDeleted: d.cache.prune({ until }), SpaceReclaimed: 0 });
+    const mounts = d.cacheMounts.prune({ until });
+    const steps = d.cache.prune({ until }).map((k) => k.slice(0, 25));
+    sendJson(res, 200, { CachesDeleted: [...mounts.deleted, ...steps], SpaceReclaimed: mounts.reclaimed });
   });
   r.add('POST', '/build', async ({ req, res, query }) => {
     if (query.get('remote')) throw invalidArgument('remote build contexts are not supported yet');

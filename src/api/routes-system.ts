@@ -30,7 +30,8 @@ function eventMatches(e: EngineEvent, f: Record<string, string[]>): boolean {
   return true;
 }
 
-export function systemRoutes(r: Router, d: { engine: Engine; images: ImageStore; info: SystemInfo }): void {
+/** `buildCache` lists the build cache for `system df` (Docker's CacheRecord objects). */
+export function systemRoutes(r: Router, d: { engine: Engine; images: ImageStore; info: SystemInfo; buildCache?: { records(): object[] } }): void {
   const { engine, images, info } = d;
   const ping = ({ res }: { res: import('node:http').ServerResponse }) => {
     res.writeHead(200, {
@@ -99,7 +100,7 @@ export function systemRoutes(r: Router, d: { engine: Engine; images: ImageStore;
     sendJson(res, 200, {
       LayersSize: imgs.reduce((a, i) => a + i.size, 0),
       Images: imgs.map((i) => ({ Id: i.id, RepoTags: i.repoTags, RepoDigests: i.repoDigests, Created: Math.floor(Date.parse(i.created) / 1000), Size: i.size, SharedSize: 0, Containers: counts.get(i.id) ?? 0, ParentId: i.parent, Labels: i.config.config?.Labels ?? {} })),
-      Containers: containers, Volumes: await volumesDf(engine), BuildCache: [],
+      Containers: containers, Volumes: await volumesDf(engine), BuildCache: d.buildCache?.records() ?? [],
     });
   });
 }

@@ -26,6 +26,12 @@ export class SqliteBuildCache implements BuildCache {
     return rows.map((r) => r.key);
   }
 
+  /** Every entry, oldest first (for `system df`). */
+  entries(): Array<{ key: string; imageId: string; created: number }> {
+    return (this.db.prepare('SELECT key, image_id, created_at FROM build_cache ORDER BY created_at').all() as Array<{ key: string; image_id: string; created_at: number }>)
+      .map((r) => ({ key: r.key, imageId: r.image_id, created: r.created_at }));
+  }
+
   set(key: string, imageId: string): void {
     this.db.prepare(`INSERT INTO build_cache (key, image_id, created_at) VALUES (?, ?, ?)
       ON CONFLICT(key) DO UPDATE SET image_id = excluded.image_id, created_at = excluded.created_at`).run(key, imageId, Date.now());

@@ -16,20 +16,46 @@ import { BerthError, canceled, invalidArgument, notFound } from '../base/errors'
 import type { ImageRecord, ImageStore } from '../image/image-store';
 import type { HealthConfig, ImageRuntimeConfig } from '../oci/image';
 import { ShellLex, type EnvLookup } from './shell/lex';
-import { planDockerfile, splitArg, stageRef, type Plan, type Step } from './plan';
-import { BuildContext } from './context';
+import { planDockerfile, splitArg, stageRef, stepSources, PlanError, type Plan, type Step } from './plan';
+import { parseMount, type CacheSharing } from './run-mount';
+import { BuildContext, cleanRel } from './context';
 import { chooseDockerignore, DockerIgnore } from '../base/dockerignore';
 import { resolveUserIn } from '../runtime/user';
 import type { Heredoc } from './dockerfile/parser';
 
+/** Where a mount's files come from: a subtree of the build context (as a tar), or a path in an image. */
+export type MountSource = { context: Buffer; path: string } | { image: Digest | null; path: string };
+
+/**
+ * An extra mount of a RUN step's container (`RUN --mount`), resolved by the builder; the engine
+ * side makes it for the one run and undoes it after. Targets are absolute. Nothing written into a
+ * mount ends up in the step's layer (the mount points it had to create are removed too).
+ */
+export type RunMount =
+  /** Files of the context or of a stage/image; `readOnly: false` lets the run write, and drops the writes. */
+  | { type: 'bind'; target: string; readOnly: boolean; source: MountSource }
+  /**
+   * A directory that persists between builds, one per `key` (the cache ID and its base); a new one
+   * starts as `base` (when given) or empty, owned by uid:gid with `mode`. `path` is the subdirectory mounted.
+   */
+  | { type: 'cache'; target: string; readOnly: boolean; key: string; description: string; sharing: CacheSharing; uid: number; gid: number; mode: number; base?: MountSource; path: string }
+  | { type: 'tmpfs'; target: string; size: number }
+  /** A build secret as a read-only file (on a tmpfs, for the run only). */
+  | { type: 'secret'; target: string; data: Buffer; uid: number; gid: number; mode: number }
+  /** A build secret as an environment variable of the run's process (never in the container's config). */
+  | { type: 'secret-env'; name: string; data: Buffer }
+  /** An SSH agent socket, proxied to `socket` on the daemon's host. */
+  | { type: 'ssh'; target: string; socket: string; uid: number; gid: number; mode: number };
+
 /** What the builder needs of the engine to run a RUN step. */
 export interface BuildContainers {
   /**
-   * Creates a container from `image` with `config` (Cmd is the command; no entrypoint), runs it to
-   * its end, passing its output to `onOutput`, and returns its ID and exit code. The container is
-   * kept (for `diff`) until `remove`. On abort the container is killed and the promise rejects.
+   * Creates a container from `image` with `config` (Cmd is the command; no entrypoint) and the
+   * extra `mounts`, runs it to its end, passing its output to `onOutput`, and returns its ID and
+   * exit code. The container is kept (for `diff`) until `remove`; the mounts are undone before
+   * this returns. On abort the container is killed and the promise rejects.
    */
-  run(image: Digest, config: ImageRuntimeConfig, opts: { networkMode: string; onCreated: (id: string) => void; onOutput: (data: Buffer) => void; signal: AbortSignal }): Promise<{ id: string; exitCode: number }>;
+  run(image: Digest, config: ImageRuntimeConfig, opts: { networkMode: string; mounts: RunMount[]; onCreated: (id: string) => void; onOutput: (data: Buffer) => void; signal: AbortSignal }): Promise<{ id: string; exitCode: number }>;
   /** The whole filesystem of an image as an uncompressed tar (for COPY --from a stage). */
   exportImage(image: Digest, signal: AbortSignal): Promise<Readable>;
   /** The container's filesystem changes as an uncompressed layer tar. */
@@ -52,6 +78,14 @@ export interface BuildRequest {
   target?: string;
   noCache: boolean;
   networkMode: string;
+  /**
+   * Build secrets by ID (`berth build --secret`). Held in memory for the build only: they reach a
+   * RUN that asks for one as a tmpfs file or an environment variable, never a layer, the image
+   * config, history or a cache key.
+   */
+  secrets?: Map<string, Buffer>;
+  /** SSH agents by ID (`berth build --ssh`): agent sockets on the daemon's host. */
+  ssh?: Map<string, string>;
   /** Progress lines (each ends with a newline). */
   out: (text: string) => void;
   signal: AbortSignal;
@@ -151,9 +185,12 @@ export class Builder {
         throw notFound(`pull access denied for ${stage.base}, repository does not exist or may require 'docker login'`);
       }
       for (const step of stage.steps) {
-        if (step.kind !== 'copy' || !step.flags.from || /\$/.test(step.flags.from)) continue;
-        if (stageRef(plan.stages, si, step.flags.from) === undefined && !this.images.find(step.flags.from)) {
-          throw notFound(`Dockerfile line ${step.line}: COPY --from=${step.flags.from}: no build stage and no image named ${JSON.stringify(step.flags.from)}`);
+        for (const from of stepSources(step)) {
+          if (/\$/.test(from)) continue;
+          if (stageRef(plan.stages, si, from) === undefined && !this.images.find(from)) {
+            const what = step.kind === 'run' ? `RUN --mount from=${from}` : `COPY --from=${from}`;
+            throw notFound(`Dockerfile line ${step.line}: ${what}: no build stage and no image named ${JSON.stringify(from)}`);
+          }
         }
       }
     }
@@ -261,7 +298,7 @@ export class Builder {
         return this.commitMeta(req, st, step, `ONBUILD ${t}`);
       }
       case 'run':
-        return this.run(req, st, step);
+        return this.run(req, plan, ctx, st, step, word, results, stageIdx);
       case 'copy': case 'add':
         return this.copy(req, ctx, st, step, word, results, plan, stageIdx);
     }
@@ -323,20 +360,24 @@ export class Builder {
     st.image = img.id;
   }
 
-  private async run(req: BuildRequest, st: StageState, step: Step): Promise<void> {
+  private async run(req: BuildRequest, plan: Plan, ctx: BuildContext, st: StageState, step: Step, word: (w: string) => string, results: Map<number, StageState>, stageIdx: number): Promise<void> {
     if (!st.image) throw invalidArgument('RUN in a stage FROM scratch needs files to run: there is no shell in scratch');
     const argv = this.command(step, st.config);
     const args = this.runArgs(st);
     const createdBy = (args.length ? [`|${args.length}`, ...args] : []).concat(argv).join(' ');
-    const key = this.cacheKey(st, ['run', createdBy]);
+    const { mounts, keyParts, sshAuthSock } = this.runMounts(req, plan, ctx, st, step, word, results, stageIdx);
+    const network = step.flags.network && step.flags.network !== 'default' ? step.flags.network : undefined;
+    // Mount definitions (and a bind's content) are part of the key; a secret's or a cache's content never is.
+    const key = this.cacheKey(st, ['run', createdBy, ...keyParts, ...(network ? [`network=${network}`] : [])]);
     if (this.fromCache(req, st, key)) return;
-    const runCfg: ImageRuntimeConfig = {
-      ...st.config, Cmd: argv, Entrypoint: [''], Env: [...(st.config.Env ?? []), ...args], Labels: {},
-    };
+    const env = [...(st.config.Env ?? []), ...args];
+    // As BuildKit: the first SSH mount is the agent unless the stage set SSH_AUTH_SOCK itself.
+    if (sshAuthSock && !env.some((e) => e.startsWith('SSH_AUTH_SOCK='))) env.push(`SSH_AUTH_SOCK=${sshAuthSock}`);
+    const runCfg: ImageRuntimeConfig = { ...st.config, Cmd: argv, Entrypoint: [''], Env: env, Labels: {} };
     let id: string | undefined;
     try {
       const r = await this.containers.run(st.image, runCfg, {
-        networkMode: req.networkMode || 'default', signal: req.signal,
+        networkMode: network ?? (req.networkMode || 'default'), mounts, signal: req.signal,
         onCreated: (cid) => { id = cid; req.out(` ---> Running in ${short(cid)}\n`); },
         onOutput: (d) => req.out(d.toString('utf8')),
       });
@@ -353,6 +394,120 @@ export class Builder {
     } finally {
       if (id) await this.containers.remove(id).catch(() => undefined);
     }
+  }
+
+  /**
+   * `RUN --mount` flags -> the mounts to make, with BuildKit's defaults (dockerfile2llb
+   * convert_runmount.go, convert_secrets.go, convert_ssh.go), and what of them goes into the
+   * step's cache key.
+   */
+  private runMounts(req: BuildRequest, plan: Plan, ctx: BuildContext, st: StageState, step: Step, word: (w: string) => string, results: Map<number, StageState>, stageIdx: number): { mounts: RunMount[]; keyParts: string[]; sshAuthSock?: string } {
+    const mounts: RunMount[] = [];
+    const keyParts: string[] = [];
+    const fail = (msg: string) => invalidArgument(`Dockerfile line ${step.line}: ${msg}`);
+    const source = (from: string, path: string): { src: MountSource; key: string } => {
+      if (!from) {
+        const rel = cleanRel(path.replace(/^\/+/, ''));
+        const resolved = rel === undefined ? undefined : ctx.resolve(rel, path);
+        if (resolved === undefined || (resolved !== '' && !ctx.entries.has(resolved))) throw fail(`failed to compute cache key: ${JSON.stringify(posix.join('/', path))}: not found`);
+        const e = resolved === '' ? undefined : ctx.entries.get(resolved)!;
+        const { tar, digest } = !e || e.header.type === 'directory'
+          ? ctx.copyLayer([resolved], '/', { destIsDir: true })
+          : ctx.copyLayer([resolved], `/${posix.basename(resolved)}`, { destIsDir: false });
+        return { src: { context: tar, path: !e || e.header.type === 'directory' ? '' : posix.basename(resolved) }, key: `context:${digest}` };
+      }
+      const dep = stageRef(plan.stages, stageIdx, from);
+      let image: Digest | null;
+      if (dep !== undefined) {
+        const r = results.get(dep);
+        if (!r) throw fail(`cannot mount from stage ${JSON.stringify(from)} to ${JSON.stringify(path)}, stage needs to be defined before current command`);
+        image = r.image;
+      } else {
+        const img = this.images.find(from);
+        if (!img) throw notFound(`Dockerfile line ${step.line}: RUN --mount from=${from}: no build stage and no image named ${JSON.stringify(from)}`);
+        image = img.id;
+      }
+      const p = posix.join('/', path);
+      return { src: { image, path: p }, key: `image:${image ?? 'scratch'}:${p}` };
+    };
+    let sshIndex = 0;
+    let sshAuthSock: string | undefined;
+    for (const raw of step.lists.mount ?? []) {
+      let m;
+      try {
+        m = parseMount(raw, word);
+      } catch (e) {
+        throw new PlanError((e as Error).message, step.line);
+      }
+      const targetOf = (t: string): string => {
+        const abs = posix.isAbsolute(posix.normalize(t || '.')) ? posix.normalize(t) : posix.join('/', st.config.WorkingDir || '/', t);
+        const clean = abs.length > 1 ? abs.replace(/\/+$/, '') : abs;
+        if (clean === '/') throw fail(`invalid mount target ${JSON.stringify(clean)}`);
+        return clean;
+      };
+      const spec = JSON.stringify(m);
+      switch (m.type) {
+        case 'bind': {
+          const target = targetOf(m.target);
+          const { src, key } = source(m.from, m.source);
+          mounts.push({ type: 'bind', target, readOnly: m.readOnly, source: src });
+          keyParts.push(`mount:${spec}:${key}`);
+          break;
+        }
+        case 'cache': {
+          const target = targetOf(m.target);
+          const id = m.id || (posix.normalize(m.target || '.').replace(/(.)\/+$/, '$1'));
+          const sharing = m.sharing || 'shared';
+          const custom = m.uid !== undefined || m.gid !== undefined || m.mode !== undefined;
+          const path = posix.join('/', m.source);
+          const base = m.from ? source(m.from, path) : undefined;
+          // BuildKit keys a cache directory by its ID and the state it starts from (the `from`
+          // stage, or the directory made with uid/gid/mode); `source` only picks a subdirectory.
+          const cacheKey = [id, base?.key ?? '', custom ? `${m.uid ?? 0}:${m.gid ?? 0}:${(m.mode ?? 0o755).toString(8)}` : ''].join('\0');
+          mounts.push({
+            type: 'cache', target, readOnly: m.readOnly, key: cacheKey, description: `cached mount ${target} with id ${JSON.stringify(id)}`, sharing,
+            uid: m.uid ?? 0, gid: m.gid ?? 0, mode: m.mode ?? 0o755, base: base?.src, path,
+          });
+          keyParts.push(`mount:${spec}`);
+          break;
+        }
+        case 'tmpfs':
+          mounts.push({ type: 'tmpfs', target: targetOf(m.target), size: m.sizeLimit });
+          keyParts.push(`mount:${spec}`);
+          break;
+        case 'secret': {
+          let id = m.source || m.id;
+          if (!id) {
+            if (!m.target) throw fail('one of source, target required');
+            id = posix.basename(m.target);
+          }
+          const data = req.secrets?.get(id);
+          if (data === undefined && m.required) throw fail(`secret ${id}: not found`);
+          const target = m.target ? targetOf(m.target) : m.env === undefined ? `/run/secrets/${posix.basename(id)}` : undefined;
+          if (m.env !== undefined) {
+            if (!m.env || m.env.includes('=')) throw fail(`invalid environment variable name ${JSON.stringify(m.env)} for secret ${id}`);
+            // BuildKit sets the variable (empty) even for a missing optional secret.
+            mounts.push({ type: 'secret-env', name: m.env, data: data ?? Buffer.alloc(0) });
+          }
+          if (target && data !== undefined) mounts.push({ type: 'secret', target, data, uid: m.uid ?? 0, gid: m.gid ?? 0, mode: m.mode ?? 0o400 });
+          keyParts.push(`mount:${JSON.stringify({ ...m, id })}`);
+          break;
+        }
+        case 'ssh': {
+          if (m.source) throw fail('ssh does not support source');
+          const id = m.id || 'default';
+          const target = m.target ? targetOf(m.target) : `/run/buildkit/ssh_agent.${sshIndex}`;
+          sshIndex++;
+          sshAuthSock ??= target;
+          const socket = req.ssh?.get(id);
+          if (socket === undefined && m.required) throw fail(`no SSH key ${JSON.stringify(id)} forwarded from the client`);
+          if (socket !== undefined) mounts.push({ type: 'ssh', target, socket, uid: m.uid ?? 0, gid: m.gid ?? 0, mode: m.mode ?? 0o600 });
+          keyParts.push(`mount:${spec}`);
+          break;
+        }
+      }
+    }
+    return { mounts, keyParts, sshAuthSock };
   }
 
   private async copy(req: BuildRequest, ctx: BuildContext, st: StageState, step: Step, word: (w: string) => string, results: Map<number, StageState>, plan: Plan, stageIdx: number): Promise<void> {

@@ -45,7 +45,7 @@ describe('build plan', () => {
     fails('FROM busybox\n\nFROB x\n', 3, /unknown instruction: FROB/);
     fails('FROM busybox\nCOPY --frm=a x y\n', 2, /COPY: unknown flag: --frm/);
     fails('FROM busybox\nENV --x=1 A=b\n', 2, /ENV: unknown flag: --x/);
-    fails('FROM busybox\nRUN --mount=type=cache,target=/x true\n', 2, /RUN: unknown flag: --mount/);
+    fails('FROM busybox\nRUN --mounts=type=cache,target=/x true\n', 2, /RUN: unknown flag: --mounts/);
   });
   test('structure errors', () => {
     fails('RUN x\n', 1, /no build stage in current context/);
@@ -62,6 +62,31 @@ describe('build plan', () => {
   test('flags are split into name and value', () => {
     const s = planDockerfile('FROM a\nCOPY --chown=1:2 --chmod=644 --link x y\n').stages[0].steps[0];
     assert.deepEqual(s.flags, { chown: '1:2', chmod: '644', link: 'true' });
+  });
+  test('flags typed as BuildKit\'s BFlags: repeatable lists, bools, duplicates, missing values', () => {
+    const r = planDockerfile('FROM a\nRUN --mount=type=cache,target=/a --network=none --mount=type=tmpfs,target=/b true\n').stages[0].steps[0];
+    assert.deepEqual(r.lists, { mount: ['type=cache,target=/a', 'type=tmpfs,target=/b'] });
+    assert.deepEqual(r.flags, { network: 'none' });
+    const c = planDockerfile('FROM a\nCOPY --link=false --exclude=*.md --exclude=x --parents a b\n').stages[0].steps[0];
+    assert.deepEqual(c.flags, { link: 'false', parents: 'true' });
+    assert.deepEqual(c.lists, { exclude: ['*.md', 'x'] });
+    fails('FROM a\nCOPY --from=x --from=y a b\n', 2, /duplicate flag specified: --from/);
+    fails('FROM a\nCOPY --link=maybe a b\n', 2, /expecting boolean value for flag --link, not: maybe/);
+    fails('FROM a\nCOPY --link= a b\n', 2, /missing a value on flag: --link/);
+    fails('FROM a\nRUN --mount true\n', 2, /missing a value on flag: --mount/);
+    fails('FROM a\nRUN --mnt=x true\n', 2, /unknown flag: --mnt/);
+    fails('FROM a\nRUN --network=bridge true\n', 2, /unsupported network mode "bridge"/);
+  });
+  test('RUN --mount values are checked at plan time when they hold no variables', () => {
+    fails('FROM a\nRUN --mount=type=cahce,target=/x true\n', 2, /unsupported mount type "cahce" \(did you mean cache\?\)/);
+    fails('FROM a\nRUN --mount=from=$S,target=/x true\n', 2, /'from' doesn't support variable expansion/);
+    // With a variable, the value is checked when the step runs (the stage's environment is known then).
+    planDockerfile('FROM a\nRUN --mount=type=$T,target=/x true\n');
+  });
+  test('a RUN --mount from= stage is a dependency of the target', () => {
+    const text = 'FROM busybox AS a\nFROM busybox AS b\nFROM busybox\nRUN --mount=type=bind,from=b,target=/b --mount=type=cache,from=a,target=/c true\n';
+    assert.deepEqual(planDockerfile(text).order, [1, 0, 2]);
+    assert.deepEqual(planDockerfile('FROM busybox AS a\nFROM busybox AS b\nFROM busybox\nRUN --mount=from=b,target=/b true\n').order, [1, 2]);
   });
 });
 

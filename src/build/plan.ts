@@ -10,6 +10,7 @@
 import { BerthError } from '../base/errors';
 import { parse, type Instruction } from './dockerfile/parser';
 import { ShellLex } from './shell/lex';
+import { parseMount, type RunMountSpec } from './run-mount';
 
 export class PlanError extends BerthError {
   readonly line: number;
@@ -26,8 +27,10 @@ export type StepKind =
 export interface Step {
   kind: StepKind;
   instruction: Instruction;
-  /** `--name=value` flags by name (a flag without value is "true"). */
+  /** `--name=value` flags by name (a bool flag is "true" or "false"). */
   flags: Record<string, string>;
+  /** Repeatable flags (`RUN --mount`, `COPY --exclude`): their values in order. */
+  lists: Record<string, string[]>;
   line: number;
   /** The instruction as written on its logical line (for `Step n/m : ...` and the cache key). */
   text: string;
@@ -54,28 +57,48 @@ export interface Plan {
   order: number[];
 }
 
-const FLAGS: Partial<Record<string, string[]>> = {
-  from: ['platform'],
-  run: ['network'],
-  copy: ['from', 'chown', 'chmod', 'link'],
-  add: ['chown', 'chmod', 'link'],
-  healthcheck: ['interval', 'timeout', 'start-period', 'start-interval', 'retries'],
+/** The flags each keyword takes, typed as BuildKit's BFlags: a string, a bool, or a repeatable list. */
+type FlagType = 'string' | 'bool' | 'strings';
+const FLAGS: Partial<Record<string, Record<string, FlagType>>> = {
+  from: { platform: 'string' },
+  run: { network: 'string', mount: 'strings', security: 'string' },
+  copy: { from: 'string', chown: 'string', chmod: 'string', link: 'bool', parents: 'bool', exclude: 'strings' },
+  add: { chown: 'string', chmod: 'string', link: 'bool', 'keep-git-dir': 'bool', checksum: 'string', unpack: 'bool', exclude: 'strings' },
+  healthcheck: { interval: 'string', timeout: 'string', 'start-period': 'string', 'start-interval': 'string', retries: 'string' },
 };
 
 const KINDS = new Set<string>(['arg', 'env', 'label', 'workdir', 'user', 'cmd', 'entrypoint', 'expose', 'volume', 'stopsignal',
   'shell', 'healthcheck', 'run', 'copy', 'add', 'onbuild', 'maintainer']);
 
-/** Splits `--name=value` flags and rejects those the keyword does not take. */
-export function parseFlags(keyword: string, flags: string[], line: number): Record<string, string> {
-  const allowed = FLAGS[keyword] ?? [];
+/**
+ * Splits `--name=value` flags as BuildKit's BFlags.Parse: unknown flags and duplicates of a
+ * non-list flag are errors, a string flag needs a value, a bool flag takes none or true/false.
+ * String and bool flags land in `flags` (a bool as "true"/"false"), repeatable ones in `lists`.
+ */
+export function parseFlags(keyword: string, flags: string[], line: number): { flags: Record<string, string>; lists: Record<string, string[]> } {
+  const allowed = FLAGS[keyword] ?? {};
   const out: Record<string, string> = {};
+  const lists: Record<string, string[]> = {};
   for (const f of flags) {
-    const m = /^--([a-zA-Z0-9-]+)(?:=([\s\S]*))?$/.exec(f);
-    if (!m) throw new PlanError(`${keyword.toUpperCase()}: invalid flag ${JSON.stringify(f)}`, line);
-    if (!allowed.includes(m[1])) throw new PlanError(`${keyword.toUpperCase()}: unknown flag: --${m[1]}`, line);
-    out[m[1]] = m[2] ?? 'true';
+    if (f === '--') break;
+    const m = /^--([^=]*)(?:=([\s\S]*))?$/.exec(f);
+    if (!m) throw new PlanError(`${keyword.toUpperCase()}: arg should start with -- : ${f}`, line);
+    const [, name, value] = m;
+    const type = Object.hasOwn(allowed, name) ? allowed[name] : undefined;
+    if (!type) throw new PlanError(`${keyword.toUpperCase()}: unknown flag: --${name}`, line);
+    if (type !== 'strings' && (name in out)) throw new PlanError(`${keyword.toUpperCase()}: duplicate flag specified: --${name}`, line);
+    if (type === 'bool') {
+      if (value === '') throw new PlanError(`${keyword.toUpperCase()}: missing a value on flag: --${name}`, line);
+      const v = (value ?? 'true').toLowerCase();
+      if (v !== 'true' && v !== 'false') throw new PlanError(`${keyword.toUpperCase()}: expecting boolean value for flag --${name}, not: ${value}`, line);
+      out[name] = v;
+      continue;
+    }
+    if (value === undefined) throw new PlanError(`${keyword.toUpperCase()}: missing a value on flag: --${name}`, line);
+    if (type === 'strings') (lists[name] ??= []).push(value);
+    else out[name] = value;
   }
-  return out;
+  return { flags: out, lists };
 }
 
 /** Splits an ARG word `NAME[=default]`. */
@@ -126,8 +149,8 @@ export function planDockerfile(text: string | Uint8Array, opts: PlanOptions = {}
       continue;
     }
     if (!KINDS.has(kw)) throw new PlanError(`unknown instruction: ${ins.keyword.toUpperCase()}`, line);
-    const flags = parseFlags(kw, ins.flags, line);
-    const step: Step = { kind: kw as StepKind, instruction: ins, flags, line, text: ins.original };
+    const { flags, lists } = parseFlags(kw, ins.flags, line);
+    const step: Step = { kind: kw as StepKind, instruction: ins, flags, lists, line, text: ins.original };
     validate(step);
     if (stages.length === 0) {
       if (kw !== 'arg') throw new PlanError('no build stage in current context', line);
@@ -180,8 +203,8 @@ function closure(stages: Stage[], target: number): number[] {
     visiting.add(i);
     if (s.baseStage !== undefined) visit(s.baseStage, s.line);
     for (const st of s.steps) {
-      if (st.kind === 'copy' && st.flags.from) {
-        const dep = stageRef(stages, i, st.flags.from);
+      for (const from of stepSources(st)) {
+        const dep = stageRef(stages, i, from);
         if (dep !== undefined) visit(dep, st.line);
       }
     }
@@ -191,6 +214,28 @@ function closure(stages: Stage[], target: number): number[] {
   };
   visit(target, stages[target].line);
   return order;
+}
+
+/**
+ * The stages or images a step reads from: `COPY --from`, and `from` of `RUN --mount` (which takes
+ * no variables, so it is known before dispatch).
+ */
+export function stepSources(st: Step): string[] {
+  if (st.kind === 'copy' && st.flags.from) return [st.flags.from];
+  if (st.kind === 'run') return staticMounts(st).map((m) => m.from).filter(Boolean);
+  return [];
+}
+
+/** A RUN's mounts as far as they are known before dispatch (values with variables unexpanded). */
+export function staticMounts(st: Step): RunMountSpec[] {
+  return (st.lists.mount ?? []).map((v) => {
+    try {
+      // Without variables the whole value can be checked now, before any step runs.
+      return v.includes('$') ? parseMount(v) : parseMount(v, (w) => w);
+    } catch (e) {
+      throw new PlanError((e as Error).message, st.line);
+    }
+  });
 }
 
 function validate(s: Step): void {
@@ -206,8 +251,15 @@ function validate(s: Step): void {
     case 'copy': case 'add':
       if (a.length < 2) throw new PlanError(`${name} requires at least two arguments, but only one was provided. Destination could not be determined`, s.line);
       break;
-    case 'workdir': case 'user': case 'stopsignal': case 'run': case 'expose': case 'volume': case 'maintainer':
-      if (a.length === 0 || (a.length === 1 && a[0] === '' && s.kind !== 'run')) throw new PlanError(`${name} requires at least one argument`, s.line);
+    case 'run':
+      staticMounts(s);
+      if (s.flags.network !== undefined && !['default', 'none', 'host'].includes(s.flags.network)) {
+        throw new PlanError(`unsupported network mode ${JSON.stringify(s.flags.network)}`, s.line);
+      }
+      if (a.length === 0) throw new PlanError(`${name} requires at least one argument`, s.line);
+      break;
+    case 'workdir': case 'user': case 'stopsignal': case 'expose': case 'volume': case 'maintainer':
+      if (a.length === 0 || (a.length === 1 && a[0] === '')) throw new PlanError(`${name} requires at least one argument`, s.line);
       break;
     case 'shell':
       if (!s.instruction.json) throw new PlanError('SHELL requires the arguments to be in JSON form', s.line);

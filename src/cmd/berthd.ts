@@ -18,10 +18,11 @@ import { Router } from '../api/router';
 import { containerRoutes } from '../api/routes-containers';
 import { resourceRoutes } from '../api/routes-resources';
 import { imageRoutes } from '../api/routes-images';
-import { buildRoutes } from '../api/routes-build';
+import { buildCacheRecords, buildRoutes } from '../api/routes-build';
 import { Builder } from '../build/builder';
 import { SqliteBuildCache } from '../build/build-cache';
 import { EngineBuildContainers } from '../daemon/build-containers';
+import { CacheMountStore } from '../daemon/build-cache-mounts';
 import { registryRoutes } from '../api/routes-registry';
 import { DistributionClient } from '../registry/client/distribution-client';
 import { systemRoutes } from '../api/routes-system';
@@ -216,12 +217,16 @@ async function main(): Promise<void> {
   const registry = new DistributionClient(images);
   imageRoutes(router, { engine, images, registry });
   const buildCache = new SqliteBuildCache(db);
-  buildRoutes(router, { builder: new Builder(images, new EngineBuildContainers(engine, snapshotter), buildCache), images, events, cache: buildCache });
+  const cacheMounts = new CacheMountStore(join(o.dataRoot, 'build', 'cache-mounts'));
+  const buildContainers = new EngineBuildContainers(engine, snapshotter, {
+    images, cacheMounts, workDir: join(o.dataRoot, 'build', 'tmp'), runDir: join(o.execRoot, 'build'), secretEnvHelper: join(__dirname, 'berth-secret-env'),
+  });
+  buildRoutes(router, { builder: new Builder(images, buildContainers, buildCache), images, events, cache: buildCache, cacheMounts });
   registryRoutes(router, { registry, images, events });
   const idFile = join(o.dataRoot, 'engine-id');
   if (!existsSync(idFile)) writeFileSync(idFile, randomUUID());
   systemRoutes(router, {
-    engine, images,
+    engine, images, buildCache: { records: () => buildCacheRecords(buildCache, cacheMounts) },
     info: { version: VERSION, dataRoot: o.dataRoot, runtimeName: defaultRuntime, runtimeNames: Object.keys(runtimes), cgroupVersion: cgroupMode === 'v2' ? '2' : '1', daemonId: readFileSync(idFile, 'utf8').trim() },
   });
   const servers: import("node:http").Server[] = [];

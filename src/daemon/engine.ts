@@ -365,7 +365,11 @@ export class Engine {
       { destination: '/etc/resolv.conf', type: 'bind', source: join(dir, 'resolv.conf'), options: etcOpts },
     ];
     for (const [dest, opts] of Object.entries(h.Tmpfs ?? {})) {
-      mounts.push({ destination: dest, type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', 'noexec', ...(opts ? opts.split(',') : [])] });
+      // As Docker's MergeTmpfsOptions: `exec`, `suid` or `dev` drop the default they undo (crun
+      // would not let a later `exec` clear an earlier `noexec`).
+      const user = opts ? opts.split(',') : [];
+      const defaults = ['nosuid', 'nodev', 'noexec'].filter((f) => !user.includes(f.slice(2)));
+      mounts.push({ destination: dest, type: 'tmpfs', source: 'tmpfs', options: [...defaults, ...user] });
     }
     // Records made before volumes existed hold only Binds (absolute host paths).
     mounts.push(...(c.mounts ? await this.volumes.mountsFor(c, rootfs) : (h.Binds ?? []).map((b) => {
@@ -723,15 +727,17 @@ export class Engine {
     const c = this.containers.resolve(idOrName);
     if (condition === 'not-running' && !isRunning(c.state)) return Promise.resolve({ StatusCode: c.state.exitCode, Error: null });
     return new Promise((resolve, reject) => {
-      const w: Waiter = { condition, resolve };
+      const onAbort = () => {
+        const l = this.waiters.get(c.id);
+        if (l) this.waiters.set(c.id, l.filter((x) => x !== w));
+        reject(wrap(signal?.reason ?? new Error('aborted'), 'wait canceled'));
+      };
+      // The listener goes with the wait: a build waits for many containers on one signal.
+      const w: Waiter = { condition, resolve: (r) => { signal?.removeEventListener('abort', onAbort); resolve(r); } };
       const list = this.waiters.get(c.id) ?? [];
       list.push(w);
       this.waiters.set(c.id, list);
-      signal?.addEventListener('abort', () => {
-        const l = this.waiters.get(c.id);
-        if (l) this.waiters.set(c.id, l.filter((x) => x !== w));
-        reject(wrap(signal.reason ?? new Error('aborted'), 'wait canceled'));
-      }, { once: true });
+      signal?.addEventListener('abort', onAbort, { once: true });
     });
   }
 

@@ -246,17 +246,17 @@ async function main(): Promise<void> {
   events.publish('daemon', 'start', readFileSync(idFile, 'utf8').trim(), {});
 
   // Containers belong to conmon, not to berthd: stopping the daemon leaves them running.
-  const shutdown = (sig: string) => {
+  const shutdown = async (sig: string) => {
     log('info', `received ${sig}, shutting down (containers keep running)`);
     servers.forEach((s, i) => closeServer(s, o.hosts[i]));
     metricsServer?.close();
-    engine.networks.closePorts();
+    await engine.networks.shutdown();
     rmSync(o.pidfile, { force: true });
     db.close();
     process.exit(0);
   };
-  process.on('SIGTERM', () => shutdown('SIGTERM'));
-  process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
 }
 
 main().catch((e) => {

@@ -426,13 +426,15 @@ export class Engine {
     if (!this.containers.get(c.id)) return;
     this.health.stop(c.id);
     const autoRemove = !!c.hostConfig.AutoRemove && !this.stopping.has(c.id);
+    // netavark's teardown and the runtime's delete are process spawns: run them side by side.
+    const networkReleased = this.networks.release(c.id);
     if (!autoRemove) {
       // The runtime's delete is a process spawn: unmount while it runs.
       const released = this.rt(c).delete(c.id, true).catch(() => undefined).then(() => this.rt(c).cleanup(c.id)).catch(() => undefined);
       safeUnmount(this.rootfsOf(c.id));
       await released;
     }
-    await this.networks.release(c.id);
+    await networkReleased;
     await this.volumes.release(c);
     for (const e of this.execs.values()) if (e.containerId === c.id && e.running) e.running = false;
     c.state = {

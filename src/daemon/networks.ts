@@ -72,6 +72,8 @@ export interface NetworksOptions {
   pools: AddressPool[];
   /** The default bridge's interface and, if given, its address (dockerd's --bip). */
   defaultBridge: { name: string; bip?: string };
+  /** How long the firewall stays after the last endpoint goes (default 2 s). */
+  firewallIdleMs?: number;
   events: EventBus;
   containers: () => ContainerRecord[];
   log: (level: 'debug' | 'info' | 'warn' | 'error', msg: string) => void;
@@ -103,6 +105,7 @@ export class Networks {
   private readonly reservations = new Map<string, PortReservation[]>();
   private cache?: NetworkRecord[];
   private serial: Promise<unknown> = Promise.resolve();
+  private cleanupTimer?: NodeJS.Timeout;
 
   constructor(private readonly o: NetworksOptions) {
     this.db = o.db;
@@ -422,11 +425,45 @@ export class Networks {
     return next;
   }
 
-  /** The bridges with containers on them now, for the isolation rules (call through serially). */
-  private async updateFirewall(): Promise<void> {
+  /** The bridges with containers on them now. */
+  private activeBridges(): ActiveBridge[] {
     const ids = new Set((this.db.prepare('SELECT DISTINCT network_id FROM endpoints').all() as Array<{ network_id: string }>).map((r) => r.network_id));
-    const active: ActiveBridge[] = this.list().filter((n) => ids.has(n.id) && n.bridge).map((n) => ({ name: n.bridge, internal: n.internal }));
-    await this.o.firewall.update(active);
+    return this.list().filter((n) => ids.has(n.id) && n.bridge).map((n) => ({ name: n.bridge, internal: n.internal }));
+  }
+
+  /**
+   * Makes the isolation rules follow the bridges in use (call through serially). When none is left,
+   * the cleanup waits a moment: back-to-back `run --rm` would otherwise pay for removing and making
+   * the chains again every time.
+   */
+  private async updateFirewall(): Promise<void> {
+    const active = this.activeBridges();
+    if (active.length) {
+      clearTimeout(this.cleanupTimer);
+      this.cleanupTimer = undefined;
+      await this.o.firewall.update(active);
+      return;
+    }
+    if (this.cleanupTimer) return;
+    this.cleanupTimer = setTimeout(() => {
+      this.cleanupTimer = undefined;
+      this.serially(() => this.cleanupIfIdle()).catch((e) => this.o.log('warn', `firewall cleanup: ${(e as Error).message}`));
+    }, this.o.firewallIdleMs ?? 2000);
+    this.cleanupTimer.unref();
+  }
+
+  private async cleanupIfIdle(): Promise<void> {
+    if (!this.activeBridges().length) await this.o.firewall.update([]);
+  }
+
+  /** berthd is stopping: a cleanup that was waiting runs now; host ports are let go (containers stay). */
+  async shutdown(): Promise<void> {
+    if (this.cleanupTimer) {
+      clearTimeout(this.cleanupTimer);
+      this.cleanupTimer = undefined;
+      await this.serially(() => this.cleanupIfIdle()).catch((e) => this.o.log('warn', `firewall cleanup: ${(e as Error).message}`));
+    }
+    this.closePorts();
   }
 
   /**

@@ -51,6 +51,8 @@ export class Firewall {
   private applied = '';
   /** Nothing of berth's or netavark's generic state is left (unknown after a start: check once). */
   private clean = false;
+  /** FORWARD jumps to the isolation chain (checked once, then known). */
+  private jumped = false;
   private queue: Promise<unknown> = Promise.resolve();
 
   /** `chain` names this daemon's isolation chains; `stateFile` keeps ip_forward's value from before berth. */
@@ -79,14 +81,18 @@ export class Firewall {
     if (sorted.length) {
       if (rules === this.applied) return;
       await run('iptables-restore', ['-w', '-n'], { input: rules, env: TOOL_ENV });
-      const jump = ['FORWARD', '-j', `${this.chain}-1`];
-      if ((await ipt(['-C', ...jump])).code !== 0) await ipt(['-I', ...jump]);
+      if (!this.jumped) {
+        const jump = ['FORWARD', '-j', `${this.chain}-1`];
+        if ((await ipt(['-C', ...jump])).code !== 0) await ipt(['-I', ...jump]);
+        this.jumped = true;
+      }
       this.applied = rules;
       this.clean = false;
       return;
     }
     if (this.clean) return;
     await ipt(['-D', 'FORWARD', '-j', `${this.chain}-1`]);
+    this.jumped = false;
     for (const c of [`${this.chain}-1`, `${this.chain}-2`]) await ipt(['-F', c]);
     for (const c of [`${this.chain}-1`, `${this.chain}-2`]) await ipt(['-X', c]);
     this.applied = '';

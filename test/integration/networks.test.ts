@@ -273,10 +273,12 @@ function udpEchoBinary(): string {
 }
 
 function udpEcho(port: number, text: string): Promise<string> {
+  // Datagrams sent before the server in the container has bound are lost: send again until it answers.
   return new Promise((resolve, reject) => {
     const s = createSocket('udp4');
-    const timer = setTimeout(() => { s.close(); reject(new Error('no udp reply')); }, 5000);
-    s.on('message', (m) => { clearTimeout(timer); s.close(); resolve(m.toString()); });
+    const resend = setInterval(() => s.send(text, port, '127.0.0.1'), 250);
+    const timer = setTimeout(() => { clearInterval(resend); s.close(); reject(new Error('no udp reply')); }, 10_000);
+    s.on('message', (m) => { clearInterval(resend); clearTimeout(timer); s.close(); resolve(m.toString()); });
     s.send(text, port, '127.0.0.1');
   });
 }

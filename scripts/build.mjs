@@ -20,6 +20,12 @@ if (!existsSync(wrapper) || statSync(wrapper).mtimeMs < statSync('native/crun-hy
   execFileSync('cc', ['-O2', '-Wall', '-o', `${wrapper}.tmp`, 'native/crun-hybrid.c'], { stdio: 'inherit' });
   renameSync(`${wrapper}.tmp`, wrapper);
 }
+// The per-container log rotator (docs/logging.md). Replaced by rename: running rotators have it mapped.
+const rotator = 'dist/berth-logrotate';
+if (!existsSync(rotator) || statSync(rotator).mtimeMs < statSync('native/log-rotate.c').mtimeMs) {
+  execFileSync('cc', ['-O2', '-Wall', '-o', `${rotator}.tmp`, 'native/log-rotate.c', '-lz'], { stdio: 'inherit' });
+  renameSync(`${rotator}.tmp`, rotator);
+}
 // The process wrapper of RUN steps with secrets as environment variables: static, it runs inside any image.
 const secretEnv = 'dist/berth-secret-env';
 if (!existsSync(secretEnv) || statSync(secretEnv).mtimeMs < statSync('native/secret-env.c').mtimeMs) {

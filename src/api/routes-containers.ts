@@ -45,7 +45,9 @@ export function containerRoutes(r: Router, d: ContainerRouteDeps): void {
 
   r.add('GET', '/containers/:id/json', ({ res, params, query }) => {
     const c = engine.containers.resolve(params.id);
-    const out = containerInspect(c, { logPath: engine.logPathOf(c.id), rootfs: engine.rootfsOf(c.id), upperDir: d.snapshotter.upperDir(c.id) }, engine.networks.viewOf(c));
+    // Docker shows the file of json-file only: the local driver's files are not an API (moby's StartLogger).
+    const logPath = c.hostConfig.LogConfig?.Type === 'local' ? '' : engine.logPathOf(c) ?? '';
+    const out = containerInspect(c, { logPath, rootfs: engine.rootfsOf(c.id), upperDir: d.snapshotter.upperDir(c.id) }, engine.networks.viewOf(c));
     if (qbool(query, 'size')) out.SizeRw = 0;
     sendJson(res, 200, out);
   });
@@ -119,12 +121,13 @@ export function containerRoutes(r: Router, d: ContainerRouteDeps): void {
     const { params, query } = ctx;
     const c = engine.containers.resolve(params.id);
     const detachKeys = parseDetachKeysOrThrow(query.get('detachKeys'));
+    // Before the upgrade: a driver that cannot be read fails the request (Docker's 501).
+    const history = qbool(query, 'logs') ? engine.logs(c.id, { follow: false }).entries : undefined;
     const { conn } = await engine.attach(c.id);
     const client = hijack(ctx);
     const tty = !!c.config.Tty;
-    if (qbool(query, 'logs')) {
-      const { entries } = engine.logs(c.id, { follow: false });
-      for await (const e of entries) client.socket.write(tty ? e.data : frame(e.stream, e.data));
+    if (history) {
+      for await (const e of history) client.socket.write(tty ? e.data : frame(e.stream, e.data));
     }
     if (!qbool(query, 'stream', true)) {
       client.socket.end();

@@ -59,9 +59,9 @@ export function systemRoutes(r: Router, d: { engine: Engine; images: ImageStore;
     const paused = all.filter((c) => c.state.status === 'paused').length;
     sendJson(res, 200, {
       ID: info.daemonId, Containers: all.length, ContainersRunning: running, ContainersPaused: paused, ContainersStopped: all.length - running - paused,
-      Images: images.list().length, Driver: 'overlay2', DriverStatus: [['Backing Filesystem', 'extfs']], Plugins: { Volume: engine.volumes.driverNames(), Network: ['host', 'none'], Authorization: null, Log: ['k8s-file'] },
+      Images: images.list().length, Driver: 'overlay2', DriverStatus: [['Backing Filesystem', 'extfs']], Plugins: { Volume: engine.volumes.driverNames(), Network: ['host', 'none'], Authorization: null, Log: ['json-file', 'local', 'none'] },
       MemoryLimit: true, SwapLimit: true, CpuCfsPeriod: true, CpuCfsQuota: true, CPUShares: true, CPUSet: true, PidsLimit: true, IPv4Forwarding: true,
-      Debug: false, NFd: 0, OomKillDisable: false, NGoroutines: 0, SystemTime: new Date().toISOString(), LoggingDriver: 'k8s-file',
+      Debug: false, NFd: 0, OomKillDisable: false, NGoroutines: 0, SystemTime: new Date().toISOString(), LoggingDriver: engine.logDefaults.Type,
       CgroupDriver: 'cgroupfs', CgroupVersion: info.cgroupVersion, NEventsListener: 0, KernelVersion: release(), OperatingSystem: 'berth on Linux',
       OSVersion: '', OSType: 'linux', Architecture: process.arch === 'x64' ? 'x86_64' : process.arch, IndexServerAddress: 'https://index.docker.io/v1/',
       RegistryConfig: { IndexConfigs: {}, InsecureRegistryCIDRs: ['127.0.0.0/8'], Mirrors: [] }, NCPU: cpus().length, MemTotal: totalmem(),

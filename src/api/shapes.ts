@@ -127,7 +127,8 @@ export function containerInspect(c: ContainerRecord, paths: { logPath: string; r
     HostConfig: {
       Binds: h.Binds ?? null,
       ContainerIDFile: '',
-      LogConfig: h.LogConfig ?? { Type: 'k8s-file', Config: {} },
+      // Records made before log drivers existed have none (or an empty Type): they log as json-file.
+      LogConfig: h.LogConfig?.Type ? h.LogConfig : { Type: 'json-file', Config: h.LogConfig?.Config ?? {} },
       NetworkMode: networkMode(c),
       PortBindings: h.PortBindings ?? {},
       RestartPolicy: h.RestartPolicy ?? { Name: 'no', MaximumRetryCount: 0 },

@@ -36,6 +36,7 @@ import { DEFAULT_POOLS, parsePool, type AddressPool } from '../network/ipam';
 import { networkRoutes } from '../api/routes-networks';
 import { closeServer, createApiServer, listen } from '../api/server';
 import { createMetricsServer, EngineMetrics } from '../api/metrics';
+import { LogConfig, logPolicyOf, parseLogOptFlags } from '../daemon/log-config';
 
 const VERSION = '0.1.0';
 const LEVELS = ['debug', 'info', 'warn', 'error'] as const;
@@ -57,6 +58,8 @@ interface DaemonOptions {
   bip?: string;
   /** Where network subnets are taken from (dockerd's --default-address-pool). */
   addressPools: AddressPool[];
+  /** Containers' default log driver and options (dockerd's --log-driver, --log-opt). */
+  logDefaults: LogConfig;
 }
 
 const USAGE = `Usage:	berthd [OPTIONS]
@@ -73,6 +76,9 @@ Options:
       --default-address-pool    Default address pools for networks, e.g. base=10.10.0.0/16,size=24 (repeatable)
   -H, --host list               Daemon socket(s) to connect to (default unix:///run/berth/berth.sock)
   -l, --log-level string        Set the logging level ("debug"|"info"|"warn"|"error") (default "info")
+      --log-driver string       Default driver for container logs: json-file, local or none (default "json-file")
+      --log-opt map             Default log driver options for containers, e.g. max-size=20m (repeatable;
+                                json-file rotates at 20m keeping 5 files unless told otherwise)
       --metrics-addr string     Set default address and port to serve the metrics api on
   -p, --pidfile string          Path to use for daemon PID file (default "/run/berth/berthd.pid")
       --plugin-dir list         Directory searched for volume plugins (NAME.sock, NAME.spec, NAME.json);
@@ -87,7 +93,7 @@ function parseArgs(argv: string[]): DaemonOptions {
   const names: Record<string, string> = {
     '-H': 'host', '--host': 'host', '--data-root': 'data-root', '--exec-root': 'exec-root', '-p': 'pidfile', '--pidfile': 'pidfile',
     '--config-file': 'config-file', '-l': 'log-level', '--log-level': 'log-level', '--default-runtime': 'default-runtime',
-    '--plugin-dir': 'plugin-dir',
+    '--plugin-dir': 'plugin-dir', '--log-driver': 'log-driver', '--log-opt': 'log-opt',
     '--metrics-addr': 'metrics-addr', '-b': 'bridge', '--bridge': 'bridge', '--bip': 'bip', '--default-address-pool': 'default-address-pool',
   };
   for (let i = 0; i < argv.length; i++) {
@@ -122,13 +128,24 @@ function parseArgs(argv: string[]): DaemonOptions {
   try {
     if (poolSpecs.length) addressPools = poolSpecs.map(parsePool);
   } catch (e) { fail((e as Error).message); }
+  // dockerd refuses to start with a default log config it would refuse for a container.
+  const logOpts = file['log-opts'];
+  if (logOpts !== undefined && (typeof logOpts !== 'object' || logOpts === null || Object.values(logOpts).some((v) => typeof v !== 'string'))) {
+    fail('log-opts in the configuration file must be an object of strings');
+  }
+  let logDefaults: LogConfig;
+  try {
+    const fromFlags = flags['log-opt'] ? parseLogOptFlags(flags['log-opt']) : undefined;
+    logDefaults = { Type: pick('log-driver', 'json-file'), Config: fromFlags ?? { ...((logOpts as Record<string, string> | undefined) ?? {}) } };
+    logPolicyOf(logDefaults);
+  } catch (e) { fail(`failed to set log opts: ${(e as Error).message}`); }
   const bridge = pick('bridge', 'berth0');
   if (!/^[a-zA-Z0-9_.-]{1,15}$/.test(bridge)) fail(`invalid bridge name: ${bridge}`);
   return {
     bridge, bip: pick('bip', '') || undefined, addressPools,
     hosts: hosts.map((h) => (h.startsWith('/') ? `unix://${h}` : h)), dataRoot: pick('data-root', '/var/lib/berth'), execRoot,
     pidfile: pick('pidfile', join(execRoot, 'berthd.pid')), logLevel, defaultRuntime, metricsAddr: pick('metrics-addr', '') || undefined,
-    pluginDirs: pluginDirsFrom(pluginDirList),
+    pluginDirs: pluginDirsFrom(pluginDirList), logDefaults,
   };
 }
 
@@ -169,11 +186,15 @@ async function main(): Promise<void> {
   const runtimes: Record<string, ConmonRuntime> = {};
   for (const name of ['crun', 'runc'] as const) {
     try {
-      runtimes[name] = new ConmonRuntime({ runtime: name, stateDir: join(o.execRoot, name), crunHybridWrapper: join(__dirname, 'crun-hybrid') });
+      runtimes[name] = new ConmonRuntime({
+        runtime: name, stateDir: join(o.execRoot, name), crunHybridWrapper: join(__dirname, 'crun-hybrid'),
+        logRotator: existsSync(join(__dirname, 'berth-logrotate')) ? join(__dirname, 'berth-logrotate') : undefined,
+      });
     } catch (e) {
       log('debug', `runtime ${name} unavailable: ${(e as Error).message}`);
     }
   }
+  if (!existsSync(join(__dirname, 'berth-logrotate'))) log('warn', `${join(__dirname, 'berth-logrotate')} not found (run the build): container logs are not rotated`);
   const defaultRuntime = o.defaultRuntime === 'auto' ? (runtimes.crun ? 'crun' : 'runc') : o.defaultRuntime;
   if (!runtimes[defaultRuntime]) fail(`default runtime ${defaultRuntime} is not installed`);
   const seccompPath = '/usr/share/containers/seccomp.json';
@@ -197,7 +218,7 @@ async function main(): Promise<void> {
   const events = new EventBus({ db });
   const cgroupMode = detectCgroupMode();
   const engine = new Engine({
-    db, dataRoot: o.dataRoot, images, snapshotter, runtimes, defaultRuntime, readLogs, specs, events, initPath: findInit(), cgroupParent: '/berth', log,
+    db, dataRoot: o.dataRoot, images, snapshotter, runtimes, defaultRuntime, readLogs, logDefaults: o.logDefaults, specs, events, initPath: findInit(), cgroupParent: '/berth', log,
     volumeDrivers: { local: new LocalVolumeDriver(db, join(o.dataRoot, 'volumes')) },
     volumePlugins: new VolumePluginRegistry(db, { dirs: o.pluginDirs, log }),
     network: {

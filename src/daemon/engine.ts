@@ -1,7 +1,7 @@
 import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync, existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
-import { conflict, failedPrecondition, invalidArgument, isKind, notFound, wrap } from '../base/errors';
+import { conflict, failedPrecondition, invalidArgument, isKind, notFound, notImplemented, wrap } from '../base/errors';
 import { newId, randomName, shortId } from '../base/ids';
 import type { Digest } from '../base/digest';
 import type { ImageRuntimeConfig } from '../oci/image';
@@ -34,6 +34,7 @@ import { nextBackoff, restartOnBoot, restartPolicyError, shouldRestart } from '.
 import type { VolumeDriver, VolumePlugins } from '../volume/volume-driver';
 import { Volumes } from './volumes';
 import { Networks, type NetworksOptions, type Sandbox, type EndpointConfig } from './networks';
+import { LogConfig, logPolicyOf, mergeLogConfig } from './log-config';
 
 /** What the engine needs to turn a container into an OCI spec; cmd/ supplies the implementation. */
 export interface SpecBuilder {
@@ -52,6 +53,8 @@ export interface EngineOptions {
   runtimes: Record<string, ContainerRuntime>;
   defaultRuntime: string;
   readLogs: LogReader;
+  /** The daemon's default log driver and options (dockerd's --log-driver/--log-opt); json-file by default. */
+  logDefaults?: LogConfig;
   specs: SpecBuilder;
   events: EventBus;
   /** Host path of a static init binary for --init (tini-static or catatonit). */
@@ -157,8 +160,22 @@ export class Engine {
     return join(this.dirOf(id), 'rootfs');
   }
 
-  logPathOf(id: string): string {
-    return join(this.dirOf(id), `${id}-json.log`);
+  /** The daemon's default log driver and options (for `docker info`). */
+  get logDefaults(): LogConfig {
+    return this.o.logDefaults ?? { Type: 'json-file', Config: {} };
+  }
+
+  /** A container's log config; records made before log drivers existed log as json-file. */
+  private logConfigOf(c: ContainerRecord): LogConfig {
+    const lc = c.hostConfig.LogConfig;
+    return lc?.Type ? lc : { Type: 'json-file', Config: lc?.Config ?? {} };
+  }
+
+  /** The live log file of a container (rotated ones beside it), or undefined for the none driver. */
+  logPathOf(c: ContainerRecord): string | undefined {
+    const type = this.logConfigOf(c).Type;
+    if (type === 'local') return join(this.dirOf(c.id), 'local-logs', 'container.log');
+    return type === 'none' ? undefined : join(this.dirOf(c.id), `${c.id}-json.log`);
   }
 
   /**
@@ -191,6 +208,7 @@ export class Engine {
       }
       rmSync(this.transientPauseMarker(c.id), { force: true });
       if (alive) {
+        await this.rt(c).recover(c.id).catch((e) => this.o.log('warn', `recover ${shortId(c.id)}: ${errorMessage(e)}`));
         await this.volumes.reacquire(c);
         this.watchExit(c);
         this.health.start(c, true);
@@ -223,6 +241,9 @@ export class Engine {
     if (!image) throw notFound(`No such image: ${req.Image}`);
     const host: HostOptions = { ...(req.HostConfig ?? {}) };
     this.validateHostConfig(host);
+    // Docker's merge with the daemon default; checked whole before anything is made.
+    host.LogConfig = mergeLogConfig(host.LogConfig, this.logDefaults);
+    logPolicyOf(host.LogConfig);
     const invalid = restartPolicyError(host.RestartPolicy, !!host.AutoRemove) ?? healthConfigError(req.Healthcheck) ?? healthActionError(req.Labels);
     if (invalid) throw invalidArgument(invalid);
     const warnings = checkResources(host as DockerResources, this.hostResources);
@@ -308,11 +329,16 @@ export class Engine {
       lap('network');
       const spec = await this.buildSpec(c, rootfs, dir, sandbox) as Record<string, unknown>;
       lap('spec');
+      const policy = logPolicyOf(this.logConfigOf(c));
+      const logPath = this.logPathOf(c);
+      if (logPath) mkdirSync(join(logPath, '..'), { recursive: true });
       const { pid, monitorPid } = await this.rt(c).create({
         id: c.id, bundleDir: bundle, spec, tty: !!c.config.Tty, openStdin: !!c.config.OpenStdin,
         // dockerd never closes a TTY's stdin when an attached client leaves (detach keys, then attach again).
         stdinOnce: !!c.config.StdinOnce && !c.config.Tty,
-        logPath: this.logPathOf(c.id),
+        log: logPath && policy.driver !== 'none'
+          ? { path: logPath, rotate: policy.maxSize !== undefined ? { maxSize: policy.maxSize, maxFiles: policy.maxFiles, compress: policy.compress } : undefined }
+          : undefined,
       });
       c.state = { ...c.state, pid, monitorPid };
       lap('created');
@@ -802,10 +828,10 @@ export class Engine {
 
   logs(idOrName: string, opts: { follow: boolean; since?: Date; until?: Date; tail?: number; signal?: AbortSignal }): { container: ContainerRecord; entries: AsyncIterable<LogEntry> } {
     const c = this.containers.resolve(idOrName);
-    const logPath = this.logPathOf(c.id);
+    const logPath = this.logPathOf(c);
+    if (!logPath) throw notImplemented('configured logging driver does not support reading');
     const follow = opts.follow && isRunning(c.state);
     const stopWhen = follow ? this.wait(c.id, 'not-running', opts.signal).catch(() => undefined) : undefined;
-    if (!existsSync(logPath)) return { container: c, entries: emptyAsync() };
     return { container: c, entries: this.o.readLogs(logPath, { ...opts, follow, stopWhen }) };
   }
 
@@ -1221,6 +1247,5 @@ function raceTimeout(p: Promise<unknown>, ms: number): Promise<boolean> {
   });
 }
 
-async function* emptyAsync(): AsyncIterable<LogEntry> { /* no log yet */ }
 
 export type { ContainerState };

@@ -1,10 +1,18 @@
 import { promises as fsp, watch } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { gunzip } from 'node:zlib';
+import { promisify } from 'node:util';
 import type { LogEntry, LogReadOptions, LogReader } from './runtime';
+import { backOverPartials, dateKey, LogSource, parseHead, previousLine, seekSince, tailStart, timeKey } from './log-seek';
 
 /**
- * Reader for conmon's k8s-file log format: one line per record,
+ * Reader for a container's log: conmon's k8s-file format, one line per record,
  * `RFC3339Nano SP stream SP (F|P) SP text`, where F ends a line (the newline itself is not stored)
  * and P is a partial line to be joined with the records that follow it on the same stream.
+ *
+ * A log is the live file LOG plus the files rotated away from it (docs/logging.md), oldest first:
+ * LOG.N[.gz] ... LOG.1[.gz], LOG. The reader goes across them in that order; `--since` binary
+ * searches the timestamps and `--tail` reads backwards, so neither reads whole files.
  */
 
 export interface LogRecord {
@@ -73,111 +81,297 @@ class Joiner {
   }
 }
 
-const CHUNK = 64 * 1024;
-
-/** Byte offset where the last `n` lines of the file start (reading backwards from the end). */
-async function offsetOfLastLines(fh: fsp.FileHandle, size: number, n: number): Promise<number> {
-  if (n <= 0) return size;
-  let pos = size;
-  let newlines = 0;
-  // The final byte is the newline ending the last record; it does not start a line.
-  let skipFirst = true;
-  const buf = Buffer.alloc(CHUNK);
-  while (pos > 0) {
-    const len = Math.min(CHUNK, pos);
-    pos -= len;
-    await fh.read(buf, 0, len, pos);
-    for (let i = len - 1; i >= 0; i--) {
-      if (buf[i] !== 0x0a) continue;
-      if (skipFirst && pos + i === size - 1) { skipFirst = false; continue; }
-      skipFirst = false;
-      // A line counts toward the tail only when it ends a whole line (F), but counting records
-      // and then joining is close enough: we count complete-line records below.
-      if (++newlines === n) return pos + i + 1;
-    }
+/** The rotated files of a log named `base` among a directory's entries, oldest first. */
+export function rotatedLogNames(base: string, entries: string[]): string[] {
+  const re = new RegExp(`^${base.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\.(\\d+)(\\.gz)?$`);
+  const found: Array<{ name: string; n: number }> = [];
+  for (const e of entries) {
+    const m = re.exec(e);
+    if (m) found.push({ name: e, n: Number(m[1]) });
   }
-  return 0;
+  // A file caught between its plain and its .gz name has both: the sort keeps them adjacent.
+  return found.sort((a, b) => b.n - a.n || a.name.length - b.name.length).map((f) => f.name);
+}
+
+/** One open file of a log. A rotated file's size is fixed when opened; the live one grows. */
+interface OpenLog {
+  src: LogSource;
+  ino: number;
+  /** Bytes when opened (a rotated file never changes; a .gz is inflated on first use). */
+  end(): Promise<number>;
+  close(): Promise<void>;
+}
+
+const inflate = promisify(gunzip);
+
+async function openLog(path: string): Promise<OpenLog | undefined> {
+  let fh: fsp.FileHandle;
+  try {
+    fh = await fsp.open(path, 'r');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw e;
+  }
+  const st = await fh.stat();
+  if (path.endsWith('.gz')) {
+    let data: Promise<Buffer> | undefined;
+    const load = () => (data ??= fh.readFile().then((z) => inflate(z)).catch(() => Buffer.alloc(0)));
+    return {
+      ino: st.ino, end: async () => (await load()).length, close: () => fh.close(),
+      src: { size: async () => (await load()).length, read: async (b, pos) => (await load()).copy(b, 0, pos, Math.min((await load()).length, pos + b.length)) },
+    };
+  }
+  return {
+    ino: st.ino, end: async () => st.size, close: () => fh.close(),
+    src: { size: async () => (await fh.stat()).size, read: async (b, pos) => (await fh.read(b, 0, b.length, pos)).bytesRead },
+  };
 }
 
 /**
- * Reads a container log. `tail` counts records from the end (read backwards); `since`/`until`
- * filter by time; `follow` keeps reading as conmon appends, until `stopWhen` resolves and the file
- * is drained, or `signal` aborts. Log rotation by conmon (--log-size-max truncates) restarts at 0.
+ * Opens every file of a log, newest first, so a rotation meanwhile shows up as a file seen twice
+ * (skipped by inode) rather than as a gap. Returns them oldest first; `live` may be missing
+ * (between a rotation's rename and conmon's reopen, or before the container first ran).
+ */
+async function openChain(path: string): Promise<{ rotated: OpenLog[]; live?: OpenLog }> {
+  const live = await openLog(path);
+  const seen = new Set<number>(live ? [live.ino] : []);
+  let entries: string[] = [];
+  try { entries = await fsp.readdir(dirname(path)); } catch { /* no directory: no log */ }
+  const rotated: OpenLog[] = [];
+  const taken = new Set<string>();
+  for (const name of rotatedLogNames(basename(path), entries).reverse()) {
+    const key = name.replace(/\.gz$/, '');
+    if (taken.has(key)) continue;
+    // A plain file compressed meanwhile is found under its .gz name.
+    const f = await openLog(join(dirname(path), name)) ?? (name.endsWith('.gz') ? undefined : await openLog(join(dirname(path), `${name}.gz`)));
+    if (!f) continue;
+    if (seen.has(f.ino)) { await f.close(); continue; }
+    seen.add(f.ino);
+    taken.add(key);
+    rotated.unshift(f);
+  }
+  return { rotated, live };
+}
+
+/** The epoch-ns time of a file's first record, or undefined when it has none. */
+async function firstKey(f: OpenLog): Promise<bigint | undefined> {
+  const buf = Buffer.alloc(64);
+  const n = await f.src.read(buf, 0);
+  return parseHead(buf.subarray(0, n))?.key;
+}
+
+const READ_CHUNK = 256 * 1024;
+
+/** Reads a source's records from `pos`, keeping an incomplete last line for the next call. */
+class Cursor {
+  private rest = Buffer.alloc(0);
+  constructor(readonly file: OpenLog, public pos: number) {}
+  /** Records from pos up to `end` (default: the current size), at most READ_CHUNK bytes a call. */
+  async next(end?: number): Promise<LogRecord[] | undefined> {
+    const limit = end ?? await this.file.src.size();
+    if (limit <= this.pos) return undefined;
+    const buf = Buffer.alloc(Math.min(limit - this.pos, READ_CHUNK));
+    const n = await this.file.src.read(buf, this.pos);
+    if (n <= 0) return undefined;
+    this.pos += n;
+    const data = this.rest.length ? Buffer.concat([this.rest, buf.subarray(0, n)]) : buf.subarray(0, n);
+    const lastNl = data.lastIndexOf(0x0a);
+    this.rest = lastNl < 0 ? data : Buffer.from(data.subarray(lastNl + 1));
+    return lastNl < 0 ? [] : parseLogRecords(data.subarray(0, lastNl + 1));
+  }
+}
+
+/**
+ * Reads a container log. `tail` counts entries from the end (reading backwards, across rotated
+ * files); `since` seeks by binary search; `until` stops; `follow` keeps reading as conmon appends
+ * and across rotations, until `stopWhen` resolves and the log is drained, or `signal` aborts.
  */
 export const readLogs: LogReader = async function* readLogs(logPath: string, opts: LogReadOptions): AsyncGenerator<LogEntry> {
-  let fh: fsp.FileHandle;
-  try {
-    fh = await fsp.open(logPath, 'r');
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT' && !opts.follow) return;
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-    // Following a log that does not exist yet: wait for it.
-    for (;;) {
-      if (opts.signal?.aborted) return;
-      await new Promise((r) => setTimeout(r, 50));
-      try { fh = await fsp.open(logPath, 'r'); break; } catch { /* not yet */ }
-    }
-  }
-  const joiner = new Joiner();
   let stopped = false;
   opts.stopWhen?.then(() => { stopped = true; }, () => { stopped = true; });
+  let chain = await openChain(logPath);
+  while (!chain.live && !chain.rotated.length) {
+    // Following a log that does not exist yet: wait for it.
+    if (!opts.follow || stopped || opts.signal?.aborted) return;
+    await new Promise((r) => setTimeout(r, 50));
+    chain = await openChain(logPath);
+  }
+  const files = [...chain.rotated, ...(chain.live ? [chain.live] : [])];
+  const open = new Set<OpenLog>(files);
+  const joiner = new Joiner();
   const since = opts.since?.getTime();
   const until = opts.until?.getTime();
-  const keep = (e: LogEntry) => (since === undefined || e.time.getTime() >= since) && (until === undefined || e.time.getTime() <= until);
+  const keep = (e: LogEntry) => since === undefined || e.time.getTime() >= since;
+  /** The last record read (or skipped by the start position): files after a rotation begin later. */
+  let lastKey: bigint | undefined;
   try {
-    const size = (await fh.stat()).size;
-    let pos = opts.tail !== undefined ? await offsetOfLastLines(fh, size, opts.tail) : 0;
-    let rest = Buffer.alloc(0);
-    const readMore = async (): Promise<LogEntry[]> => {
-      const st = await fh.stat();
-      if (st.size < pos) { pos = 0; rest = Buffer.alloc(0); } // truncated by conmon's rotation
-      if (st.size === pos) return [];
-      const buf = Buffer.alloc(Math.min(st.size - pos, 4 * CHUNK));
-      const { bytesRead } = await fh.read(buf, 0, buf.length, pos);
-      pos += bytesRead;
-      const data = Buffer.concat([rest, buf.subarray(0, bytesRead)]);
-      const lastNl = data.lastIndexOf(0x0a);
-      rest = lastNl < 0 ? data : data.subarray(lastNl + 1);
-      const out: LogEntry[] = [];
-      if (lastNl >= 0) for (const r of parseLogRecords(data.subarray(0, lastNl + 1))) {
-        const e = joiner.push(r);
-        if (e && keep(e)) out.push(e);
+    // Where to start: a file and an offset in it; the later of what tail and since ask for.
+    let startIdx = 0;
+    let startOff = 0;
+    const later = (i: number, off: number) => { if (i > startIdx || (i === startIdx && off > startOff)) { startIdx = i; startOff = off; } };
+    if (opts.tail !== undefined) {
+      let remaining = opts.tail;
+      startIdx = files.length - 1;
+      startOff = await files[startIdx].end();
+      for (let i = files.length - 1; i >= 0; i--) {
+        const r = await tailStart(files[i].src, remaining, await files[i].end());
+        startIdx = i; startOff = r.offset;
+        if (r.complete) break;
+        remaining = r.remaining;
       }
-      return out;
+    }
+    if (opts.since) {
+      const key = dateKey(opts.since);
+      let i = files.length - 1;
+      for (; i > 0; i--) {
+        const first = await firstKey(files[i]);
+        if (first !== undefined && first <= key) break;
+      }
+      let off = await backOverPartials(files[i].src, await seekSince(files[i].src, key, await files[i].end()));
+      if (off === 0 && i > 0) {
+        // A line split by the rotation starts in the older file.
+        const end = await files[i - 1].end();
+        const back = await backOverPartials(files[i - 1].src, end);
+        if (back < end) { i--; off = back; }
+      }
+      if (opts.tail === undefined) { startIdx = i; startOff = off; } else later(i, off);
+    }
+    if (startOff > 0) lastKey = (await previousLine(files[startIdx].src, startOff))?.head?.key;
+
+    const emit = (records: LogRecord[]): { out: LogEntry[]; done: boolean } => {
+      const out: LogEntry[] = [];
+      for (const r of records) {
+        lastKey = timeKey(r.timeText) ?? lastKey;
+        const e = joiner.push(r);
+        if (!e) continue;
+        if (until !== undefined && e.time.getTime() > until) return { out, done: true };
+        if (keep(e)) out.push(e);
+      }
+      return { out, done: false };
     };
+
+    // The rotated files, then the live one.
+    let cur: Cursor | undefined;
+    for (let i = startIdx; i < files.length; i++) {
+      const c = new Cursor(files[i], i === startIdx ? startOff : 0);
+      if (files[i] === chain.live) { cur = c; break; }
+      const end = await files[i].end();
+      for (let recs = await c.next(end); recs; recs = await c.next(end)) {
+        const { out, done } = emit(recs);
+        yield* out;
+        if (done) return;
+      }
+    }
+    let curIno = cur?.file.ino;
     for (;;) {
       if (opts.signal?.aborted) return;
-      const entries = await readMore();
-      for (const e of entries) {
-        if (until !== undefined && e.time.getTime() > until) return;
-        yield e;
+      const recs = cur ? await cur.next() : undefined;
+      if (recs) {
+        const { out, done } = emit(recs);
+        yield* out;
+        if (done) return;
+        continue;
       }
-      if (entries.length) continue;
-      if ((await fh.stat()).size > pos) continue;
+      // At the end of the file we hold. Has conmon moved on to a new one?
+      const st = await fsp.stat(logPath).catch(() => undefined);
+      if (st && st.ino !== curIno && (opts.follow || !cur)) {
+        // conmon closed the old file before making the new one: drain it, then read the files
+        // rotated since (if we fell behind by more than one), then the new live file.
+        while (cur) {
+          const more = await cur.next();
+          if (!more) break;
+          const { out, done } = emit(more);
+          yield* out;
+          if (done) return;
+        }
+        const next = await openChain(logPath);
+        for (const f of next.rotated) open.add(f);
+        if (next.live) open.add(next.live);
+        for (const f of next.rotated) {
+          const fk = await firstKey(f);
+          if (f.ino === curIno || fk === undefined || (lastKey !== undefined && fk <= lastKey)) continue;
+          const c = new Cursor(f, 0);
+          const end = await f.end();
+          for (let more = await c.next(end); more; more = await c.next(end)) {
+            const { out, done } = emit(more);
+            yield* out;
+            if (done) return;
+          }
+        }
+        cur = next.live ? new Cursor(next.live, 0) : undefined;
+        curIno = next.live?.ino;
+        continue;
+      }
       if (!opts.follow) break;
       if (stopped) {
-        // Drain what conmon wrote before the exit was observed.
-        const last = await readMore();
-        for (const e of last) yield e;
-        if (!last.length) break;
-        continue;
+        // The container is gone: whatever conmon wrote is on disk; one more pass drains it.
+        if (cur && (await cur.file.src.size()) > cur.pos) continue;
+        break;
       }
       await waitForChange(logPath, opts.signal, opts.stopWhen);
     }
     for (const e of joiner.flush()) if (keep(e)) yield e;
   } finally {
-    await fh.close();
+    for (const f of open) await f.close().catch(() => undefined);
   }
 };
 
-/** Resolves on a change to the file, on abort, on stopWhen, or after a short poll interval. */
-function waitForChange(path: string, signal?: AbortSignal, stopWhen?: Promise<unknown>): Promise<void> {
+/** Resolves on a change in the log's directory, on abort, on stopWhen, or after a short poll interval. */
+function waitForChange(logPath: string, signal?: AbortSignal, stopWhen?: Promise<unknown>): Promise<void> {
   return new Promise((resolve) => {
     let w: ReturnType<typeof watch> | undefined;
+    const base = basename(logPath);
     const done = () => { clearTimeout(t); w?.close(); signal?.removeEventListener('abort', done); resolve(); };
-    try { w = watch(path, done); w.on('error', done); } catch { /* fall back to polling */ }
+    try {
+      w = watch(dirname(logPath), (_ev, name) => { if (!name || name.toString().startsWith(base)) done(); });
+      w.on('error', done);
+    } catch { /* fall back to polling */ }
     const t = setTimeout(done, 250);
     signal?.addEventListener('abort', done);
     stopWhen?.then(done, done);
   });
+}
+
+/** A point in a live log (attach notes it, to find later what conmon wrote after it). */
+export interface LogMark {
+  path: string;
+  ino: number;
+  offset: number;
+}
+
+/** Marks the current end of a log; undefined when it does not exist. */
+export async function markLog(path: string): Promise<LogMark | undefined> {
+  try {
+    const st = await fsp.stat(path);
+    return { path, ino: st.ino, offset: st.size };
+  } catch {
+    return { path, ino: -1, offset: 0 };
+  }
+}
+
+/**
+ * The log bytes written since a mark: the rest of the marked file (rotated to LOG.1 meanwhile,
+ * if it was) and the live file. Undefined when that cannot be told (rotated further, compressed,
+ * deleted, truncated).
+ */
+export async function readSinceMark(mark: LogMark): Promise<Buffer | undefined> {
+  const readFrom = async (path: string, ino: number, offset: number): Promise<Buffer | undefined> => {
+    let fh: fsp.FileHandle;
+    try { fh = await fsp.open(path, 'r'); } catch { return undefined; }
+    try {
+      const st = await fh.stat();
+      if ((ino !== -1 && st.ino !== ino) || st.size < offset) return undefined;
+      const buf = Buffer.alloc(st.size - offset);
+      const { bytesRead } = await fh.read(buf, 0, buf.length, offset);
+      return buf.subarray(0, bytesRead);
+    } finally {
+      await fh.close();
+    }
+  };
+  const st = await fsp.stat(mark.path).catch(() => undefined);
+  if (mark.ino === -1 || (st && st.ino === mark.ino)) return readFrom(mark.path, mark.ino === -1 ? -1 : mark.ino, mark.offset);
+  const old = await readFrom(`${mark.path}.1`, mark.ino, mark.offset);
+  if (!old) return undefined;
+  const live = st ? await readFrom(mark.path, st.ino, 0) : Buffer.alloc(0);
+  return live ? Buffer.concat([old, live]) : undefined;
 }

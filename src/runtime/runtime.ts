@@ -75,9 +75,19 @@ export interface CreateOptions {
   tty: boolean;
   openStdin: boolean;
   stdinOnce: boolean;
-  /** conmon's k8s-file log. */
-  logPath: string;
-  logMaxSize?: number;
+  /**
+   * Where the container's output is logged (conmon's k8s-file format). Absent: no log is kept (the
+   * `none` driver); the runtime may still keep a small private buffer of recent output for attach.
+   */
+  log?: LogTarget;
+}
+
+/** A container's log file and its rotation (docs/logging.md). */
+export interface LogTarget {
+  /** The live file; rotated files are `<path>.1` (newest) ... `<path>.<maxFiles-1>`, `.gz` when compressed. */
+  path: string;
+  /** Rotate when the live file reaches maxSize bytes, keeping maxFiles files in all. Absent: one file that grows. */
+  rotate?: { maxSize: number; maxFiles: number; compress: boolean };
 }
 
 export interface ExecOptions {
@@ -131,6 +141,11 @@ export interface ContainerRuntime {
   /** Frees what the runtime keeps for the container (exit files, sockets) after delete. */
   cleanup(id: string): Promise<void>;
   /**
+   * For a container still running after a berthd restart: starts again whatever the runtime keeps
+   * beside the monitor and finds gone (the log rotator). Idempotent; never fails the container.
+   */
+  recover(id: string): Promise<void>;
+  /**
    * Changes the cgroup limits of a created or running container (`runtime update --resources`).
    * `resources` is OCI `linux.resources` (resources.ts ociResources). InvalidArgument when the
    * kernel refuses a value, NotFound when the runtime does not know the id.
@@ -156,7 +171,7 @@ export interface LogReadOptions {
   stopWhen?: Promise<unknown>;
 }
 
-/** Reads a container's log file (conmon k8s-file format). */
+/** Reads a container's log: the live file at logPath and the files rotated from it (conmon k8s-file format). */
 export type LogReader = (logPath: string, opts: LogReadOptions) => AsyncIterable<LogEntry>;
 
 export type { Readable };

@@ -117,6 +117,8 @@ export async function startDaemon(opts: { withBusybox?: boolean; args?: string[]
       // Whatever is still here leaked: clean it up (our own processes, by PID), then fail loudly.
       const monitors = [...conmonsUnder(dataRoot), ...conmonsUnder(execRoot)];
       for (const pid of monitors) killTree(pid);
+      const rotators = rotatorsUnder(dataRoot);
+      for (const pid of rotators) killTree(pid);
       const leaks = [...leakedMounts(dataRoot), ...leakedMounts(execRoot)];
       const netLeaks = networkLeaks(execRoot, netArgs.bridge);
       for (const pid of aardvarksUnder(execRoot)) killTree(pid);
@@ -127,6 +129,7 @@ export async function startDaemon(opts: { withBusybox?: boolean; args?: string[]
       rmSync(execRoot, { recursive: true, force: true });
       const problems = [
         ...(monitors.length ? [`${monitors.length} conmon processes`] : []),
+        ...(rotators.length ? [`${rotators.length} berth-logrotate processes`] : []),
         ...(leaks.length ? [`mounts ${leaks.join(', ')}`] : []),
         ...(cgroups.length ? [`cgroups ${cgroups.join(', ')}`] : []),
         ...netLeaks,
@@ -199,6 +202,20 @@ export function conmonsUnder(root: string): number[] {
     try {
       const cmd = readFileSync(`/proc/${p}/cmdline`, 'utf8');
       if (cmd.startsWith('conmon') || cmd.includes('/conmon\0')) if (cmd.includes(root)) pids.push(Number(p));
+    } catch { /* exited meanwhile */ }
+  }
+  return pids;
+}
+
+/** Log rotators (native/log-rotate.c) of containers under a data root; they exit with conmon. */
+function rotatorsUnder(root: string): number[] {
+  const pids: number[] = [];
+  for (const p of readdirSync('/proc')) {
+    if (!/^\d+$/.test(p)) continue;
+    try {
+      const cmd = readFileSync(`/proc/${p}/cmdline`, 'utf8');
+      const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
+      if (cmd.includes('berth-logrotate') && cmd.includes(root) && stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z') pids.push(Number(p));
     } catch { /* exited meanwhile */ }
   }
   return pids;

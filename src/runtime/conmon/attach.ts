@@ -1,17 +1,10 @@
-import { promises as fsp } from 'node:fs';
 import type net from 'node:net';
-import { parseLogRecords, recordBytes } from '../logs';
+import { LogMark, parseLogRecords, readSinceMark, recordBytes } from '../logs';
 import type { AttachConnection } from '../runtime';
 
 /** conmon's stream ids on the attach socket: each packet is 1 id byte + payload. */
 const STREAM_STDOUT = 2;
 const STREAM_STDERR = 3;
-
-/** Where conmon's log for this stdio starts at attach time (for recovering lost output). */
-export interface AttachRecovery {
-  logPath: string;
-  offset: number;
-}
 
 /**
  * An AttachConnection over conmon's SOCK_SEQPACKET attach socket. Output that arrives before
@@ -29,7 +22,8 @@ export class SeqpacketAttach implements AttachConnection {
   private ended = false;
   private readonly received = { stdout: 0, stderr: 0 };
 
-  constructor(private readonly sock: net.Socket, private readonly recovery?: AttachRecovery) {
+  /** `recovery` marks where conmon's log stood at attach time (for recovering lost output). */
+  constructor(private readonly sock: net.Socket, private readonly recovery?: LogMark) {
     sock.on('data', (packet: Buffer) => {
       if (packet.length < 1) return;
       const id = packet[0];
@@ -60,20 +54,9 @@ export class SeqpacketAttach implements AttachConnection {
 
   private async recover(): Promise<void> {
     if (!this.recovery) return;
-    let buf: Buffer;
-    try {
-      const fh = await fsp.open(this.recovery.logPath, 'r');
-      try {
-        const size = (await fh.stat()).size;
-        if (size < this.recovery.offset) return; // rotated: cannot tell what is missing
-        buf = Buffer.alloc(size - this.recovery.offset);
-        await fh.read(buf, 0, buf.length, this.recovery.offset);
-      } finally {
-        await fh.close();
-      }
-    } catch {
-      return;
-    }
+    // A log rotated more than once since attach (or deleted) cannot tell what is missing.
+    const buf = await readSinceMark(this.recovery).catch(() => undefined);
+    if (!buf) return;
     const seen = { stdout: 0, stderr: 0 };
     for (const r of parseLogRecords(buf)) {
       const bytes = recordBytes(r);

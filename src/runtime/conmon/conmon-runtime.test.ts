@@ -64,7 +64,7 @@ for (const runtimeName of ['crun', 'runc'] as const) {
       };
       await fsp.writeFile(join(bundleDir, 'config.json'), JSON.stringify(generateSpec(input, { hardRlimits: hostHardRlimits() })));
       const logPath = join(bundleDir, 'ctr.log');
-      const c = await rt.create({ id, bundleDir, tty: !!createExtra.tty, openStdin: !!createExtra.openStdin, stdinOnce: true, logPath });
+      const c = await rt.create({ id, bundleDir, tty: !!createExtra.tty, openStdin: !!createExtra.openStdin, stdinOnce: true, log: { path: logPath } });
       created.push({ id, monitorPid: c.monitorPid });
       return { id, bundleDir, logPath, ...c };
     }

@@ -9,6 +9,7 @@ import { processAlive, spawnDetached } from '../../sys/process';
 import { connectSeqpacket } from '../../sys/seqpacket';
 import type { AttachConnection, ContainerRuntime, CreateOptions, ExecOptions, ExecSession, ExitStatus } from '../runtime';
 import { SeqpacketAttach } from './attach';
+import { LogMark, markLog } from '../logs';
 import { cleanRuntimeMessage, mapRuntimeError } from './errors';
 import { ConmonPipeReader } from './sync-pipe';
 
@@ -25,13 +26,29 @@ export interface ConmonRuntimeOptions {
   crunHybridWorkaround?: boolean;
   /** berth's compiled wrapper for that workaround (native/crun-hybrid.c); a shell script otherwise. */
   crunHybridWrapper?: string;
+  /** berth's log rotator (native/log-rotate.c); without it logs are never rotated. */
+  logRotator?: string;
 }
+
+/** What a container's log rotator was started with (kept to start it again after a berthd restart). */
+interface RotatorJob {
+  path: string;
+  ctl: string;
+  maxSize: number;
+  maxFiles: number;
+  compress: boolean;
+}
+
+const ROTATOR_FILE = 'log-rotate.json';
+/** Cap of the scratch log kept for attach when a container has no log (conmon truncates it). */
+const SCRATCH_LOG_MAX = 1024 * 1024;
 
 /**
  * Layout of stateDir:
  *   root/              the OCI runtime's --root (berth never sees other engines' containers)
  *   exits/<id>         conmon's exit files (--exit-dir), watched by waitExit
- *   persist/<id>/      conmon's --persist-dir (exit, oom), pid (container), conmon.pid
+ *   persist/<id>/      conmon's --persist-dir (exit, oom), pid (container), conmon.pid; log-path;
+ *                      log-rotate.json and logrotate.pid (the log rotator); scratch.log (no log driver)
  *   s/<uuid> -> bundle conmon's attach socket symlinks (--socket-dir-path)
  *   exec/<id>/<exec>/  one exec session: process.json, exit/, persist/, pid, attach, ctl
  *   crun-hybrid        wrapper that runs crun without the cgroup2 mount on hybrid hosts
@@ -177,26 +194,30 @@ export class ConmonRuntime implements ContainerRuntime {
     }
     const persist = this.persistDir(o.id);
     await fsp.mkdir(persist, { recursive: true });
+    const logPath = o.log?.path ?? join(persist, 'scratch.log');
     await Promise.all([
       fsp.rm(join(this.dirs.exits, o.id), { force: true }),
       fsp.rm(join(persist, 'exit'), { force: true }),
       fsp.rm(join(persist, 'oom'), { force: true }),
       fsp.rm(join(this.dirs.sock, o.id), { force: true }),
+      fsp.rm(join(persist, ROTATOR_FILE), { force: true }),
     ]);
     const args = [
       '--api-version', '1', '-c', o.id, '-u', o.id, '-n', o.id, '-r', this.runtimePath,
       '--runtime-arg', '--root', '--runtime-arg', this.dirs.root,
       '-b', o.bundleDir, '-p', join(persist, 'pid'), '-P', join(persist, 'conmon.pid'),
       '--exit-dir', this.dirs.exits, '--persist-dir', persist, '--socket-dir-path', this.dirs.sock,
-      '-l', `k8s-file:${o.logPath}`, '--log-level', 'error',
+      '-l', `k8s-file:${logPath}`, '--log-level', 'error',
     ];
-    if (o.logMaxSize !== undefined && o.logMaxSize > 0) args.push('--log-size-max', String(o.logMaxSize));
+    // Without a log (the none driver) conmon still writes a small scratch one under the exec root:
+    // attach recovers from it the output conmon 2.1 never sends to the socket (attach.ts).
+    if (!o.log) args.push('--log-size-max', String(SCRATCH_LOG_MAX));
     if (o.tty) args.push('-t');
     if (o.openStdin) {
       args.push('-i');
       if (!o.stdinOnce) args.push('--leave-stdin-open');
     }
-    await fsp.writeFile(join(persist, 'log-path'), o.logPath);
+    await fsp.writeFile(join(persist, 'log-path'), logPath);
     const child = spawnDetached(this.conmonPath, args, { cwd: o.bundleDir, env: { ...RUNTIME_ENV, _OCI_SYNCPIPE: '3' }, extraPipes: 1 });
     const sync = new ConmonPipeReader(child.pipes[0]);
     try {
@@ -209,10 +230,40 @@ export class ConmonRuntime implements ContainerRuntime {
       await child.exited;
       if (bpfKey && !bpfCached) this.rememberBpf(bpfKey, o.id);
       const monitorPid = Number(readFileSync(join(persist, 'conmon.pid'), 'utf8').trim());
+      if (o.log?.rotate && this.opts.logRotator) {
+        const job: RotatorJob = { path: o.log.path, ctl: join(o.bundleDir, 'ctl'), ...o.log.rotate };
+        await fsp.writeFile(join(persist, ROTATOR_FILE), JSON.stringify(job));
+        this.startRotator(o.id, monitorPid, job);
+      }
       return { pid: msg.data, monitorPid };
     } finally {
       sync.destroy();
     }
+  }
+
+  /**
+   * Starts the log rotator (native/log-rotate.c) beside conmon: it renames full logs away and asks
+   * conmon to reopen, keeps going while berthd is down, and exits with conmon. It locks its PID
+   * file, so starting it twice for one run is harmless.
+   */
+  private startRotator(id: string, monitorPid: number, job: RotatorJob): void {
+    const persist = this.persistDir(id);
+    const child = spawnDetached(this.opts.logRotator!, [
+      job.path, job.ctl, String(monitorPid), String(job.maxSize), String(job.maxFiles), job.compress ? '1' : '0', join(persist, 'logrotate.pid'),
+    ], { cwd: persist, env: RUNTIME_ENV, extraPipes: 0 });
+    child.exited.catch(() => undefined);
+  }
+
+  async recover(id: string): Promise<void> {
+    const persist = this.persistDir(id);
+    let job: RotatorJob;
+    try { job = JSON.parse(await fsp.readFile(join(persist, ROTATOR_FILE), 'utf8')) as RotatorJob; } catch { return; }
+    if (!this.opts.logRotator) return;
+    const pidOf = async (file: string) => Number((await fsp.readFile(join(persist, file), 'utf8').catch(() => '')).trim());
+    const rotator = await pidOf('logrotate.pid');
+    if (processAlive(rotator) && (await fsp.readFile(`/proc/${rotator}/cmdline`, 'utf8').catch(() => '')).includes('berth-logrotate')) return;
+    const monitorPid = await pidOf('conmon.pid');
+    if (processAlive(monitorPid)) this.startRotator(id, monitorPid, job);
   }
 
   async start(id: string): Promise<void> {
@@ -316,10 +367,9 @@ export class ConmonRuntime implements ContainerRuntime {
   async attach(id: string, bundleDir: string): Promise<AttachConnection> {
     const sock = connectSeqpacket(join(bundleDir, 'attach'));
     // Connect first, then note the log's size: everything logged after it also went to our socket.
-    let recovery: { logPath: string; offset: number } | undefined;
+    let recovery: LogMark | undefined;
     try {
-      const logPath = (await fsp.readFile(join(this.persistDir(id), 'log-path'), 'utf8')).trim();
-      recovery = { logPath, offset: (await fsp.stat(logPath).catch(() => ({ size: 0 }))).size };
+      recovery = await markLog((await fsp.readFile(join(this.persistDir(id), 'log-path'), 'utf8')).trim());
     } catch { /* created by an older berthd: no recovery */ }
     return new SeqpacketAttach(sock, recovery);
   }
@@ -361,7 +411,7 @@ export class ConmonRuntime implements ContainerRuntime {
       if (!ready || ready.data < 0) {
         throw internal(`conmon exec for ${id}: ${ready?.message ?? (child.stderr().trim() || 'exited before the attach socket was ready')}`);
       }
-      if (!o.detach) attach = new SeqpacketAttach(connectSeqpacket(join(dir, 'attach')), { logPath: join(dir, 'log'), offset: 0 });
+      if (!o.detach) attach = new SeqpacketAttach(connectSeqpacket(join(dir, 'attach')), { path: join(dir, 'log'), ino: -1, offset: 0 });
       startPipe.end(Buffer.from([0]));
       const msg = await sync.next();
       if (!msg) throw internal(`conmon exec for ${id} exited without reporting: ${child.stderr().trim() || 'no output'}`);

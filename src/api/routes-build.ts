@@ -59,6 +59,41 @@ function jsonMap(v: string | null, what: string): Record<string, string> {
   }
 }
 
+/** BuildKit's limit on one secret (session/secrets/secretsprovider). */
+const MAX_SECRET_SIZE = 500 * 1024;
+
+/**
+ * berth build's session document (secrets, SSH agent sockets), in front of the context when the
+ * `X-Berth-Build-Session` header gives its length. The buffer it was read from is wiped.
+ */
+function readSession(header: string | string[] | undefined, body: Buffer): { secrets: Map<string, Buffer>; ssh: Map<string, string>; length: number } | undefined {
+  if (header === undefined) return undefined;
+  const length = Number(header);
+  if (!Number.isInteger(length) || length < 0 || length > body.length) throw invalidArgument(`invalid X-Berth-Build-Session: ${String(header)}`);
+  const raw = body.subarray(0, length);
+  let doc: { secrets?: Record<string, unknown>; ssh?: Record<string, unknown> };
+  try {
+    doc = JSON.parse(raw.toString('utf8')) as typeof doc;
+  } catch {
+    throw invalidArgument('invalid build session document');
+  } finally {
+    raw.fill(0);
+  }
+  const secrets = new Map<string, Buffer>();
+  for (const [id, v] of Object.entries(doc.secrets ?? {})) {
+    if (typeof v !== 'string') throw invalidArgument(`secret ${id}: not base64 text`);
+    const data = Buffer.from(v, 'base64');
+    if (data.length > MAX_SECRET_SIZE) throw invalidArgument(`secret ${id} too big. max size 500KiB`);
+    secrets.set(id, data);
+  }
+  const ssh = new Map<string, string>();
+  for (const [id, v] of Object.entries(doc.ssh ?? {})) {
+    if (typeof v !== 'string' || !v.startsWith('/')) throw invalidArgument(`ssh ${id}: the agent socket must be an absolute path on the daemon's host`);
+    ssh.set(id, v);
+  }
+  return { secrets, ssh, length };
+}
+
 /**
  * POST /build: the legacy builder protocol. The body is the context tar (maybe compressed); the
  * answer streams `{"stream":...}` progress, `{"aux":{"ID":...}}` and, on failure,
@@ -89,13 +124,21 @@ export function buildRoutes(r: Router, d: BuildRouteDeps): void {
     res.on('close', onClose);
     res.writeHead(200, { 'Content-Type': 'application/json' });
     const send = (o: unknown) => { if (!res.destroyed) res.write(JSON.stringify(o) + '\n'); };
+    let secrets: Map<string, Buffer> | undefined;
     try {
       // The whole body is read first: the context is held in memory anyway, and a request stream
       // left half-read would take the connection (and our answer) down with it.
       const chunks: Buffer[] = [];
       for await (const c of req) chunks.push(c as Buffer);
+      let body = Buffer.concat(chunks);
+      const session = readSession(req.headers['x-berth-build-session'], body);
+      if (session) {
+        secrets = session.secrets;
+        body = body.subarray(session.length);
+      }
       const img = await d.builder.build({
-        context: decompressStream(Readable.from([Buffer.concat(chunks)]), ac.signal),
+        context: decompressStream(Readable.from([body]), ac.signal),
+        secrets: session?.secrets, ssh: session?.ssh,
         dockerfile: query.get('dockerfile') || 'Dockerfile',
         tags,
         buildArgs: jsonMap(query.get('buildargs'), 'build args'),
@@ -118,6 +161,8 @@ export function buildRoutes(r: Router, d: BuildRouteDeps): void {
     } catch (e) {
       send({ errorDetail: { message: messageOf(e) }, error: messageOf(e) });
     } finally {
+      // The build's secrets are gone with it: wiped, not left for the garbage collector.
+      for (const v of secrets?.values() ?? []) v.fill(0);
       res.off('close', onClose);
       res.end();
     }

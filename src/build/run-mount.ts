@@ -9,6 +9,7 @@
  * stage's environment) every value is expanded, then checked.
  */
 import { invalidArgument } from '../base/errors';
+import { csvFields as csvRecord } from '../base/csv';
 
 export type MountType = 'bind' | 'cache' | 'tmpfs' | 'secret' | 'ssh';
 export type CacheSharing = 'shared' | 'private' | 'locked';
@@ -134,39 +135,9 @@ export function ramInBytes(v: string, key = 'size'): number {
   return Math.trunc(parseFloat(m[1]) * mult);
 }
 
-/**
- * One CSV record as Go's encoding/csv reads it: fields separated by commas, a field starting with
- * `"` is quoted (`""` is a quote inside it), a quote elsewhere is an error.
- */
+/** A --mount value's CSV fields (errors worded as BuildKit's). */
 export function csvFields(line: string): string[] {
-  const out: string[] = [];
-  let i = 0;
-  for (;;) {
-    if (line[i] === '"') {
-      let f = '';
-      i++;
-      for (;;) {
-        if (i >= line.length) throw invalidArgument('failed to parse csv mounts: extraneous or missing " in quoted-field');
-        if (line[i] === '"') {
-          if (line[i + 1] === '"') { f += '"'; i += 2; continue; }
-          i++;
-          break;
-        }
-        f += line[i++];
-      }
-      if (i < line.length && line[i] !== ',') throw invalidArgument('failed to parse csv mounts: extraneous or missing " in quoted-field');
-      out.push(f);
-    } else {
-      const end = line.indexOf(',', i);
-      const f = end < 0 ? line.slice(i) : line.slice(i, end);
-      if (f.includes('"')) throw invalidArgument('failed to parse csv mounts: bare " in non-quoted-field');
-      out.push(f);
-      i = end < 0 ? line.length : end;
-    }
-    if (i >= line.length) break;
-    i++; // the comma
-  }
-  return out;
+  return csvRecord(line, 'failed to parse csv mounts');
 }
 
 function goQuote(s: string): string {

@@ -1,6 +1,6 @@
 import * as http from 'node:http';
 import * as net from 'node:net';
-import type { Duplex, Readable } from 'node:stream';
+import { Readable, type Duplex } from 'node:stream';
 import { ClientError } from './client-error';
 import { parseHost, type EngineHost } from './host';
 import type * as T from './types';
@@ -26,6 +26,13 @@ export interface HijackedConnection {
   readonly socket: Duplex;
   /** Half-closes the write side (stdin EOF) and keeps reading until the engine closes. */
   closeWrite(): void;
+}
+
+/** What `berth build` lends berthd for one build: secrets by ID, SSH agent sockets by ID. */
+export interface BuildSession {
+  secrets: Record<string, Buffer>;
+  /** Agent sockets on the daemon's host (absolute paths). */
+  ssh: Record<string, string>;
 }
 
 export interface PingResult { apiVersion?: string; osType?: string; experimental: boolean; builderVersion?: string; swarm?: string }
@@ -374,14 +381,30 @@ export class EngineClient {
       query: { fromSrc: opts.source, repo: opts.repo, tag: opts.tag, message: opts.message, changes: opts.changes?.length ? opts.changes : undefined, platform: opts.platform },
     });
   }
-  /** POST /build (legacy builder protocol): `context` is the context tar; the response is a JSON progress stream. */
+  /**
+   * POST /build (legacy builder protocol): `context` is the context tar; the response is a JSON
+   * progress stream. `session` (berthd only) carries build secrets and SSH agent sockets: a JSON
+   * document sent in front of the tar, its length in the `X-Berth-Build-Session` header, so the
+   * secrets travel in the request body only (never in the URL or a header a log might keep).
+   */
   imageBuild(context: Readable, opts: {
     tags?: string[]; dockerfile?: string; buildArgs?: Record<string, string>; labels?: Record<string, string>; target?: string;
     noCache?: boolean; quiet?: boolean; networkMode?: string; squash?: boolean;
+    session?: BuildSession;
   }): Promise<http.IncomingMessage> {
     const json = (o: Record<string, string> | undefined) => (o && Object.keys(o).length ? JSON.stringify(o) : undefined);
+    const headers: Record<string, string> = { 'Content-Type': 'application/x-tar' };
+    let body: Readable = context;
+    if (opts.session) {
+      const doc = Buffer.from(JSON.stringify({
+        secrets: Object.fromEntries(Object.entries(opts.session.secrets).map(([k, v]) => [k, v.toString('base64')])),
+        ssh: opts.session.ssh,
+      }));
+      headers['X-Berth-Build-Session'] = String(doc.length);
+      body = Readable.from((async function* () { yield doc; for await (const c of context) yield c as Buffer; })());
+    }
     return this.request({
-      method: 'POST', path: '/build', body: context, headers: { 'Content-Type': 'application/x-tar' },
+      method: 'POST', path: '/build', body, headers,
       query: {
         t: opts.tags?.length ? opts.tags : undefined, dockerfile: opts.dockerfile, buildargs: json(opts.buildArgs), labels: json(opts.labels),
         target: opts.target || undefined, nocache: opts.noCache || undefined, q: opts.quiet || undefined, networkmode: opts.networkMode || undefined,

@@ -7,8 +7,9 @@ import { promises as fs, readFileSync, type Stats } from 'node:fs';
 import * as path from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import * as tar from 'tar-stream';
-import { jsonMessages } from '../../client/engine-client';
+import { jsonMessages, type BuildSession } from '../../client/engine-client';
 import { chooseDockerignore, DockerIgnore, keepBuildFiles } from '../../base/dockerignore';
+import { csvFields } from '../../base/csv';
 import { StatusError, bool, list, str, type Cli, type Command } from '../cli';
 
 /** `K=V` list -> map; a bare `K` takes the environment's value (and is dropped when unset), as docker does. */
@@ -97,6 +98,8 @@ const build: Command = {
       { long: 'force-rm', type: 'bool', help: 'Always remove intermediate containers' },
       { long: 'pull', type: 'bool', help: 'Always attempt to pull a newer version of the image' },
       { long: 'platform', type: 'string', help: 'Set platform if server is multi-platform capable' },
+      { long: 'secret', type: 'list', help: 'Secret to expose to the build (format: "id=mysecret[,src=/local/secret]")' },
+      { long: 'ssh', type: 'list', help: 'SSH agent socket to expose to the build (format: "default|<id>[=<socket>]")' },
     ],
   },
   async run(cli, p) {
@@ -158,13 +161,87 @@ const build: Command = {
     }
 
     const quiet = bool(p, 'quiet');
+    const session = await buildSession(list(p, 'secret'), list(p, 'ssh'), cli.client.host);
     const res = await cli.client.imageBuild(body, {
       tags: list(p, 'tag'), dockerfile, buildArgs: kvMap(list(p, 'build-arg'), true), labels: kvMap(list(p, 'label'), false),
-      target: str(p, 'target'), noCache: bool(p, 'no-cache'), quiet, networkMode: str(p, 'network'), squash: bool(p, 'squash'),
+      target: str(p, 'target'), noCache: bool(p, 'no-cache'), quiet, networkMode: str(p, 'network'), squash: bool(p, 'squash'), session,
     });
     return printBuild(cli, res, { quiet, iidfile });
   },
 };
+
+/** BuildKit's limit on one secret (session/secrets/secretsprovider). */
+const MAX_SECRET_SIZE = 500 * 1024;
+
+/**
+ * `--secret` and `--ssh` as buildx reads them, into what berthd gets for the build (see
+ * imageBuild): secret contents, read now, and SSH agent sockets. A secret is
+ * `id=X[,src=FILE|,env=VAR][,type=file|env]`; without a source, the environment variable named
+ * X if set, else the file X. An agent is `default` ($SSH_AUTH_SOCK) or `ID=SOCKET`; berthd
+ * connects to the socket itself, so it must run on this host (a unix socket DOCKER_HOST).
+ */
+export async function buildSession(secretSpecs: string[], sshSpecs: string[], host: { socketPath?: string }): Promise<BuildSession | undefined> {
+  if (!secretSpecs.length && !sshSpecs.length) return undefined;
+  const session: BuildSession = { secrets: {}, ssh: {} };
+  for (const spec of secretSpecs) {
+    let id = '';
+    let src = '';
+    let env = '';
+    let type = '';
+    let fields: string[];
+    try {
+      fields = csvFields(spec, 'failed to parse csv secret');
+    } catch (e) {
+      throw new StatusError(1, (e as Error).message);
+    }
+    for (const field of fields) {
+      const eq = field.indexOf('=');
+      if (eq < 0) throw new StatusError(1, `invalid field '${field}' must be a key=value pair`);
+      const key = field.slice(0, eq).toLowerCase();
+      const value = field.slice(eq + 1);
+      if (key === 'type') {
+        if (value !== 'file' && value !== 'env') throw new StatusError(1, `unsupported secret type ${JSON.stringify(value)}`);
+        type = value;
+      } else if (key === 'id') id = value;
+      else if (key === 'source' || key === 'src') src = value;
+      else if (key === 'env') env = value;
+      else throw new StatusError(1, `unexpected key '${key}' in '${field}'`);
+    }
+    if (type === 'env' && !env) { env = src; src = ''; }
+    if (!id) throw new StatusError(1, 'secret missing ID');
+    if (!env && !src) {
+      if (process.env[id] !== undefined) env = id; else src = id;
+    }
+    let data: Buffer;
+    if (env) data = Buffer.from(process.env[env] ?? '');
+    else {
+      const st = await fs.stat(src).catch((e: NodeJS.ErrnoException) => {
+        throw new StatusError(1, `failed to stat ${src}: stat ${src}: ${e.code === 'ENOENT' ? 'no such file or directory' : e.message}`);
+      });
+      if (st.size > MAX_SECRET_SIZE) throw new StatusError(1, `secret ${id} too big. max size 500KiB`);
+      data = await fs.readFile(src);
+    }
+    session.secrets[id] = data;
+  }
+  for (const spec of sshSpecs) {
+    const eq = spec.indexOf('=');
+    const id = (eq < 0 ? spec : spec.slice(0, eq)) || 'default';
+    const paths = eq < 0 ? [] : spec.slice(eq + 1).split(',').filter(Boolean);
+    if (!host.socketPath) throw new StatusError(1, `--ssh ${spec}: berthd proxies to the agent socket itself, so it must run on this host (a unix socket DOCKER_HOST)`);
+    if (paths.length > 1) throw new StatusError(1, `--ssh ${spec}: one agent socket per ID (key files are not supported: add them to an agent with ssh-add)`);
+    let sock = paths[0];
+    if (!sock) {
+      sock = process.env.SSH_AUTH_SOCK ?? '';
+      if (!sock) throw new StatusError(1, 'invalid empty ssh agent socket: make sure SSH_AUTH_SOCK is set');
+    }
+    sock = path.resolve(sock);
+    const st = await fs.stat(sock).catch(() => undefined);
+    if (!st) throw new StatusError(1, `failed to stat ${sock}: no such file or directory`);
+    if (!st.isSocket()) throw new StatusError(1, `--ssh ${spec}: ${sock} is not a socket (key files are not supported: add them to an agent with ssh-add)`);
+    session.ssh[id] = sock;
+  }
+  return session;
+}
 
 /** Prints the progress stream as docker's DisplayJSONMessagesStream does; -q keeps it for an error. */
 async function printBuild(cli: Cli, res: Readable, o: { quiet: boolean; iidfile: string }): Promise<number> {

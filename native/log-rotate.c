@@ -135,7 +135,8 @@ static void check(void) {
     }
     return;
   }
-  if (exists && max_size > 0 && st.st_size >= max_size) rotate();
+  if (!exists) { pending = 1; ask_reopen(); return; } // deleted, or a rotation of a rotator that died
+  if (max_size > 0 && st.st_size >= max_size) rotate();
 }
 
 static int conmon_alive(pid_t pid) {
@@ -181,15 +182,10 @@ int main(int argc, char **argv) {
   int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
   if (devnull >= 0) { dup2(devnull, 2); close(devnull); }
 
-  // A helper started again after a crash may find a rotation half done: LOG renamed away, no reopen.
-  struct stat st;
-  if (stat(log_path, &st) < 0 && errno == ENOENT && max_files > 1) {
-    char first[PATH_MAX];
-    numbered(first, sizeof first, 1, 0);
-    if (access(first, F_OK) == 0) { pending = 1; ask_reopen(); }
-  } else {
-    after_rotation();
-  }
+  // A helper started again after a crash may find a rotation half done (LOG renamed away or deleted,
+  // no reopen asked for): check() asks. Otherwise finish what it left: compress plain rotated files.
+  if (access(log_path, F_OK) == 0) after_rotation();
+  check();
 
   long long last_check = 0;
   for (;;) {

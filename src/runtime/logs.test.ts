@@ -134,6 +134,22 @@ test('logs: a large generated log: --since and --tail start at the right lines',
   }
 });
 
+test('logs: without follow, the log is read as it was when asked (a fast writer cannot keep it going)', async () => {
+  const dir = await fsp.mkdtemp(join(tmpdir(), 'brt-logsnap-'));
+  const path = join(dir, 's.log');
+  try {
+    await fsp.writeFile(path, line(0, 'a') + line(1, 'b') + line(2, 'c'));
+    const got: string[] = [];
+    for await (const e of readLogs(path, { follow: false, tail: 2 })) {
+      got.push(e.data.toString());
+      await fsp.appendFile(path, line(3, 'more'.repeat(100_000)));
+    }
+    assert.deepEqual(got, ['b\n', 'c\n']);
+  } finally {
+    await fsp.rm(dir, { recursive: true, force: true });
+  }
+});
+
 test('logs: follow goes on across rotations, also when it fell two rotations behind', async () => {
   const dir = await fsp.mkdtemp(join(tmpdir(), 'brt-logfol-'));
   const path = join(dir, 'f.log');

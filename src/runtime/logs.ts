@@ -263,9 +263,12 @@ export const readLogs: LogReader = async function* readLogs(logPath: string, opt
       }
     }
     let curIno = cur?.file.ino;
+    // Without follow the log is read as it was when asked: a container writing faster than we
+    // read must not keep the read going.
+    const snapshotEnd = !opts.follow && cur ? await cur.file.end() : undefined;
     for (;;) {
       if (opts.signal?.aborted) return;
-      const recs = cur ? await cur.next() : undefined;
+      const recs = cur ? await cur.next(snapshotEnd) : undefined;
       if (recs) {
         const { out, done } = emit(recs);
         yield* out;
@@ -274,7 +277,7 @@ export const readLogs: LogReader = async function* readLogs(logPath: string, opt
       }
       // At the end of the file we hold. Has conmon moved on to a new one?
       const st = await fsp.stat(logPath).catch(() => undefined);
-      if (st && st.ino !== curIno && (opts.follow || !cur)) {
+      if (opts.follow && st && st.ino !== curIno) {
         // conmon closed the old file before making the new one: drain it, then read the files
         // rotated since (if we fell behind by more than one), then the new live file.
         while (cur) {

@@ -17,6 +17,7 @@
 #include <linux/openat2.h>
 #include <sys/syscall.h>
 #include <sched.h>
+#include <sys/file.h>
 #include <pthread.h>
 
 static const char *errno_name(int e) {
@@ -244,6 +245,18 @@ static napi_value netns_create(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+// flockTry(fd) -> true when an exclusive flock(2) on fd was taken, false when someone else holds it.
+// Never blocks: callers poll, so Node's event loop keeps running while another process has the lock.
+static napi_value flock_try(napi_env env, napi_callback_info info) {
+  ARGS(1);
+  int32_t fd = -1;
+  napi_get_value_int32(env, argv[0], &fd);
+  napi_value r;
+  if (flock(fd, LOCK_EX | LOCK_NB) == 0) { napi_get_boolean(env, true, &r); return r; }
+  if (errno == EWOULDBLOCK || errno == EINTR) { napi_get_boolean(env, false, &r); return r; }
+  return throw_errno(env, "flock", errno);
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
     { "seqpacketConnect", NULL, seqpacket_connect, NULL, NULL, NULL, napi_default, NULL },
@@ -256,6 +269,7 @@ static napi_value init(napi_env env, napi_value exports) {
     { "llistxattr", NULL, do_llistxattr, NULL, NULL, NULL, napi_default, NULL },
     { "openat2", NULL, do_openat2, NULL, NULL, NULL, napi_default, NULL },
     { "netnsCreate", NULL, netns_create, NULL, NULL, NULL, napi_default, NULL },
+    { "flockTry", NULL, flock_try, NULL, NULL, NULL, napi_default, NULL },
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

@@ -1,5 +1,5 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { release } from 'node:os';
 import { createHash, randomUUID } from 'node:crypto';
 import { openDatabase } from '../sys/database';
@@ -154,6 +154,12 @@ function fail(msg: string): never {
   process.exit(1);
 }
 
+/** A host-wide lock file's path, its directory made if missing. */
+function hostLockFile(path: string): string {
+  mkdirSync(dirname(path), { recursive: true });
+  return path;
+}
+
 /** netavark and aardvark-dns: Debian ships them with podman, outside PATH. */
 function findTool(name: string): string {
   return [`/usr/lib/podman/${name}`, `/usr/libexec/podman/${name}`, `/usr/local/lib/podman/${name}`].find((p) => existsSync(p)) ?? name;
@@ -226,6 +232,8 @@ async function main(): Promise<void> {
       // The default exec root gets the plain chain name; another berthd on the host gets its own.
       firewall: new Firewall(o.execRoot === '/run/berth' ? 'BERTH-ISOLATION' : `BERTH-ISO-${createHash('sha256').update(o.execRoot).digest('hex').slice(0, 8)}`, join(o.execRoot, 'ip_forward.orig')),
       netnsDir: join(o.execRoot, 'netns'), pools: o.addressPools, defaultBridge: { name: o.bridge, bip: o.bip },
+      // Host-wide: netavark's own lock lives in its --config directory, which each berthd has apart.
+      hostLock: hostLockFile('/run/lock/netavark.lock'),
     },
   });
   await engine.recover();

@@ -4,6 +4,7 @@ import { conflict, invalidArgument, notFound, permissionDenied } from '../base/e
 import { newId, shortId } from '../base/ids';
 import type { Db } from '../sys/database';
 import { createNetns, hostRoutes, removeNetns } from '../sys/netns';
+import { withFileLock } from '../sys/file-lock';
 import { reservePort, type PortReservation } from '../sys/port-reservation';
 import { AddressPool, formatCidr, macForAddress, overlaps, nextFreeAddress, parseCidr, pickSubnet, planSubnet, staticAddressError, SubnetPlan } from '../network/ipam';
 import type { Attachment, Endpoint, NetworkDriver, NetworkSpec, PortMapping } from '../network/network-driver';
@@ -72,6 +73,8 @@ export interface NetworksOptions {
   pools: AddressPool[];
   /** The default bridge's interface and, if given, its address (dockerd's --bip). */
   defaultBridge: { name: string; bip?: string };
+  /** A lock file shared by every netavark user on the host, held around each netavark run. */
+  hostLock?: string;
   /** How long the firewall stays after the last endpoint goes (default 2 s). */
   firewallIdleMs?: number;
   events: EventBus;
@@ -417,10 +420,11 @@ export class Networks {
   /**
    * Runs wiring and firewall changes one at a time. The firewall reads which bridges are in use when
    * its turn comes, and a start's endpoint rows exist before its setup is queued: so the cleanup of
-   * the last network never runs while another container's setup is under way.
+   * the last network never runs while another container's setup is under way. `hostLock` extends
+   * that to other processes (another berthd, netavark's other users) that take the same lock.
    */
   private serially<T>(fn: () => Promise<T>): Promise<T> {
-    const next = this.serial.then(fn);
+    const next = this.serial.then(() => (this.o.hostLock ? withFileLock(this.o.hostLock, fn) : fn()));
     this.serial = next.catch(() => undefined);
     return next;
   }

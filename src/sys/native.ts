@@ -26,6 +26,8 @@ export interface NativeSys {
   openat2(dirfd: number, path: string, flags: number, mode: number, resolve: number): number;
   /** Makes a new network namespace, kept alive by a bind mount on `path` (which must not exist). */
   netnsCreate(path: string): void;
+  /** Takes an exclusive flock(2) on fd without blocking; false when another holder has it. */
+  flockTry(fd: number): boolean;
 }
 
 export const MS_RDONLY = 1;

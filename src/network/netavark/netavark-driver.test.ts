@@ -12,9 +12,9 @@ test('netavarkInput is podman\'s NetworkOptions for the endpoints and ports bert
   assert.deepEqual(input, {
     container_id: 'c'.repeat(64), container_name: 'app',
     port_mappings: [{ host_ip: '127.0.0.1', container_port: 80, host_port: 8080, range: 1, protocol: 'tcp' }],
-    networks: { web: { static_ips: ['10.9.0.2'], static_mac: '02:42:0a:09:00:02', aliases: ['app', 'db'], interface_name: 'eth0' } },
-    network_info: { web: {
-      name: 'web', id: 'n'.repeat(64), driver: 'bridge', network_interface: 'br-x', subnets: [{ subnet: '10.9.0.0/24', gateway: '10.9.0.1' }],
+    networks: { 'berth-nnnnnnnnnnnn': { static_ips: ['10.9.0.2'], static_mac: '02:42:0a:09:00:02', aliases: ['app', 'db'], interface_name: 'eth0' } },
+    network_info: { 'berth-nnnnnnnnnnnn': {
+      name: 'berth-nnnnnnnnnnnn', id: 'n'.repeat(64), driver: 'bridge', network_interface: 'br-x', subnets: [{ subnet: '10.9.0.0/24', gateway: '10.9.0.1' }],
       ipv6_enabled: false, internal: false, dns_enabled: true, ipam_options: { driver: 'host-local' },
     } },
   });

@@ -12,15 +12,23 @@ export interface NetavarkOptions {
   configDir: string;
 }
 
+/** The name netavark knows a network by: unique per network, whatever its user-facing name. */
+export function netavarkName(n: { id: string }): string {
+  return `berth-${n.id.slice(0, 12)}`;
+}
+
 /** netavark's NetworkOptions JSON (podman's wire format, read on netavark's stdin). */
 export function netavarkInput(a: Attachment): object {
   const networks: Record<string, object> = {};
   const info: Record<string, object> = {};
   for (const e of a.endpoints) {
     const n = e.network;
-    networks[n.name] = { static_ips: [e.ip], static_mac: e.mac, aliases: e.aliases, interface_name: e.interfaceName };
-    info[n.name] = {
-      name: n.name, id: n.id, driver: 'bridge', network_interface: n.bridge,
+    // netavark names its iptables chains and aardvark's table after the network's name: two daemons'
+    // `bridge` networks (or berth's and podman's `web`) would share and tear down each other's.
+    const key = netavarkName(n);
+    networks[key] = { static_ips: [e.ip], static_mac: e.mac, aliases: e.aliases, interface_name: e.interfaceName };
+    info[key] = {
+      name: key, id: n.id, driver: 'bridge', network_interface: n.bridge,
       subnets: [{ subnet: n.subnet, gateway: n.gateway }], ipv6_enabled: false, internal: n.internal, dns_enabled: n.dns,
       ipam_options: { driver: 'host-local' }, ...(n.mtu ? { options: { mtu: String(n.mtu) } } : {}),
     };
@@ -49,7 +57,7 @@ export class NetavarkDriver implements NetworkDriver {
     } catch (e) {
       // Another netavark user (podman, a second berthd) removed the generic chains while this run
       // used them: undo the half-made setup and do it again once; netavark recreates the chains.
-      if (!/No chain|does not exist/.test((e as Error).message)) throw e;
+      if (!/No chain|does not exist|already exists/.test((e as Error).message)) throw e;
       await this.netavark('teardown', a).catch(() => undefined);
       await this.netavark('setup', a);
     }

@@ -117,7 +117,9 @@ export async function startDaemon(opts: { withBusybox?: boolean; args?: string[]
       // Whatever is still here leaked: clean it up (our own processes, by PID), then fail loudly.
       const monitors = [...conmonsUnder(dataRoot), ...conmonsUnder(execRoot)];
       for (const pid of monitors) killTree(pid);
-      const rotators = rotatorsUnder(dataRoot);
+      // Log rotators exit with their conmon (pidfd): the ones still here after a moment leaked.
+      let rotators = rotatorsUnder(dataRoot);
+      for (let i = 0; i < 20 && rotators.length; i++) { await new Promise((r) => setTimeout(r, 50)); rotators = rotatorsUnder(dataRoot); }
       for (const pid of rotators) killTree(pid);
       const leaks = [...leakedMounts(dataRoot), ...leakedMounts(execRoot)];
       const netLeaks = networkLeaks(execRoot, netArgs.bridge);

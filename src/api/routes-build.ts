@@ -145,6 +145,7 @@ export function buildRoutes(r: Router, d: BuildRouteDeps): void {
         labels: jsonMap(query.get('labels'), 'labels'),
         target: query.get('target') || undefined,
         noCache: qbool(query, 'nocache'),
+        squash: qbool(query, 'squash'),
         networkMode: query.get('networkmode') || 'default',
         out: (text) => { if (!quiet) send({ stream: text }); },
         signal: ac.signal,

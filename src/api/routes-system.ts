@@ -13,6 +13,8 @@ export interface SystemInfo {
   runtimeNames: string[];
   cgroupVersion: '1' | '2';
   daemonId: string;
+  /** berthd --experimental: clients may use experimental features (docker build --squash). */
+  experimental?: boolean;
 }
 
 function arch(): string {
@@ -35,7 +37,7 @@ export function systemRoutes(r: Router, d: { engine: Engine; images: ImageStore;
   const { engine, images, info } = d;
   const ping = ({ res }: { res: import('node:http').ServerResponse }) => {
     res.writeHead(200, {
-      'Api-Version': API_VERSION, 'Ostype': 'linux', 'Docker-Experimental': 'false', 'Builder-Version': '1',
+      'Api-Version': API_VERSION, 'Ostype': 'linux', 'Docker-Experimental': info.experimental ? 'true' : 'false', 'Builder-Version': '1',
       'Swarm': 'inactive', 'Cache-Control': 'no-cache, no-store, must-revalidate', 'Pragma': 'no-cache', 'Content-Type': 'text/plain; charset=utf-8',
     });
     res.end('OK');
@@ -65,7 +67,7 @@ export function systemRoutes(r: Router, d: { engine: Engine; images: ImageStore;
       CgroupDriver: 'cgroupfs', CgroupVersion: info.cgroupVersion, NEventsListener: 0, KernelVersion: release(), OperatingSystem: 'berth on Linux',
       OSVersion: '', OSType: 'linux', Architecture: process.arch === 'x64' ? 'x86_64' : process.arch, IndexServerAddress: 'https://index.docker.io/v1/',
       RegistryConfig: { IndexConfigs: {}, InsecureRegistryCIDRs: ['127.0.0.0/8'], Mirrors: [] }, NCPU: cpus().length, MemTotal: totalmem(),
-      DockerRootDir: info.dataRoot, Name: hostname(), Labels: [], ExperimentalBuild: false, ServerVersion: info.version,
+      DockerRootDir: info.dataRoot, Name: hostname(), Labels: [], ExperimentalBuild: !!info.experimental, ServerVersion: info.version,
       Runtimes: Object.fromEntries(info.runtimeNames.map((n) => [n, { path: n }])), DefaultRuntime: info.runtimeName, Swarm: { NodeID: '', NodeAddr: '', LocalNodeState: 'inactive', ControlAvailable: false, Error: '', RemoteManagers: null },
       LiveRestoreEnabled: true, Isolation: '', InitBinary: 'docker-init', SecurityOptions: ['name=seccomp,profile=builtin'], Warnings: null,
     });

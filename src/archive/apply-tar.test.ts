@@ -27,7 +27,7 @@ beforeEach(() => {
 });
 afterEach(() => rmSync(box, { recursive: true, force: true }));
 
-const apply = (members: TestMember[], whiteouts: 'overlay' | 'none' = 'none') => applyTar(makeTar(members), dest, { whiteouts });
+const apply = (members: TestMember[], whiteouts: 'overlay' | 'delete' | 'none' = 'none') => applyTar(makeTar(members), dest, { whiteouts });
 const invalid = (e: unknown) => isKind(e, 'InvalidArgument');
 
 describe('applyTar rejects archives that escape', () => {
@@ -135,6 +135,27 @@ describe('applyTar restores metadata', () => {
     assert.ok(w.isCharacterDevice());
     assert.equal(w.rdev, 0);
     assert.equal(nativeSys().lgetxattr(join(dest, 'gone'), 'trusted.overlay.opaque'), 'y');
+  });
+
+  it('whiteouts that delete (a layer applied onto a whole filesystem), never outside the root', async () => {
+    mkdirSync(join(dest, 'dir/sub'), { recursive: true });
+    writeFileSync(join(dest, 'dir/sub/x'), 'x');
+    writeFileSync(join(dest, 'dir/y'), 'y');
+    writeFileSync(join(dest, 'file'), 'f');
+    mkdirSync(join(dest, 'opq/old'), { recursive: true });
+    symlinkSync('../outside', join(dest, 'link'));
+    await apply([{ name: '.wh.file' }, { name: 'dir/.wh.sub' }, { name: 'opq/.wh..wh..opq' }, { name: 'opq/new', content: 'n' }, { name: '.wh.link' }], 'delete');
+    assert.equal(existsSync(join(dest, 'file')), false);
+    assert.equal(existsSync(join(dest, 'dir/sub')), false);
+    assert.equal(readFileSync(join(dest, 'dir/y'), 'utf8'), 'y');
+    assert.equal(existsSync(join(dest, 'opq/old')), false);
+    assert.equal(readFileSync(join(dest, 'opq/new'), 'utf8'), 'n');
+    assert.equal(existsSync(join(dest, 'link')), false);
+    assert.equal(readFileSync(join(outside, 'secret'), 'utf8'), 'secret');
+    // An opaque marker under a symlink to the outside empties nothing outside.
+    symlinkSync('../outside', join(dest, 'link2'));
+    await apply([{ name: 'link2/.wh..wh..opq' }], 'delete').catch(() => undefined);
+    assert.equal(readFileSync(join(outside, 'secret'), 'utf8'), 'secret');
   });
 });
 

@@ -1,4 +1,4 @@
-import { closeSync, linkSync, lchownSync, lutimesSync, mkdirSync, openSync, symlinkSync, constants as C } from 'node:fs';
+import { closeSync, linkSync, lchownSync, lutimesSync, mkdirSync, openSync, readdirSync, symlinkSync, constants as C } from 'node:fs';
 import { write } from 'node:fs';
 import { posix } from 'node:path';
 import { promisify } from 'node:util';
@@ -15,8 +15,12 @@ export const WHITEOUT_OPAQUE = '.wh..wh..opq';
 export const OVERLAY_OPAQUE_XATTR = 'trusted.overlay.opaque';
 
 export interface ApplyTarOptions {
-  /** 'overlay': OCI whiteouts become overlay whiteouts (0/0 char devices, opaque xattr). */
-  whiteouts: 'overlay' | 'none';
+  /**
+   * 'overlay': OCI whiteouts become overlay whiteouts (0/0 char devices, opaque xattr);
+   * 'delete': they delete what they name (`.wh.NAME`) or the directory's contents (opaque), for
+   * applying a layer onto a whole filesystem (a mounted snapshot); 'none': plain files.
+   */
+  whiteouts: 'overlay' | 'delete' | 'none';
   signal?: AbortSignal;
   /** Refuse to replace a directory by a non-directory or the reverse (docker cp's default). */
   noOverwriteDirNonDir?: boolean;
@@ -99,6 +103,21 @@ export async function applyTarInRoot(root: ScopedRoot, base: string, tar: Readab
           nativeSys().mknod(fdPath(fd, target), S_IFCHR | 0, 0, 0);
           lchownSync(fdPath(fd, target), h.uid, h.gid);
         } // other `.wh..wh.` names are aufs metadata: skipped, as Docker does
+        continue;
+      }
+
+      if (opts.whiteouts === 'delete' && name.startsWith(WHITEOUT_PREFIX)) {
+        const dfd = parentFd(parentRel);
+        if (name === WHITEOUT_OPAQUE) {
+          const children = readdirSync(fdPath(dfd));
+          dropCache();
+          for (const c of children) removeAllAt(parentFd(parentRel), c);
+        } else if (!name.startsWith(`${WHITEOUT_PREFIX}${WHITEOUT_PREFIX}`)) {
+          const target = name.slice(WHITEOUT_PREFIX.length);
+          if (target === '' || target === '.' || target === '..') throw invalidArgument(`whiteout ${JSON.stringify(h.name)}: invalid name`);
+          dropCache();
+          removeAllAt(parentFd(parentRel), target);
+        }
         continue;
       }
 

@@ -18,7 +18,9 @@ import type { HealthConfig, ImageRuntimeConfig } from '../oci/image';
 import { ShellLex, type EnvLookup } from './shell/lex';
 import { planDockerfile, splitArg, stageRef, stepSources, PlanError, type Plan, type Step } from './plan';
 import { parseMount, type CacheSharing } from './run-mount';
-import { BuildContext, cleanRel } from './context';
+import { BuildContext, cleanRel, isTarHeader, LayerWriter } from './context';
+import { parseChmod } from './chmod';
+import { decompressStream } from '../sys/decompress';
 import { chooseDockerignore, DockerIgnore } from '../base/dockerignore';
 import { resolveUserIn } from '../runtime/user';
 import type { Heredoc } from './dockerfile/parser';
@@ -56,11 +58,22 @@ export interface BuildContainers {
    * this returns. On abort the container is killed and the promise rejects.
    */
   run(image: Digest, config: ImageRuntimeConfig, opts: { networkMode: string; mounts: RunMount[]; onCreated: (id: string) => void; onOutput: (data: Buffer) => void; signal: AbortSignal }): Promise<{ id: string; exitCode: number }>;
+  /**
+   * `--squash`: the layers of `image` above those of `base` (null: all of them) merged into one
+   * layer tar, whiteouts included (what Docker's TarStreamFrom(parent) gives). Call `release`
+   * once the tar is read.
+   */
+  squash(base: Digest | null, image: Digest, signal: AbortSignal): Promise<{ tar: Readable; release: () => Promise<void> }>;
   /** The whole filesystem of an image as an uncompressed tar (for COPY --from a stage). */
   exportImage(image: Digest, signal: AbortSignal): Promise<Readable>;
   /** The container's filesystem changes as an uncompressed layer tar. */
   diff(id: string): Readable;
   remove(id: string): Promise<void>;
+}
+
+/** `ADD <url>`: the whole body of a URL (and its Last-Modified time, seconds). */
+export interface UrlFetcher {
+  fetch(url: string, signal: AbortSignal): Promise<{ data: Buffer; lastModified?: number }>;
 }
 
 /** The build cache: key -> image ID. */
@@ -86,6 +99,8 @@ export interface BuildRequest {
   secrets?: Map<string, Buffer>;
   /** SSH agents by ID (`berth build --ssh`): agent sockets on the daemon's host. */
   ssh?: Map<string, string>;
+  /** `--squash`: the final stage's own layers become one, on top of its base image (history kept). */
+  squash?: boolean;
   /** Progress lines (each ends with a newline). */
   out: (text: string) => void;
   signal: AbortSignal;
@@ -103,7 +118,7 @@ interface StageState {
 }
 
 export class Builder {
-  constructor(private readonly images: ImageStore, private readonly containers: BuildContainers, private readonly cache: BuildCache) {}
+  constructor(private readonly images: ImageStore, private readonly containers: BuildContainers, private readonly cache: BuildCache, private readonly fetcher?: UrlFetcher) {}
 
   /** Builds; returns the final image. Throws BerthError; progress goes to `req.out`. */
   async build(req: BuildRequest): Promise<ImageRecord> {
@@ -121,6 +136,8 @@ export class Builder {
     const results = new Map<number, StageState>();
     const lastStage = plan.order.at(-1)!;
     const usedArgs = new Set<string>();
+    /** The image each stage starts from (what --squash squashes onto). */
+    const stageBase = new Map<number, Digest | null>();
     for (const si of plan.order) {
       const stage = plan.stages[si];
       this.check(req.signal);
@@ -136,6 +153,7 @@ export class Builder {
         if (!img) throw notFound(`pull access denied for ${stage.base}, repository does not exist or may require 'docker login'`);
         st = { image: img.id, config: structuredClone(img.config.config ?? {}), args: new Map() };
       }
+      stageBase.set(si, st.image);
       if (st.image) req.out(` ---> ${short(st.image)}\n`);
       const triggers = st.config.OnBuild ?? [];
       if (triggers.length) {
@@ -163,6 +181,16 @@ export class Builder {
       results.set(si, st);
     }
     const final = results.get(lastStage)!;
+    if (req.squash && final.image && final.image !== stageBase.get(lastStage)) {
+      this.check(req.signal);
+      const base = stageBase.get(lastStage) ?? null;
+      const merged = await this.containers.squash(base, final.image, req.signal);
+      try {
+        final.image = (await this.images.squash(final.image, base, merged.tar, req.signal)).id;
+      } finally {
+        await merged.release();
+      }
+    }
     const unused = Object.keys(req.buildArgs).filter((k) => !usedArgs.has(k) && !PREDEFINED_ARGS.has(k));
     if (unused.length) req.out(`[Warning] One or more build-args [${unused.join(' ')}] were not consumed\n`);
     if (!final.image) throw invalidArgument('No image was generated. Is your Dockerfile empty?');
@@ -511,6 +539,7 @@ export class Builder {
   }
 
   private async copy(req: BuildRequest, ctx: BuildContext, st: StageState, step: Step, word: (w: string) => string, results: Map<number, StageState>, plan: Plan, stageIdx: number): Promise<void> {
+    const isAdd = step.kind === 'add';
     const docs = step.instruction.heredocs;
     const isDoc = (w: string) => docs.length > 0 && /^\d*<<-?/.test(w);
     const raw = step.instruction.args;
@@ -518,7 +547,16 @@ export class Builder {
     let srcs = a.slice(0, -1);
     let dest = a.at(-1)!;
     let files: BuildContext = ctx;
-    let what = 'dir';
+    const f = step.flags;
+    const parents = f.parents === 'true';
+    const fail = (msg: string) => invalidArgument(`Dockerfile line ${step.line}: ${msg}`);
+    const isUrl = (x: string) => /^https?:\/\//i.test(x);
+    if (f.checksum !== undefined) {
+      if (!isAdd) throw fail("checksum can't be specified for COPY");
+      if (srcs.length !== 1) throw fail("checksum can't be specified for multiple sources");
+      if (!isUrl(srcs[0])) throw fail('checksum requires HTTP(S) or Git sources');
+      if (!/^sha256:[0-9a-f]{64}$/.test(f.checksum)) throw fail(`invalid checksum digest format: ${f.checksum}`);
+    }
     if (docs.length) {
       // Heredoc sources (`COPY <<EOF /dest`) are files named after their delimiter, in a context of their own.
       files = new BuildContext();
@@ -532,9 +570,8 @@ export class Builder {
         names.push(d.name);
       }
       srcs = names;
-      what = 'file';
-    } else if (step.kind === 'copy' && step.flags.from) {
-      const ref = word(step.flags.from);
+    } else if (step.kind === 'copy' && f.from) {
+      const ref = word(f.from);
       const dep = stageRef(plan.stages, stageIdx, ref);
       let fromImage: Digest | null | undefined;
       if (dep === undefined) {
@@ -543,25 +580,71 @@ export class Builder {
         if (!img) throw notFound(`COPY --from=${ref}: no build stage and no image named ${JSON.stringify(ref)}`);
         fromImage = img.id;
       } else fromImage = results.get(dep)?.image;
-      if (!fromImage) throw invalidArgument(`COPY --from=${step.flags.from}: the stage has no files`);
+      if (!fromImage) throw invalidArgument(`COPY --from=${f.from}: the stage has no files`);
       files = await this.imageFiles(fromImage, req.signal);
       srcs = srcs.map((x) => x.replace(/^\/+/, '') || '.');
-    } else {
-      for (const x of srcs) if (/^[a-z]+:\/\//i.test(x)) throw invalidArgument(`ADD from a URL is not supported yet: ${x}`);
+    } else if (!isAdd) {
+      for (const x of srcs) if (isUrl(x)) throw fail("source can't be a URL for COPY");
     }
-    const destIsDir = dest.endsWith('/') || dest === '.' || srcs.length > 1 || srcs.some((x) => /[*?[]/.test(x));
+    const destIsDir = parents || dest.endsWith('/') || dest === '.' || srcs.length > 1 || srcs.some((x) => /[*?[]/.test(x));
     if (!posix.isAbsolute(dest)) dest = posix.join(st.config.WorkingDir || '/', dest);
     let uid: number | undefined;
     let gid: number | undefined;
-    if (step.flags.chown) ({ uid, gid } = await this.chown(st, word(step.flags.chown), req.signal));
-    let mode: number | undefined;
-    if (step.flags.chmod) {
-      if (!/^[0-7]{3,4}$/.test(step.flags.chmod)) throw invalidArgument(`invalid chmod parameter: ${step.flags.chmod}`);
-      mode = parseInt(step.flags.chmod, 8);
+    if (f.chown) ({ uid, gid } = await this.chown(st, word(f.chown), req.signal));
+    const mode = f.chmod ? parseChmod(word(f.chmod)) : undefined;
+    const exclude = step.lists.exclude?.length ? new DockerIgnore(step.lists.exclude.map(word)) : undefined;
+    // ADD unpacks local archives (never a URL's body, unless --unpack says so), as Docker.
+    const unpack = (local: boolean) => (f.unpack !== undefined ? f.unpack === 'true' : isAdd && local);
+    const w = new LayerWriter({ uid, gid, mode });
+    const kinds: string[] = [];
+    for (const src of srcs) {
+      if (isAdd && isUrl(src) && !docs.length) {
+        const got = await this.fetchUrl(src, req.signal);
+        if (f.checksum && `sha256:${createHash('sha256').update(got.data).digest('hex')}` !== f.checksum) {
+          throw fail(`digest mismatch ${f.checksum}: sha256:${createHash('sha256').update(got.data).digest('hex')}`);
+        }
+        if (unpack(false) && await this.addArchive(w, got.data, dest, exclude, req.signal)) { kinds.push('dir'); continue; }
+        const base = posix.basename(new URL(src).pathname);
+        const name = base && base !== '/' && base !== '.' ? base : '__unnamed__';
+        const target = destIsDir ? posix.join(dest, name) : posix.normalize(dest);
+        const remote = new BuildContext();
+        remote.addFile(name, got.data, 0o600);
+        const e = remote.entry(name)!;
+        if (got.lastModified !== undefined) e.header.mtime = got.lastModified;
+        w.parents(posix.dirname(target));
+        w.entry(remote, e, target);
+        kinds.push('file');
+        continue;
+      }
+      if (parents) {
+        // `--parents`: what matches keeps its path below the pivot (`a/./b/c` -> b/c; no pivot: the
+        // context root); its parents come from the source with their own metadata.
+        for (const p of files.parentsSources(src)) {
+          const dirs = posix.dirname(p.rel) === '.' ? [] : posix.dirname(p.rel).split('/');
+          for (let i = 1; i <= dirs.length; i++) {
+            const rel = dirs.slice(0, i).join('/');
+            const pe = files.entry(p.pivot ? `${p.pivot}/${rel}` : rel);
+            if (pe) w.entry(files, pe, posix.join(dest, rel));
+          }
+          w.source(files, p.path, posix.join(dest, p.rel), false, exclude);
+          kinds.push(files.entry(p.path)?.header.type === 'directory' ? 'dir' : 'file');
+        }
+        continue;
+      }
+      for (const r of files.sources(src)) {
+        const e = files.entry(r)!;
+        if (e.header.type === 'file' && unpack(true) && files === ctx && !exclude?.excludes(posix.basename(r)) &&
+          await this.addArchive(w, e.data, dest, exclude, req.signal)) {
+          kinds.push('dir');
+          continue;
+        }
+        w.source(files, r, dest, destIsDir, exclude);
+        kinds.push(e.header.type === 'directory' ? 'dir' : 'file');
+      }
     }
-    const resolved = srcs.flatMap((x) => files.sources(x));
-    const { tar: layerTar, digest } = files.copyLayer(resolved, dest, { uid, gid, mode, destIsDir });
-    const createdBy = `/bin/sh -c #(nop) ${step.kind.toUpperCase()} ${step.flags.from ? `--from=${step.flags.from} ` : ''}${what}:${digest} in ${dest} `;
+    const { tar: layerTar, digest } = w.finish();
+    const what = kinds.length === 1 ? kinds[0] : 'multi';
+    const createdBy = `/bin/sh -c #(nop) ${step.kind.toUpperCase()} ${f.from ? `--from=${f.from} ` : ''}${what}:${digest} in ${dest} `;
     const key = this.cacheKey(st, ['copy', step.text, digest, dest]);
     if (this.fromCache(req, st, key)) return;
     const img = await this.images.commit({
@@ -569,6 +652,23 @@ export class Builder {
     }, req.signal);
     this.cache.set(key, img.id);
     st.image = img.id;
+  }
+
+  private fetchUrl(url: string, signal: AbortSignal): Promise<{ data: Buffer; lastModified?: number }> {
+    if (!this.fetcher) throw invalidArgument(`ADD ${url}: this builder cannot fetch URLs`);
+    return this.fetcher.fetch(url, signal);
+  }
+
+  /**
+   * ADD's archive extraction: when `data` is a tar (maybe gzip/bzip2/xz/zstd compressed), its
+   * members go into the directory `dest` (owners as in the archive unless --chown) and true is
+   * returned; anything else is left to be copied as a file.
+   */
+  private async addArchive(w: LayerWriter, data: Buffer, dest: string, exclude: DockerIgnore | undefined, signal: AbortSignal): Promise<boolean> {
+    if (!(await isTarArchive(data, signal))) return false;
+    const archive = await BuildContext.read(decompressStream(Readable.from([data]), signal), signal);
+    w.tree(archive, '', posix.normalize(dest), { exclude, keepOwner: true });
+    return true;
   }
 
   /** An image's whole filesystem as a context (for COPY --from and for reading /etc/passwd). */
@@ -598,6 +698,32 @@ export class Builder {
     // Docker: "a username without groupname ... will use the same numeric UID as the GID".
     return { uid: r.uid, gid: g === undefined ? r.uid : r.gid };
   }
+}
+
+/**
+ * Docker's IsArchivePath: the data, decompressed when gzip/bzip2/xz/zstd, starts with a valid tar
+ * header. Only the first block is decompressed.
+ */
+async function isTarArchive(data: Buffer, signal: AbortSignal): Promise<boolean> {
+  const compressed = (data[0] === 0x1f && data[1] === 0x8b) || data.subarray(0, 3).toString('latin1') === 'BZh' ||
+    data.subarray(0, 6).equals(Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00])) || data.subarray(0, 4).equals(Buffer.from([0x28, 0xb5, 0x2f, 0xfd]));
+  if (!compressed) return data.length >= 512 && isTarHeader(data.subarray(0, 512));
+  const ac = new AbortController();
+  const stop = () => ac.abort();
+  signal.addEventListener('abort', stop, { once: true });
+  let head = Buffer.alloc(0);
+  try {
+    for await (const c of decompressStream(Readable.from([data]), ac.signal)) {
+      head = Buffer.concat([head, c as Buffer]);
+      if (head.length >= 512) break;
+    }
+  } catch {
+    return false;
+  } finally {
+    signal.removeEventListener('abort', stop);
+    ac.abort();
+  }
+  return head.length >= 512 && isTarHeader(head.subarray(0, 512));
 }
 
 /** A heredoc's content as the build sees it: `<<-` strips leading tabs. */

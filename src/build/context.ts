@@ -107,51 +107,140 @@ export class BuildContext {
 
   /**
    * The layer tar of a COPY: `srcs` (from `sources`) copied to `dest` (absolute, in the image).
-   * A directory source copies its contents; a file goes to `dest` itself unless `dest` ends with
-   * `/` or there are several sources. Returns the tar and a digest of it (the cache key part).
+   * A directory source copies its contents; a file goes to `dest` itself unless `destIsDir`.
+   * Returns the tar and a digest of it (the cache key part).
    */
   copyLayer(srcs: string[], dest: string, opts: { uid?: number; gid?: number; mode?: number; destIsDir: boolean }): { tar: Buffer; digest: string } {
-    const out: Buffer[] = [];
-    const seen = new Set<string>();
-    const own = (h: TarHeader): TarHeader => ({
-      ...h, uid: opts.uid ?? 0, gid: opts.gid ?? 0, xattrs: h.xattrs ?? new Map(),
-      mode: opts.mode !== undefined && h.type !== 'symlink' ? opts.mode : h.mode,
-    });
-    const emit = (h: TarHeader, data: Buffer) => {
-      const name = h.name.replace(/^\/+/, '');
-      if (seen.has(name)) return;
-      seen.add(name);
-      out.push(encodeTarHeader({ ...h, name, size: h.type === 'file' ? data.length : 0 }));
-      if (h.type === 'file' && data.length) { out.push(data, Buffer.alloc(padding(data.length))); }
-    };
-    const destRoot = posix.normalize(dest);
-    // Parents of the destination, as Docker's copy creates them (root-owned 0755; /tmp keeps 1777).
-    const parents = (p: string) => {
-      const list: string[] = [];
-      for (let d = p; d !== '/' && d !== '.'; d = posix.dirname(d)) list.unshift(d);
-      for (const d of list) emit({ ...dirHeader(d), mode: d === '/tmp' ? 0o1777 : 0o755 }, Buffer.alloc(0));
-    };
-    for (const src of srcs) {
-      const e = src === '' ? { header: dirHeader(''), data: Buffer.alloc(0) } : this.entries.get(src)!;
-      if (e.header.type === 'directory') {
-        parents(posix.dirname(destRoot));
-        if (destRoot !== '/') emit(own({ ...e.header, name: destRoot }), Buffer.alloc(0));
-        const prefix = src === '' ? '' : `${src}/`;
-        for (const [k, c] of [...this.entries].sort(([a], [b]) => (a < b ? -1 : 1))) {
-          if (!k.startsWith(prefix) || k === src) continue;
-          const target = posix.join(destRoot, k.slice(prefix.length));
-          emit(own({ ...c.header, name: target }), c.data);
-        }
-      } else {
-        const target = opts.destIsDir ? posix.join(destRoot, posix.basename(src)) : destRoot;
-        parents(posix.dirname(target));
-        emit(own({ ...e.header, name: target }), e.data);
-      }
+    const w = new LayerWriter({ uid: opts.uid, gid: opts.gid, mode: opts.mode === undefined ? undefined : () => opts.mode! });
+    for (const src of srcs) w.source(this, src, dest, opts.destIsDir);
+    return w.finish();
+  }
+
+  /**
+   * `COPY --parents` sources: `src` split at its pivot (`a/./b`: a; none: the context root), the
+   * rest a path or a glob below it. Each match (resolved) with its path relative to the pivot.
+   */
+  parentsSources(src: string): Array<{ path: string; rel: string; pivot: string }> {
+    const cut = src.indexOf('/./');
+    const pivot = cleanRel(cut >= 0 ? src.slice(0, cut) || '.' : '.');
+    const pat = cleanRel((cut >= 0 ? src.slice(cut + 3) : src).replace(/^\/+/, '') || '.');
+    if (pivot === undefined || pat === undefined) throw invalidArgument(`forbidden path outside the build context: ${src} ()`);
+    const full = pivot && pat ? `${pivot}/${pat}` : pivot || pat;
+    const relOf = (k: string) => (pivot ? (k === pivot ? '' : k.slice(pivot.length + 1)) : k);
+    if (!/[*?[]/.test(full)) return this.sources(full).map((path) => ({ path, rel: relOf(full), pivot }));
+    const re = globRegex(full);
+    const out = [...this.entries.keys()].filter((k) => re.test(k)).sort();
+    if (out.length === 0) throw invalidArgument('COPY failed: no source files were specified');
+    return out.map((k) => ({ path: this.resolve(k, src), rel: relOf(k), pivot }));
+  }
+
+  /** The entry at a resolved path ('' is the root directory). */
+  entry(rel: string): ContextEntry | undefined {
+    return rel === '' ? { header: dirHeader(''), data: Buffer.alloc(0) } : this.entries.get(rel);
+  }
+}
+
+/** A --chmod: the new mode of an entry from its mode and kind. */
+export type ModeFn = (mode: number, isDir: boolean) => number;
+
+/**
+ * A COPY/ADD layer tar, built entry by entry: each path once (the first wins), parent directories
+ * before their contents, owner (--chown) and mode (--chmod) applied to what is copied (not to the
+ * parents made for it), hardlinks turned into copies of their target (its name in the layer is
+ * not the one in the source).
+ */
+export class LayerWriter {
+  private readonly out: Buffer[] = [];
+  private readonly seen = new Set<string>();
+  constructor(private readonly o: { uid?: number; gid?: number; mode?: ModeFn; keepOwner?: boolean } = {}) {}
+
+  private emit(h: TarHeader, data: Buffer): void {
+    const name = h.name.replace(/^\/+/, '');
+    if (!name || this.seen.has(name)) return;
+    this.seen.add(name);
+    this.out.push(encodeTarHeader({ ...h, name, size: h.type === 'file' ? data.length : 0 }));
+    if (h.type === 'file' && data.length) this.out.push(data, Buffer.alloc(padding(data.length)));
+  }
+
+  /** Parents of an absolute path, as Docker's copy creates them (root-owned 0755; /tmp keeps 1777). */
+  parents(p: string): void {
+    const list: string[] = [];
+    for (let d = p; d !== '/' && d !== '.'; d = posix.dirname(d)) list.unshift(d);
+    for (const d of list) this.emit({ ...dirHeader(d), mode: d === '/tmp' ? 0o1777 : 0o755 }, Buffer.alloc(0));
+  }
+
+  /** One entry of `ctx` copied to `target` (absolute), with the copy's owner and mode. */
+  entry(ctx: BuildContext, e: ContextEntry, target: string, owner?: { keep: boolean }): void {
+    let h = e.header;
+    let data = e.data;
+    if (h.type === 'link') {
+      const t = cleanRel(h.linkname);
+      const linked = t === undefined ? undefined : ctx.entries.get(t);
+      if (!linked || linked.header.type !== 'file') return;
+      h = { ...linked.header };
+      data = linked.data;
     }
-    out.push(TAR_END);
-    const tar = Buffer.concat(out);
+    const keep = owner?.keep ?? this.o.keepOwner;
+    this.emit({
+      ...h, name: target, xattrs: h.xattrs ?? new Map(),
+      uid: this.o.uid ?? (keep ? h.uid : 0), gid: this.o.gid ?? (keep ? h.gid : 0),
+      mode: this.o.mode && h.type !== 'symlink' ? this.o.mode(h.mode, h.type === 'directory') & 0o7777 : h.mode,
+    }, data);
+  }
+
+  /**
+   * A directory's contents under `destRoot` (the directory itself becomes destRoot, unless that
+   * is `/`). `exclude` answers for paths relative to the directory (COPY --exclude).
+   */
+  tree(ctx: BuildContext, src: string, destRoot: string, opts: { exclude?: DockerIgnore; keepOwner?: boolean } = {}): void {
+    this.parents(posix.dirname(destRoot));
+    if (destRoot !== '/') this.entry(ctx, ctx.entry(src)!, destRoot, { keep: !!opts.keepOwner });
+    const prefix = src === '' ? '' : `${src}/`;
+    for (const [k, c] of [...ctx.entries].sort(([a], [b]) => (a < b ? -1 : 1))) {
+      if (!k.startsWith(prefix) || k === src) continue;
+      const rel = k.slice(prefix.length);
+      if (opts.exclude?.excludes(rel)) continue;
+      const target = posix.join(destRoot, rel);
+      // An entry kept by a `!` exception below an excluded directory still needs its parents.
+      this.parents(posix.dirname(target));
+      this.entry(ctx, c, target, { keep: !!opts.keepOwner });
+    }
+  }
+
+  /**
+   * One resolved source of `ctx` to `dest`: a directory's contents into it, a file to `dest` (or
+   * into it when `destIsDir`). `exclude` checks a file by its base name.
+   */
+  source(ctx: BuildContext, src: string, dest: string, destIsDir: boolean, exclude?: DockerIgnore): void {
+    const e = ctx.entry(src)!;
+    if (e.header.type === 'directory') { this.tree(ctx, src, posix.normalize(dest), { exclude }); return; }
+    if (exclude?.excludes(posix.basename(src))) return;
+    const target = destIsDir ? posix.join(dest, posix.basename(src)) : posix.normalize(dest);
+    this.parents(posix.dirname(target));
+    this.entry(ctx, e, target);
+  }
+
+  finish(): { tar: Buffer; digest: string } {
+    this.out.push(TAR_END);
+    const tar = Buffer.concat(this.out);
     return { tar, digest: createHash('sha256').update(tar).digest('hex') };
   }
+}
+
+/** Whether a 512-byte block is a tar header: its checksum (unsigned or signed, as Go accepts) holds. */
+export function isTarHeader(block: Buffer): boolean {
+  if (block.length < 512 || block.every((b) => b === 0)) return false;
+  const field = block.toString('latin1', 148, 156).replace(/\0.*$/, '').trim();
+  if (!/^[0-7]+$/.test(field)) return false;
+  const want = parseInt(field, 8);
+  let unsigned = 0;
+  let signed = 0;
+  for (let i = 0; i < 512; i++) {
+    const b = i >= 148 && i < 156 ? 0x20 : block[i];
+    unsigned += b;
+    signed += b > 127 ? b - 256 : b;
+  }
+  return want === unsigned || want === signed;
 }
 
 function dirHeader(name: string): TarHeader {

@@ -20,6 +20,7 @@ import { resourceRoutes } from '../api/routes-resources';
 import { imageRoutes } from '../api/routes-images';
 import { buildCacheRecords, buildRoutes } from '../api/routes-build';
 import { Builder } from '../build/builder';
+import { HttpFetcher } from '../build/http-fetcher';
 import { SqliteBuildCache } from '../build/build-cache';
 import { EngineBuildContainers } from '../daemon/build-containers';
 import { CacheMountStore } from '../daemon/build-cache-mounts';
@@ -58,6 +59,8 @@ interface DaemonOptions {
   bip?: string;
   /** Where network subnets are taken from (dockerd's --default-address-pool). */
   addressPools: AddressPool[];
+  /** dockerd's --experimental (the docker CLI then allows `build --squash`). */
+  experimental: boolean;
   /** Containers' default log driver and options (dockerd's --log-driver, --log-opt). */
   logDefaults: LogConfig;
 }
@@ -79,6 +82,7 @@ Options:
       --log-driver string       Default driver for container logs: json-file, local or none (default "json-file")
       --log-opt map             Default log driver options for containers, e.g. max-size=20m (repeatable;
                                 json-file rotates at 20m keeping 5 files unless told otherwise)
+      --experimental            Enable experimental features (docker build --squash)
       --metrics-addr string     Set default address and port to serve the metrics api on
   -p, --pidfile string          Path to use for daemon PID file (default "/run/berth/berthd.pid")
       --plugin-dir list         Directory searched for volume plugins (NAME.sock, NAME.spec, NAME.json);
@@ -100,6 +104,7 @@ function parseArgs(argv: string[]): DaemonOptions {
     const a = argv[i];
     if (a === '-h' || a === '--help') { process.stdout.write(USAGE); process.exit(0); }
     if (a === '-v' || a === '--version') { process.stdout.write(`berthd version ${VERSION}\n`); process.exit(0); }
+    if (a === '--experimental') { take('experimental', 'true'); continue; }
     const eq = a.indexOf('=');
     const flag = eq > 0 ? a.slice(0, eq) : a;
     const name = names[flag];
@@ -146,6 +151,7 @@ function parseArgs(argv: string[]): DaemonOptions {
     hosts: hosts.map((h) => (h.startsWith('/') ? `unix://${h}` : h)), dataRoot: pick('data-root', '/var/lib/berth'), execRoot,
     pidfile: pick('pidfile', join(execRoot, 'berthd.pid')), logLevel, defaultRuntime, metricsAddr: pick('metrics-addr', '') || undefined,
     pluginDirs: pluginDirsFrom(pluginDirList), logDefaults,
+    experimental: flags.experimental !== undefined || file.experimental === true,
   };
 }
 
@@ -247,16 +253,17 @@ async function main(): Promise<void> {
   imageRoutes(router, { engine, images, registry });
   const buildCache = new SqliteBuildCache(db);
   const cacheMounts = new CacheMountStore(join(o.dataRoot, 'build', 'cache-mounts'));
+  const fetcher = new HttpFetcher();
   const buildContainers = new EngineBuildContainers(engine, snapshotter, {
     images, cacheMounts, workDir: join(o.dataRoot, 'build', 'tmp'), runDir: join(o.execRoot, 'build'), secretEnvHelper: join(__dirname, 'berth-secret-env'),
   });
-  buildRoutes(router, { builder: new Builder(images, buildContainers, buildCache), images, events, cache: buildCache, cacheMounts });
+  buildRoutes(router, { builder: new Builder(images, buildContainers, buildCache, fetcher), images, events, cache: buildCache, cacheMounts });
   registryRoutes(router, { registry, images, events });
   const idFile = join(o.dataRoot, 'engine-id');
   if (!existsSync(idFile)) writeFileSync(idFile, randomUUID());
   systemRoutes(router, {
     engine, images, buildCache: { records: () => buildCacheRecords(buildCache, cacheMounts) },
-    info: { version: VERSION, dataRoot: o.dataRoot, runtimeName: defaultRuntime, runtimeNames: Object.keys(runtimes), cgroupVersion: cgroupMode === 'v2' ? '2' : '1', daemonId: readFileSync(idFile, 'utf8').trim() },
+    info: { version: VERSION, dataRoot: o.dataRoot, runtimeName: defaultRuntime, runtimeNames: Object.keys(runtimes), cgroupVersion: cgroupMode === 'v2' ? '2' : '1', daemonId: readFileSync(idFile, 'utf8').trim(), experimental: o.experimental },
   });
   const servers: import("node:http").Server[] = [];
   const metrics = new EngineMetrics({ engine, images });

@@ -55,7 +55,7 @@ export class EngineBuildContainers implements BuildContainers {
         const dir = join(root, r);
         try {
           unmountAll(dir);
-          for (const n of readdirSync(dir)) if (n.startsWith('bm-')) void this.snapshotter.remove(n).catch(() => undefined);
+          for (const n of readdirSync(dir)) if (n.startsWith('bm-') || n.startsWith('sq-')) void this.snapshotter.remove(n).catch(() => undefined);
           rmSync(dir, { recursive: true, force: true });
         } catch { /* best effort */ }
       }
@@ -263,6 +263,41 @@ export class EngineBuildContainers implements BuildContainers {
         else break;
         added.delete(p);
       }
+    }
+  }
+
+  /**
+   * The merged diff of `image`'s layers above `base`'s: a snapshot of the base is mounted, each
+   * layer applied onto it in order (its whiteouts deleting what they name), and the snapshot's
+   * own changes are the layer, with the whiteouts the overlay recorded.
+   */
+  async squash(base: Digest | null, image: Digest, signal: AbortSignal): Promise<{ tar: Readable; release: () => Promise<void> }> {
+    const img = this.o.images.resolve(image);
+    const b = base ? this.o.images.resolve(base) : undefined;
+    const below = b?.config.rootfs.diff_ids ?? [];
+    const diffIds = img.config.rootfs.diff_ids;
+    if (below.some((d, i) => diffIds[i] !== d)) throw invalidArgument(`cannot squash ${image}: ${base} is not one of its bases`);
+    const run = randomBytes(8).toString('hex');
+    const key = `sq-${run}`;
+    const work = join(this.o.workDir, run);
+    const dir = join(work, key);
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const release = async () => {
+      await this.snapshotter.remove(key).catch(() => undefined);
+      rmSync(work, { recursive: true, force: true });
+    };
+    try {
+      await this.snapshotter.prepare(key, b?.chainIds.at(-1) ?? null);
+      mountAll(this.snapshotter.mounts(key), dir);
+      try {
+        for (const d of diffIds.slice(below.length)) await applyTar(this.o.images.layer(d as Digest), dir, { whiteouts: 'delete', signal });
+      } finally {
+        unmount(dir);
+      }
+      return { tar: this.snapshotter.diff(key, signal), release };
+    } catch (e) {
+      await release();
+      throw e;
     }
   }
 

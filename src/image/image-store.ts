@@ -70,6 +70,14 @@ export interface ImageStore {
   history(refOrId: string): Array<{ Id: string; Created: number; CreatedBy: string; Tags: string[] | null; Size: number; Comment: string }>;
   import(input: ImportInput, signal?: AbortSignal): Promise<ImageRecord>;
   commit(input: CommitInput, signal?: AbortSignal): Promise<ImageRecord>;
+  /** A layer's uncompressed tar, by its diffID (NotFound when the store lacks it). */
+  layer(diffId: Digest): Readable;
+  /**
+   * Docker's SquashImage: a new image with the config of `image` whose layers above those of
+   * `base` (null: all) are replaced by `layer`, their merged diff. History is kept, the entries
+   * above the base marked empty_layer, plus a "merge <image> to <base>" entry; the parent is `base`.
+   */
+  squash(image: Digest, base: Digest | null, layer: Readable, signal?: AbortSignal): Promise<ImageRecord>;
   /** Reads a docker-archive (or OCI layout) tar; returns "Loaded image: x" lines' subjects. */
   load(tar: Readable, signal?: AbortSignal): Promise<Array<{ ref?: string; id: Digest }>>;
   /** Writes a docker-archive tar of the images (with repositories/manifest.json) to out. */

@@ -229,6 +229,34 @@ export class LocalImageStore implements ImageStore {
     }
   }
 
+  layer(diffId: Digest): Readable {
+    if (!this.content.has(diffId)) throw notFound(`layer ${diffId}: not found`);
+    return this.content.get(diffId);
+  }
+
+  async squash(image: Digest, base: Digest | null, layerTar: Readable, signal?: AbortSignal): Promise<ImageRecord> {
+    const img = this.resolve(image);
+    const parent = base ? this.resolve(base) : undefined;
+    const pinned: Digest[] = [];
+    try {
+      const layer = await this.putPinned(layerTar, pinned, undefined, signal);
+      const empty = layer.digest === EMPTY_LAYER_DIFF_ID || layer.size === 0;
+      const created = new Date().toISOString();
+      const keep = parent?.config.history?.length ?? 0;
+      const history = (img.config.history ?? []).map((h, i) => (i >= keep ? { ...h, empty_layer: true } : h));
+      history.push({ created, comment: parent ? `merge ${image} to ${parent.id}` : `create new from ${image}`, ...(empty ? { empty_layer: true } : {}) });
+      const config: ImageConfigBlob = {
+        ...img.config, created, history,
+        rootfs: { type: 'layers', diff_ids: [...(parent?.config.rootfs.diff_ids ?? []), ...(empty ? [] : [layer.digest])] },
+      };
+      const cfg = await this.putPinned(Readable.from([Buffer.from(JSON.stringify(config))]), pinned);
+      return await this.createImage({ config: cfg.digest, parent: parent?.id ?? '' }, signal);
+    } finally {
+      this.release(pinned);
+      this.deleteUnreferencedBlobs(pinned);
+    }
+  }
+
   /**
    * Makes an image visible from blobs already in the content store: its config, and each layer's
    * uncompressed tar under its diffID. Unpacks missing layers through the snapshotter, then records

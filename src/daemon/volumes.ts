@@ -171,10 +171,14 @@ export class Volumes {
     const all = (filters.all ?? []).some((x) => x === 'true' || x === '1');
     const rest = { ...filters };
     delete rest.all;
+    // `label!=` exists for prune only (dockerd's prune filters: label, label!, all, until-less).
+    const notLabels = rest['label!'] ?? [];
+    delete rest['label!'];
     const deleted: string[] = [];
     let space = 0;
     for (const v of await this.filter({ ...rest, dangling: ['true'] })) {
       if (!all && !v.anonymous) continue;
+      if (notLabels.some((l) => labelMatches(labelsOf(v), l))) continue;
       const size = await this.usage(v);
       try {
         await this.locks.run(v.name, async () => {

@@ -55,6 +55,8 @@ describe('volumes through the docker CLI', () => {
     // Named volumes survive a default prune; --all removes the unused ones.
     ok(['volume', 'prune', '-f']);
     assert.deepEqual(volumeNames(), ['va', 'vb']);
+    ok(['volume', 'prune', '-f', '--all', '--filter', 'label!=x']);
+    assert.deepEqual(volumeNames(), ['va', 'vb'], 'label!= keeps the volumes with that label');
     ok(['volume', 'prune', '-f', '--all', '--filter', 'label=team']);
     assert.deepEqual(volumeNames(), ['va']);
     ok(['rm', 'user']);

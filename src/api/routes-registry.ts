@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { invalidArgument, notFound, notImplemented } from '../base/errors';
+import type { Digest } from '../base/digest';
+import { invalidArgument, notFound } from '../base/errors';
 import { humanSize } from '../base/units';
 import type { EventBus } from '../daemon/events';
 import type { ImageStore } from '../image/image-store';
@@ -19,6 +20,11 @@ export interface RegistryRouteDeps {
   registry: RegistryClient;
   images: ImageStore;
   events: EventBus;
+  /**
+   * A gate for pulls (content trust): given the full reference and the request, the check to run
+   * on the manifest digest before anything is stored, or undefined when none applies.
+   */
+  verifyPull?: (ref: string, req: IncomingMessage) => ((manifestDigest: Digest) => Promise<void>) | undefined;
 }
 
 /** Decodes `X-Registry-Auth` (base64url JSON AuthConfig); absent or empty means anonymous. */
@@ -85,24 +91,39 @@ function abortOnClose(req: IncomingMessage, res: ServerResponse): AbortSignal {
   return ac.signal;
 }
 
-/** `POST /images/create?fromImage=X&tag=Y[&platform=os/arch]`. */
+/**
+ * `POST /images/create?fromImage=X&tag=Y[&platform=os/arch]`. Without a tag (`pull -a`) every tag
+ * of the repository is pulled in turn, and the final status names the repository, as dockerd.
+ */
 export async function pullHandler(d: RegistryRouteDeps, req: IncomingMessage, res: ServerResponse, query: URLSearchParams): Promise<void> {
   const fromImage = query.get('fromImage') ?? '';
   const tag = query.get('tag') ?? '';
   // The CLI sends a digest in `tag` for `name@sha256:...`, and no tag for `pull -a`.
   const parsed = parseReference(fromImage, { defaultTag: false });
-  let refString: string;
-  if (tag) refString = `${fullString({ domain: parsed.domain, path: parsed.path })}${tag.includes(':') ? '@' : ':'}${tag}`;
-  else if (parsed.tag || parsed.digest) refString = fullString(parsed);
-  else throw notImplemented(`pulling every tag of ${familiarName(parsed)} (pull -a) is not supported yet`);
-  const ref = parseReference(refString);
-  const out = progressWriter(res);
+  const repo = fullString({ domain: parsed.domain, path: parsed.path });
+  const creds = registryAuth(req);
+  const platform = query.get('platform') || undefined;
   const signal = abortOnClose(req, res);
+  let refs: string[];
+  let statusName: string;
+  if (tag) refs = [`${repo}${tag.includes(':') ? '@' : ':'}${tag}`];
+  else if (parsed.tag || parsed.digest) refs = [fullString(parsed)];
+  else {
+    const tags = await d.registry.tags(repo, creds, signal);
+    if (!tags.length) throw notFound(`no tags found for ${familiarName(parsed)}`);
+    refs = tags.map((t) => `${repo}:${t}`);
+  }
+  if (refs.length === 1) statusName = familiarString(parseReference(refs[0]));
+  else statusName = familiarName(parsed);
+  const out = progressWriter(res);
   try {
-    const r = await d.registry.pull({ ref: refString, creds: registryAuth(req), platform: query.get('platform') || undefined }, out.write, signal);
-    const name = familiarString(ref);
-    out.write({ status: r.upToDate ? `Status: Image is up to date for ${name}` : `Status: Downloaded newer image for ${name}` });
-    d.events.publish('image', 'pull', name, {});
+    let newer = false;
+    for (const refString of refs) {
+      const r = await d.registry.pull({ ref: refString, creds, platform, verify: d.verifyPull?.(refString, req) }, out.write, signal);
+      newer ||= !r.upToDate;
+      d.events.publish('image', 'pull', familiarString(parseReference(refString)), {});
+    }
+    out.write({ status: newer ? `Status: Downloaded newer image for ${statusName}` : `Status: Image is up to date for ${statusName}` });
   } catch (e) {
     if (!out.started()) throw e;
     res.write(JSON.stringify({ errorDetail: { message: messageOf(e) }, error: messageOf(e) }) + '\n');

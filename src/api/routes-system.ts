@@ -13,8 +13,20 @@ export interface SystemInfo {
   runtimeNames: string[];
   cgroupVersion: '1' | '2';
   daemonId: string;
+  /** --insecure-registry entries: CIDRs and host[:port] names. */
+  insecureRegistries?: string[];
   /** berthd --experimental: clients may use experimental features (docker build --squash). */
   experimental?: boolean;
+}
+
+/** docker info's RegistryConfig: CIDRs (loopback always) and insecure names as IndexConfigs. */
+function registryConfig(insecure: string[] = []): object {
+  const cidrs = ['127.0.0.0/8', ...insecure.filter((e) => e.includes('/') && e !== '127.0.0.0/8')];
+  const names = insecure.filter((e) => !e.includes('/'));
+  return {
+    IndexConfigs: Object.fromEntries(names.map((n) => [n, { Name: n, Mirrors: [], Secure: false, Official: false }])),
+    InsecureRegistryCIDRs: cidrs, Mirrors: [],
+  };
 }
 
 function arch(): string {
@@ -66,7 +78,7 @@ export function systemRoutes(r: Router, d: { engine: Engine; images: ImageStore;
       Debug: false, NFd: 0, OomKillDisable: false, NGoroutines: 0, SystemTime: new Date().toISOString(), LoggingDriver: engine.logDefaults.Type,
       CgroupDriver: 'cgroupfs', CgroupVersion: info.cgroupVersion, NEventsListener: 0, KernelVersion: release(), OperatingSystem: 'berth on Linux',
       OSVersion: '', OSType: 'linux', Architecture: process.arch === 'x64' ? 'x86_64' : process.arch, IndexServerAddress: 'https://index.docker.io/v1/',
-      RegistryConfig: { IndexConfigs: {}, InsecureRegistryCIDRs: ['127.0.0.0/8'], Mirrors: [] }, NCPU: cpus().length, MemTotal: totalmem(),
+      RegistryConfig: registryConfig(info.insecureRegistries), NCPU: cpus().length, MemTotal: totalmem(),
       DockerRootDir: info.dataRoot, Name: hostname(), Labels: [], ExperimentalBuild: !!info.experimental, ServerVersion: info.version,
       Runtimes: Object.fromEntries(info.runtimeNames.map((n) => [n, { path: n }])), DefaultRuntime: info.runtimeName, Swarm: { NodeID: '', NodeAddr: '', LocalNodeState: 'inactive', ControlAvailable: false, Error: '', RemoteManagers: null },
       LiveRestoreEnabled: true, Isolation: '', InitBinary: 'docker-init', SecurityOptions: ['name=seccomp,profile=builtin'], Warnings: null,

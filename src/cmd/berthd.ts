@@ -26,6 +26,7 @@ import { EngineBuildContainers } from '../daemon/build-containers';
 import { CacheMountStore } from '../daemon/build-cache-mounts';
 import { registryRoutes } from '../api/routes-registry';
 import { DistributionClient } from '../registry/client/distribution-client';
+import { RegistryHosts } from '../registry/client/registry-hosts';
 import { systemRoutes } from '../api/routes-system';
 import { volumeRoutes } from '../api/routes-volumes';
 import { LocalVolumeDriver } from '../volume/local/local-driver';
@@ -63,6 +64,9 @@ interface DaemonOptions {
   experimental: boolean;
   /** Containers' default log driver and options (dockerd's --log-driver, --log-opt). */
   logDefaults: LogConfig;
+  /** Registries spoken to without TLS verification or in plain HTTP (dockerd's --insecure-registry). */
+  insecureRegistries: RegistryHosts;
+  insecureRegistryList: string[];
 }
 
 const USAGE = `Usage:	berthd [OPTIONS]
@@ -78,6 +82,8 @@ Options:
       --bip string              IPv4 address and prefix of the default bridge (default: the first free pool subnet)
       --default-address-pool    Default address pools for networks, e.g. base=10.10.0.0/16,size=24 (repeatable)
   -H, --host list               Daemon socket(s) to connect to (default unix:///run/berth/berth.sock)
+      --insecure-registry list  Enable insecure registry communication: host[:port] or CIDR, repeatable
+                                (unverified HTTPS, then plain HTTP; loopback is plain HTTP without it)
   -l, --log-level string        Set the logging level ("debug"|"info"|"warn"|"error") (default "info")
       --log-driver string       Default driver for container logs: json-file, local or none (default "json-file")
       --log-opt map             Default log driver options for containers, e.g. max-size=20m (repeatable;
@@ -98,6 +104,7 @@ function parseArgs(argv: string[]): DaemonOptions {
     '-H': 'host', '--host': 'host', '--data-root': 'data-root', '--exec-root': 'exec-root', '-p': 'pidfile', '--pidfile': 'pidfile',
     '--config-file': 'config-file', '-l': 'log-level', '--log-level': 'log-level', '--default-runtime': 'default-runtime',
     '--plugin-dir': 'plugin-dir', '--log-driver': 'log-driver', '--log-opt': 'log-opt',
+    '--insecure-registry': 'insecure-registry',
     '--metrics-addr': 'metrics-addr', '-b': 'bridge', '--bridge': 'bridge', '--bip': 'bip', '--default-address-pool': 'default-address-pool',
   };
   for (let i = 0; i < argv.length; i++) {
@@ -144,13 +151,16 @@ function parseArgs(argv: string[]): DaemonOptions {
     logDefaults = { Type: pick('log-driver', 'json-file'), Config: fromFlags ?? { ...((logOpts as Record<string, string> | undefined) ?? {}) } };
     logPolicyOf(logDefaults);
   } catch (e) { fail(`failed to set log opts: ${(e as Error).message}`); }
+  const insecureRegistryList = flags['insecure-registry'] ?? (Array.isArray(file['insecure-registries']) ? (file['insecure-registries'] as string[]) : []);
+  let insecureRegistries: RegistryHosts;
+  try { insecureRegistries = new RegistryHosts(insecureRegistryList); } catch (e) { fail((e as Error).message); }
   const bridge = pick('bridge', 'berth0');
   if (!/^[a-zA-Z0-9_.-]{1,15}$/.test(bridge)) fail(`invalid bridge name: ${bridge}`);
   return {
     bridge, bip: pick('bip', '') || undefined, addressPools,
     hosts: hosts.map((h) => (h.startsWith('/') ? `unix://${h}` : h)), dataRoot: pick('data-root', '/var/lib/berth'), execRoot,
     pidfile: pick('pidfile', join(execRoot, 'berthd.pid')), logLevel, defaultRuntime, metricsAddr: pick('metrics-addr', '') || undefined,
-    pluginDirs: pluginDirsFrom(pluginDirList), logDefaults,
+    pluginDirs: pluginDirsFrom(pluginDirList), logDefaults, insecureRegistries, insecureRegistryList,
     experimental: flags.experimental !== undefined || file.experimental === true,
   };
 }
@@ -249,7 +259,7 @@ async function main(): Promise<void> {
   resourceRoutes(router, { engine });
   volumeRoutes(router, { engine });
   networkRoutes(router, { engine });
-  const registry = new DistributionClient(images);
+  const registry = new DistributionClient(images, o.insecureRegistries);
   imageRoutes(router, { engine, images, registry });
   const buildCache = new SqliteBuildCache(db);
   const cacheMounts = new CacheMountStore(join(o.dataRoot, 'build', 'cache-mounts'));
@@ -263,7 +273,7 @@ async function main(): Promise<void> {
   if (!existsSync(idFile)) writeFileSync(idFile, randomUUID());
   systemRoutes(router, {
     engine, images, buildCache: { records: () => buildCacheRecords(buildCache, cacheMounts) },
-    info: { version: VERSION, dataRoot: o.dataRoot, runtimeName: defaultRuntime, runtimeNames: Object.keys(runtimes), cgroupVersion: cgroupMode === 'v2' ? '2' : '1', daemonId: readFileSync(idFile, 'utf8').trim(), experimental: o.experimental },
+    info: { version: VERSION, dataRoot: o.dataRoot, runtimeName: defaultRuntime, runtimeNames: Object.keys(runtimes), cgroupVersion: cgroupMode === 'v2' ? '2' : '1', daemonId: readFileSync(idFile, 'utf8').trim(), insecureRegistries: o.insecureRegistryList, experimental: o.experimental },
   });
   const servers: import("node:http").Server[] = [];
   const metrics = new EngineMetrics({ engine, images });

@@ -2,15 +2,17 @@ import { createHash } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { PassThrough, Readable, Transform, pipeline } from 'node:stream';
 import { Digest, isDigest, sha256 } from '../../base/digest';
-import { BerthError, invalidArgument, notFound } from '../../base/errors';
+import { BerthError, canceled, invalidArgument, notFound, unavailable } from '../../base/errors';
 import { MEDIA_TYPES } from '../../oci/image';
 import type { ImageConfigBlob } from '../../oci/image';
+import type { ImageRecord } from '../../image/image-store';
 import { Reference, fullString, parseReference, repositoryName } from '../../oci/reference';
 import { ociManifestFor, hostArchitecture } from '../../image/archive-format';
 import type { OciDescriptor } from '../../image/archive-format';
 import { decompressStream } from '../../sys/decompress';
 import type { Progress, ProgressSink, PullRequest, PullResult, PullTarget, PushRequest, PushResult, RegistryClient } from './registry-client';
-import { Credentials, RegistryTransport, readBody, registryBase, registryError } from './transport';
+import { Credentials, RegistryTransport, readBody, registryError } from './transport';
+import { RegistryHosts } from './registry-hosts';
 
 const MANIFEST_ACCEPT = [MEDIA_TYPES.ociManifest, MEDIA_TYPES.dockerManifest, MEDIA_TYPES.ociIndex, MEDIA_TYPES.dockerManifestList].join(', ');
 const INDEX_TYPES: readonly string[] = [MEDIA_TYPES.ociIndex, MEDIA_TYPES.dockerManifestList];
@@ -38,6 +40,15 @@ async function bounded<T>(items: T[], limit: number, fn: (t: T) => Promise<void>
   if (failed !== undefined) throw failed;
 }
 
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) { reject(canceled('operation canceled')); return; }
+    const timer = setTimeout(() => { signal?.removeEventListener('abort', onAbort); resolve(); }, ms);
+    const onAbort = () => { clearTimeout(timer); reject(canceled('operation canceled')); };
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
 function expectStatus(res: IncomingMessage, ok: number[], context: string): Promise<void> {
   if (ok.includes(res.statusCode ?? 0)) return Promise.resolve();
   return readBody(res, 1 << 20).catch(() => Buffer.alloc(0)).then((b) => { throw registryError(res.statusCode ?? 0, b, context); });
@@ -60,13 +71,14 @@ function checkedDigest(what: string, s: unknown): Digest {
  * later option for non-loopback registries.
  */
 export class DistributionClient implements RegistryClient {
-  constructor(private readonly store: PullTarget) {}
+  /** `hosts`: which registries are insecure (plain HTTP / unverified TLS); default none but loopback. */
+  constructor(private readonly store: PullTarget, private readonly hosts: RegistryHosts = new RegistryHosts()) {}
 
   // ---- pull ------------------------------------------------------------------------------------
 
   async pull(req: PullRequest, progress: ProgressSink, signal?: AbortSignal): Promise<PullResult> {
     const ref = parseReference(req.ref);
-    const t = new RegistryTransport(ref.domain, req.creds);
+    const t = new RegistryTransport(ref.domain, req.creds, this.hosts);
     const scopes = [`repository:${ref.path}:pull`];
     const refName = fullString(ref);
     const top = await this.fetchManifest(t, ref, ref.digest ?? ref.tag ?? 'latest', scopes, signal, `manifest for ${refName} not found`);
@@ -83,9 +95,9 @@ export class DistributionClient implements RegistryClient {
     if (!doc.config || !Array.isArray(doc.layers)) throw invalidArgument(`${refName}: manifest has no config or layers`);
     const configDigest = checkedDigest('manifest config', doc.config.digest);
     const tagOrDigest = ref.tag ?? ref.digest!;
+    // Content trust (and any other gate) sees the digest before anything is stored.
+    await req.verify?.(top.digest);
 
-    // From here on, progress is streamed (dockerd also reports only manifest errors as a status).
-    progress({ id: tagOrDigest, status: `Pulling from ${ref.path}` });
     if (!this.store.content.has(configDigest)) {
       const res = await t.request('GET', `/v2/${ref.path}/blobs/${configDigest}`, { scopes, signal });
       await expectStatus(res, [200], `config ${configDigest}`);
@@ -94,6 +106,17 @@ export class DistributionClient implements RegistryClient {
       await this.store.content.put(Readable.from([body]), configDigest, signal);
     }
     const config = await readJsonBlob<ImageConfigBlob>(this.store.content, configDigest);
+    if (req.platform && !INDEX_TYPES.includes(top.mediaType)) {
+      // dockerd 28 refuses a single-platform image that is not the platform asked for.
+      const want = parsePlatform(req.platform);
+      const arch = config.architecture === 'x86_64' ? 'amd64' : config.architecture;
+      if (config.os !== want.os || arch !== want.architecture || (want.variant && config.variant !== want.variant)) {
+        throw notFound(`image with reference ${refName} was found but does not match the specified platform: wanted ${[want.os, want.architecture, want.variant].filter(Boolean).join('/')}, actual: ${[config.os, arch, config.variant].filter(Boolean).join('/')}`);
+      }
+    }
+
+    // From here on, progress is streamed (dockerd also reports only manifest errors as a status).
+    progress({ id: tagOrDigest, status: `Pulling from ${ref.path}` });
     const diffIds = (config.rootfs?.diff_ids ?? []).map((d) => checkedDigest('config diff_ids', d));
     if (diffIds.length !== doc.layers.length) {
       throw invalidArgument(`${refName}: manifest has ${doc.layers.length} layers but the config ${diffIds.length} diff_ids`);
@@ -133,35 +156,80 @@ export class DistributionClient implements RegistryClient {
     return { digest, mediaType, doc };
   }
 
+  /**
+   * Downloads one layer into the store. A connection that drops mid-blob is picked up where it
+   * stopped with `Range: bytes=N-` (dockerd retries a layer 5 times, resuming when it can); a
+   * registry that answers the range with a whole 200 body has its first N bytes skipped. The
+   * digest is computed over the bytes as they arrive, so a resumed blob is verified as a whole.
+   */
   private async downloadLayer(t: RegistryTransport, ref: Reference, desc: OciDescriptor, diffId: Digest, scopes: string[], progress: ProgressSink, signal?: AbortSignal): Promise<void> {
     const digest = checkedDigest('manifest layer', desc.digest);
     const id = short(digest);
-    const res = await t.request('GET', `/v2/${ref.path}/blobs/${digest}`, { scopes, signal });
-    await expectStatus(res, [200], `layer ${digest}`);
-    const total = Number(res.headers['content-length'] ?? desc.size) || desc.size;
     const hash = createHash('sha256');
+    const raw = new PassThrough();
+    let failed: unknown;
     let current = 0;
     let lastReport = 0;
-    const tap = new Transform({
-      transform(chunk: Buffer, _enc, cb) {
-        hash.update(chunk);
-        current += chunk.length;
-        // About 100 updates per layer at most: the CLI redraws on each.
-        if (current - lastReport >= Math.max(total / 100, 64 << 10) || current === total) {
-          lastReport = current;
-          progress({ id, status: 'Downloading', current, total });
-        }
-        cb(null, chunk);
-      },
-    });
-    const raw = new PassThrough();
-    pipeline(res, tap, raw, () => undefined);
-    try {
-      await this.store.content.put(decompressStream(raw, signal), diffId, signal);
-    } catch (e) {
-      res.destroy();
-      if (e instanceof BerthError && /digest mismatch/.test(e.message)) throw invalidArgument(`layer ${digest}: uncompressed content does not match diff_id ${diffId}`, e);
+    let total = desc.size;
+    let res: IncomingMessage | undefined;
+    const stored = this.store.content.put(decompressStream(raw, signal), diffId, signal).catch((e: unknown) => {
+      failed = e;
+      res?.destroy();
+      raw.destroy();
       throw e;
+    });
+    stored.catch(() => undefined);
+    const tooBig = () => invalidArgument(`layer ${digest}: registry sent more than the manifest's ${desc.size} bytes`);
+    try {
+      for (let attempt = 0; ; attempt++) {
+        const resumeAt = current;
+        try {
+          res = await t.request('GET', `/v2/${ref.path}/blobs/${digest}`, { scopes, signal, headers: resumeAt > 0 ? { Range: `bytes=${resumeAt}-` } : {} });
+          let skip = 0;
+          if (resumeAt > 0 && res.statusCode === 206) {
+            const m = /^bytes (\d+)-/.exec(String(res.headers['content-range'] ?? ''));
+            if (!m || Number(m[1]) !== resumeAt) { res.destroy(); throw invalidArgument(`layer ${digest}: registry answered bytes=${resumeAt}- with Content-Range ${res.headers['content-range']}`); }
+          } else {
+            await expectStatus(res, [200], `layer ${digest}`);
+            skip = resumeAt;
+            if (attempt === 0) total = Number(res.headers['content-length'] ?? desc.size) || desc.size;
+          }
+          for await (const c of res) {
+            let chunk = c as Buffer;
+            if (skip > 0) {
+              const n = Math.min(skip, chunk.length);
+              skip -= n;
+              chunk = chunk.subarray(n);
+              if (!chunk.length) continue;
+            }
+            hash.update(chunk);
+            current += chunk.length;
+            if (current > desc.size) throw tooBig();
+            // About 100 updates per layer at most: the CLI redraws on each.
+            if (current - lastReport >= Math.max(total / 100, 64 << 10) || current === total) {
+              lastReport = current;
+              progress({ id, status: 'Downloading', current, total });
+            }
+            if (!raw.write(chunk)) await new Promise<void>((resolve) => { raw.once('drain', resolve); raw.once('close', resolve); });
+            if (failed !== undefined) throw failed;
+          }
+          break;
+        } catch (e) {
+          if (failed !== undefined || signal?.aborted || (e instanceof BerthError && e.kind !== 'Unavailable') || attempt >= 4 || current >= desc.size) throw e;
+          // A dropped connection: resume from what has arrived.
+          progress({ id, status: `Retrying in ${attempt + 1} second${attempt ? 's' : ''}` });
+          await sleep(200 * (attempt + 1), signal);
+        }
+      }
+      raw.end();
+      await stored;
+    } catch (e) {
+      res?.destroy();
+      raw.destroy();
+      const err = failed ?? e;
+      if (err instanceof BerthError && /digest mismatch/.test(err.message)) throw invalidArgument(`layer ${digest}: uncompressed content does not match diff_id ${diffId}`, err);
+      if (err instanceof Error && !(err instanceof BerthError)) throw unavailable(`layer ${digest}: ${err.message}`, err);
+      throw err;
     }
     const got = `sha256:${hash.digest('hex')}`;
     progress({ id, status: 'Verifying Checksum' });
@@ -175,19 +243,18 @@ export class DistributionClient implements RegistryClient {
     const ref = parseReference(req.ref);
     if (ref.tag === undefined) throw invalidArgument(`${req.ref}: push needs a tag`);
     const image = this.store.resolve(fullString(ref));
-    const t = new RegistryTransport(ref.domain, req.creds);
+    const t = new RegistryTransport(ref.domain, req.creds, this.hosts);
     const scopes = [`repository:${ref.path}:pull,push`];
     progress({ status: `The push refers to repository [${repositoryName(ref)}]` });
-    // Repositories of the same registry that already hold this image's blobs: mount candidates.
-    const mountFrom = [...new Set(image.repoDigests.map((r) => parseReference(r)).filter((r) => r.domain === ref.domain && r.path !== ref.path).map((r) => r.path))];
+    const mountFrom = this.mountCandidates(ref, image);
     const diffIds = (image.config.rootfs.diff_ids as Digest[]);
     const unique = [...new Set(diffIds)].reverse(); // docker lists the top layer first
     for (const d of unique) progress({ id: short(d), status: 'Preparing' });
     await bounded(unique, UPLOADS, async (d) => {
-      const r = await this.pushBlob(t, ref, d, scopes, mountFrom, progress, signal);
+      const r = await this.pushBlob(t, ref, d, scopes, mountFrom(d), progress, signal);
       progress({ id: short(d), status: r === 'exists' ? 'Layer already exists' : r === 'pushed' ? 'Pushed' : `Mounted from ${r.mountedFrom}` });
     });
-    await this.pushBlob(t, ref, image.id, scopes, mountFrom, undefined, signal);
+    await this.pushBlob(t, ref, image.id, scopes, mountFrom(image.id), undefined, signal);
     const manifest = ociManifestFor(image.id, this.store.content.size(image.id), diffIds.map((d) => ({ digest: d, size: this.store.content.size(d) })));
     const digest = sha256(manifest);
     const res = await t.request('PUT', `/v2/${ref.path}/manifests/${ref.tag}`, {
@@ -199,6 +266,29 @@ export class DistributionClient implements RegistryClient {
     progress({ status: '', aux: { Tag: ref.tag, Digest: digest, Size: manifest.length } });
     this.store.addRepoDigest(image.id, `${repositoryName(ref)}@${digest}`);
     return { manifestDigest: digest, size: manifest.length };
+  }
+
+  /**
+   * Repositories of the same registry that may already hold a blob: those of every local image
+   * pushed to or pulled from that registry whose config or layers include it (dockerd keeps a
+   * table of where each layer was seen; berth's image records hold the same facts). The image's
+   * own repositories come first. A candidate that turns out not to have the blob costs nothing:
+   * the registry answers the mount with a new upload session, which the push then uses.
+   */
+  private mountCandidates(ref: Reference, image: ImageRecord): (d: Digest) => string[] {
+    const byBlob = new Map<string, Set<string>>();
+    const note = (img: ImageRecord) => {
+      const repos = img.repoDigests.map((r) => parseReference(r)).filter((r) => r.domain === ref.domain && r.path !== ref.path).map((r) => r.path);
+      if (!repos.length) return;
+      for (const d of [img.id, ...(img.config.rootfs?.diff_ids ?? [])]) {
+        const set = byBlob.get(d) ?? new Set<string>();
+        for (const r of repos) set.add(r);
+        byBlob.set(d, set);
+      }
+    };
+    note(image);
+    for (const img of this.store.list()) if (img.id !== image.id) note(img);
+    return (d) => [...(byBlob.get(d) ?? [])].slice(0, 3);
   }
 
   private async pushBlob(t: RegistryTransport, ref: Reference, d: Digest, scopes: string[], mountFrom: string[], progress: ProgressSink | undefined, signal?: AbortSignal): Promise<'exists' | 'pushed' | { mountedFrom: string }> {
@@ -251,12 +341,32 @@ export class DistributionClient implements RegistryClient {
     return 'pushed';
   }
 
+  // ---- tags ------------------------------------------------------------------------------------
+
+  async tags(repository: string, creds?: Credentials, signal?: AbortSignal): Promise<string[]> {
+    const ref = parseReference(repository, { defaultTag: false });
+    const t = new RegistryTransport(ref.domain, creds, this.hosts);
+    const scopes = [`repository:${ref.path}:pull`];
+    const out: string[] = [];
+    let next: string | undefined = `/v2/${ref.path}/tags/list`;
+    for (let page = 0; next && page < 1000; page++) {
+      const res = await t.request('GET', next, { scopes, signal });
+      await expectStatus(res, [200], `tags of ${repositoryName(ref)}`);
+      let doc: { tags?: unknown };
+      try { doc = JSON.parse((await readBody(res, MAX_MANIFEST)).toString()) as typeof doc; } catch { throw invalidArgument(`tags of ${repositoryName(ref)}: answer is not JSON`); }
+      if (Array.isArray(doc.tags)) out.push(...doc.tags.filter((x): x is string => typeof x === 'string' && /^[\w][\w.-]{0,127}$/.test(x)));
+      // RFC 5988 `Link: </v2/x/tags/list?n=100&last=y>; rel="next"`.
+      const link = /<([^>]+)>\s*;\s*rel="?next"?/.exec(String(res.headers.link ?? ''));
+      next = link?.[1];
+    }
+    return out;
+  }
+
   // ---- login -----------------------------------------------------------------------------------
 
   async login(serverAddress: string, creds: Credentials, signal?: AbortSignal): Promise<void> {
     const domain = loginDomain(serverAddress);
-    registryBase(domain); // docker.io fails here, before any network access
-    const t = new RegistryTransport(domain, creds);
+    const t = new RegistryTransport(domain, creds, this.hosts); // docker.io fails here, before any network access
     const res = await t.request('GET', '/v2/', { signal });
     res.resume();
     if (res.statusCode === 200) return;

@@ -17,6 +17,8 @@ import type { Credentials } from './transport';
 export interface RegistryClient {
   pull(req: PullRequest, progress: ProgressSink, signal?: AbortSignal): Promise<PullResult>;
   push(req: PushRequest, progress: ProgressSink, signal?: AbortSignal): Promise<PushResult>;
+  /** Every tag of a repository (`127.0.0.1:5000/a/b`), following `Link` pagination. */
+  tags(repository: string, creds?: Credentials, signal?: AbortSignal): Promise<string[]>;
   /** Checks credentials against the registry's `/v2/` (and its token realm). */
   login(serverAddress: string, creds: Credentials, signal?: AbortSignal): Promise<void>;
 }
@@ -38,8 +40,13 @@ export interface PullRequest {
   /** A full reference with tag or digest (`127.0.0.1:5000/a/b:1`). */
   ref: string;
   creds?: Credentials;
-  /** `os/arch[/variant]`; default the host's. */
+  /** `os/arch[/variant]`; default the host's. A single-platform image must match it when given. */
   platform?: string;
+  /**
+   * Called with the digest of the manifest the reference names (the index when there is one),
+   * before anything is stored or any progress is sent: content trust refuses here.
+   */
+  verify?: (manifestDigest: Digest) => Promise<void>;
 }
 
 export interface PullResult { image: ImageRecord; manifestDigest: Digest; upToDate: boolean }
@@ -64,6 +71,7 @@ export interface PullTarget {
     put(src: AsyncIterable<Buffer | Uint8Array>, expected?: Digest, signal?: AbortSignal): Promise<{ digest: Digest; size: number }>;
   };
   find(refOrId: string): ImageRecord | undefined;
+  list(): ImageRecord[];
   resolve(refOrId: string): ImageRecord;
   createImage(img: { config: Digest; refs?: string[] }, signal?: AbortSignal): Promise<ImageRecord>;
   tag(refOrId: string, newRef: string): void;

@@ -1,9 +1,11 @@
 import { Agent as HttpAgent, IncomingMessage, request as httpRequest } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { Readable } from 'node:stream';
-import { BerthError, ErrorKind, canceled, unavailable } from '../../base/errors';
-import { DEFAULT_DOMAIN } from '../../oci/reference';
+import { BerthError, ErrorKind, canceled, isKind, unavailable } from '../../base/errors';
 import { parseChallenges } from './auth-challenge';
+import { RegistryHosts, isLoopbackDomain, unreachableDockerHub, type RegistryEndpoint } from './registry-hosts';
+
+export { isLoopbackDomain, unreachableDockerHub };
 
 /** Docker's AuthConfig, as the CLI sends it in X-Registry-Auth and POST /auth. */
 export interface Credentials {
@@ -13,31 +15,17 @@ export interface Credentials {
   registryToken?: string;
 }
 
-/**
- * Thrown for docker.io before any network access: this host has no route to Docker Hub, and a
- * connect attempt would only hang until a timeout.
- */
-export function unreachableDockerHub(): BerthError {
-  return unavailable(`berth: ${DEFAULT_DOMAIN} is not reachable from this host; use a registry on 127.0.0.1`);
+/** The default rules (no insecure registries): the first endpoint of a registry. Throws for docker.io. */
+export function registryBase(domain: string, hosts: RegistryHosts = DEFAULT_HOSTS): URL {
+  return hosts.endpoints(domain)[0].url;
 }
 
-/** True for `localhost`, 127.0.0.0/8 and ::1, with or without a port. */
-export function isLoopbackDomain(domain: string): boolean {
-  const host = domain.startsWith('[') ? domain.slice(1, domain.indexOf(']')) : domain.replace(/:\d+$/, '');
-  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
-}
-
-/**
- * The base URL of a registry. Docker's default insecure-registry rule: plain HTTP for loopback
- * (127.0.0.0/8, localhost, ::1), HTTPS for everything else. docker.io fails fast (see above).
- */
-export function registryBase(domain: string): URL {
-  if (domain === DEFAULT_DOMAIN || domain === 'index.docker.io' || domain === 'registry-1.docker.io') throw unreachableDockerHub();
-  return new URL(`${isLoopbackDomain(domain) ? 'http' : 'https'}://${domain}`);
-}
+const DEFAULT_HOSTS = new RegistryHosts();
 
 const httpAgent = new HttpAgent({ keepAlive: true, maxSockets: 16 });
 const httpsAgent = new HttpsAgent({ keepAlive: true, maxSockets: 16 });
+/** For insecure registries only: TLS without certificate verification. */
+const insecureHttpsAgent = new HttpsAgent({ keepAlive: true, maxSockets: 16, rejectUnauthorized: false });
 
 export interface RequestOptions {
   headers?: Record<string, string | number>;
@@ -56,19 +44,29 @@ export interface RequestOptions {
  * pull or push). Redirects are followed for GET/HEAD; credentials are not sent to another host.
  */
 export class RegistryTransport {
-  readonly base: URL;
   private readonly tokens = new Map<string, string>();
   private basic = false;
   private bearerChallenge: Record<string, string> | undefined;
+  private readonly endpoints: RegistryEndpoint[];
+  private endpoint = 0;
+  /** Set once a request got any HTTP answer: the endpoint is then fixed for this transport. */
+  private pinned = false;
 
-  constructor(readonly domain: string, private readonly creds: Credentials = {}) {
-    this.base = registryBase(domain);
+  /**
+   * `hosts` says which endpoints to try (see RegistryHosts): for an insecure registry, unverified
+   * HTTPS and then plain HTTP; the first that answers at all is kept. Throws for docker.io.
+   */
+  constructor(readonly domain: string, private readonly creds: Credentials = {}, private readonly hosts: RegistryHosts = DEFAULT_HOSTS) {
+    this.endpoints = hosts.endpoints(domain);
   }
+
+  /** The registry's base URL (the endpoint in use). */
+  get base(): URL { return this.endpoints[this.endpoint].url; }
 
   /** Sends a request and returns the response (any status; callers check). */
   async request(method: string, pathOrUrl: string, opts: RequestOptions = {}): Promise<IncomingMessage> {
     const scopeKey = (opts.scopes ?? []).slice().sort().join(' ');
-    let res = await this.send(method, new URL(pathOrUrl, this.base), opts, this.authHeader(scopeKey));
+    let res = await this.sendToRegistry(method, pathOrUrl, opts, this.authHeader(scopeKey));
     if (res.statusCode === 401 && (this.creds.username || this.creds.registryToken || res.headers['www-authenticate'])) {
       const challenges = parseChallenges(res.headers['www-authenticate']);
       const bearer = challenges.find((c) => c.scheme === 'bearer');
@@ -87,10 +85,38 @@ export class RegistryTransport {
       }
       if (retry) {
         res.resume();
-        res = await this.send(method, new URL(pathOrUrl, this.base), opts, this.authHeader(scopeKey));
+        res = await this.sendToRegistry(method, pathOrUrl, opts, this.authHeader(scopeKey));
       }
     }
     return res;
+  }
+
+  /**
+   * Sends to the endpoint in use; before any endpoint has answered, a connection or TLS failure
+   * moves on to the next one (unverified HTTPS -> HTTP for insecure registries, as dockerd).
+   */
+  private async sendToRegistry(method: string, pathOrUrl: string, opts: RequestOptions, auth: Record<string, string>): Promise<IncomingMessage> {
+    for (;;) {
+      try {
+        const res = await this.send(method, new URL(pathOrUrl, this.base), opts, auth);
+        if (!this.pinned) {
+          this.pinned = true;
+          this.hosts.remember(this.domain, this.base);
+        }
+        return res;
+      } catch (e) {
+        if (this.pinned || isKind(e, 'Canceled') || this.endpoint + 1 >= this.endpoints.length) throw this.withHint(e);
+        this.endpoint++;
+      }
+    }
+  }
+
+  /** A loopback registry spoken to in plain HTTP that hangs up is most likely a TLS one. */
+  private withHint(e: unknown): unknown {
+    if (this.base.protocol === 'http:' && !this.hosts.isInsecure(this.domain) && isLoopbackDomain(this.domain) && e instanceof BerthError && /socket hang up|ECONNRESET/.test(e.message)) {
+      return unavailable(`${e.message} (berth speaks plain HTTP to loopback registries; if ${this.domain} serves TLS, add it to berthd's --insecure-registry)`, e);
+    }
+    return e;
   }
 
   /** Fetches a bearer token for scopes from the last challenge's realm (without scopes: login). */
@@ -129,7 +155,9 @@ export class RegistryTransport {
     if (Buffer.isBuffer(body)) headers['Content-Length'] = body.length;
     const res = await new Promise<IncomingMessage>((resolve, reject) => {
       const isHttps = url.protocol === 'https:';
-      const req = (isHttps ? httpsRequest : httpRequest)(url, { method, headers, agent: isHttps ? httpsAgent : httpAgent, signal: opts.signal }, resolve);
+      // Certificates are checked except for registries (and their token realms) listed as insecure.
+      const agent = !isHttps ? httpAgent : this.hosts.isInsecure(url.host) ? insecureHttpsAgent : httpsAgent;
+      const req = (isHttps ? httpsRequest : httpRequest)(url, { method, headers, agent, signal: opts.signal }, resolve);
       req.on('error', (e) => reject(opts.signal?.aborted ? canceled('operation canceled', e) : unavailable(`${method} ${url.origin}${url.pathname}: ${e.message}`, e)));
       if (body === undefined) req.end();
       else if (Buffer.isBuffer(body)) req.end(body);

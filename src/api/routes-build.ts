@@ -146,6 +146,8 @@ export function buildRoutes(r: Router, d: BuildRouteDeps): void {
         target: query.get('target') || undefined,
         noCache: qbool(query, 'nocache'),
         squash: qbool(query, 'squash'),
+        // berth build's extension: each step's time on its ` ---> id` line.
+        stepTimes: qbool(query, 'steptimes'),
         networkMode: query.get('networkmode') || 'default',
         out: (text) => { if (!quiet) send({ stream: text }); },
         signal: ac.signal,

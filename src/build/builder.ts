@@ -11,6 +11,8 @@
 import { Readable } from 'node:stream';
 import { posix } from 'node:path';
 import { createHash } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
+import { performance } from 'node:perf_hooks';
 import type { Digest } from '../base/digest';
 import { BerthError, canceled, invalidArgument, notFound } from '../base/errors';
 import type { ImageRecord, ImageStore } from '../image/image-store';
@@ -101,6 +103,8 @@ export interface BuildRequest {
   ssh?: Map<string, string>;
   /** `--squash`: the final stage's own layers become one, on top of its base image (history kept). */
   squash?: boolean;
+  /** Adds each step's time to its result line (` ---> 0123456789ab (0.42s)`): berth build asks, docker gets Docker's text. */
+  stepTimes?: boolean;
   /** Progress lines (each ends with a newline). */
   out: (text: string) => void;
   signal: AbortSignal;
@@ -131,54 +135,50 @@ export class Builder {
     const df = req.dockerfile || 'Dockerfile';
     ctx.exclude(new DockerIgnore(chooseDockerignore((p) => ctx.file(p), df)));
     this.checkImages(plan);
-    const total = plan.order.reduce((n, i) => n + 1 + plan.stages[i].steps.length, 0) + (Object.keys(req.labels).length ? 1 : 0);
-    let stepNo = 0;
+    const labels = Object.keys(req.labels).length > 0;
+    const total = plan.order.reduce((n, i) => n + 1 + plan.stages[i].steps.length, 0) + (labels ? 1 : 0);
     const results = new Map<number, StageState>();
     const lastStage = plan.order.at(-1)!;
     const usedArgs = new Set<string>();
     /** The image each stage starts from (what --squash squashes onto). */
     const stageBase = new Map<number, Digest | null>();
-    for (const si of plan.order) {
-      const stage = plan.stages[si];
-      this.check(req.signal);
-      req.out(`Step ${++stepNo}/${total} : ${stage.fromText}\n`);
-      let st: StageState;
-      if (stage.baseStage !== undefined) {
-        const b = results.get(stage.baseStage)!;
-        st = { image: b.image, config: structuredClone(b.config), args: new Map() };
-      } else if (stage.base.toLowerCase() === 'scratch') {
-        st = { image: null, config: { Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'] }, args: new Map() };
-      } else {
-        const img = this.images.find(stage.base);
-        if (!img) throw notFound(`pull access denied for ${stage.base}, repository does not exist or may require 'docker login'`);
-        st = { image: img.id, config: structuredClone(img.config.config ?? {}), args: new Map() };
-      }
-      stageBase.set(si, st.image);
-      if (st.image) req.out(` ---> ${short(st.image)}\n`);
-      const triggers = st.config.OnBuild ?? [];
-      if (triggers.length) {
-        // The base image's ONBUILD triggers run first, in order; the child does not inherit them.
-        st.config.OnBuild = [];
-        req.out(`# Executing ${triggers.length} build trigger${triggers.length > 1 ? 's' : ''}\n`);
-        for (const t of triggers) {
-          this.check(req.signal);
-          const tp = planDockerfile(`FROM scratch\n${t}\n`);
-          for (const step of tp.stages[0].steps) await this.step(req, plan, ctx, st, { ...step, line: stage.line }, results, usedArgs, si);
-        }
-        if (st.image) req.out(` ---> ${short(st.image)}\n`);
-      }
-      const steps = [...stage.steps];
-      if (si === lastStage && Object.keys(req.labels).length) {
-        const labelLine = `LABEL ${Object.entries(req.labels).map(([k, v]) => `${JSON.stringify(k)}=${JSON.stringify(v)}`).join(' ')}`;
-        steps.push(planDockerfile(`FROM scratch\n${labelLine}\n`).stages[0].steps[0]);
-      }
-      for (const step of steps) {
-        this.check(req.signal);
-        req.out(`Step ${++stepNo}/${total} : ${step.text}\n`);
-        await this.step(req, plan, ctx, st, step, results, usedArgs, si);
-        if (st.image) req.out(` ---> ${short(st.image)}\n`);
-      }
-      results.set(si, st);
+    // Step numbers follow the plan's order, whatever order stages finish in.
+    const firstStep = new Map<number, number>();
+    let n = 0;
+    for (const si of plan.order) { firstStep.set(si, n + 1); n += 1 + plan.stages[si].steps.length; }
+    const out = new StageOutputs(plan.order, req.out);
+    // Independent stages run side by side; a stage waits for those it builds on or copies from.
+    // The first failure cancels the others and is the one reported.
+    const ac = new AbortController();
+    setMaxListeners(0, ac.signal);
+    const onAbort = () => ac.abort(req.signal.reason);
+    req.signal.addEventListener('abort', onAbort, { once: true });
+    const running = new Map<number, Promise<StageState>>();
+    let failure: unknown;
+    const runStage = (si: number): Promise<StageState> => {
+      let p = running.get(si);
+      if (p) return p;
+      p = (async () => {
+        const deps = stageDeps(plan, si);
+        await Promise.all(deps.map(runStage));
+        const sreq: BuildRequest = { ...req, out: (t) => out.write(si, t), signal: ac.signal };
+        const st = await this.runStage(sreq, plan, ctx, si, firstStep.get(si)!, total, results, usedArgs, stageBase, si === lastStage && labels, runStage);
+        results.set(si, st);
+        out.done(si);
+        return st;
+      })();
+      p.catch((e) => { failure ??= e; ac.abort(e); });
+      running.set(si, p);
+      return p;
+    };
+    try {
+      await Promise.allSettled(plan.order.map(runStage));
+    } finally {
+      req.signal.removeEventListener('abort', onAbort);
+    }
+    if (failure !== undefined) {
+      out.flushAll();
+      throw req.signal.aborted ? canceled('build canceled') : failure;
     }
     const final = results.get(lastStage)!;
     if (req.squash && final.image && final.image !== stageBase.get(lastStage)) {
@@ -196,6 +196,58 @@ export class Builder {
     if (!final.image) throw invalidArgument('No image was generated. Is your Dockerfile empty?');
     this.check(req.signal);
     return this.images.resolve(final.image);
+  }
+
+  /** One stage, from its FROM to its last step; progress through `req.out`. */
+  private async runStage(
+    req: BuildRequest, plan: Plan, ctx: BuildContext, si: number, first: number, total: number, results: Map<number, StageState>,
+    usedArgs: Set<string>, stageBase: Map<number, Digest | null>, withLabels: boolean, waitStage: (si: number) => Promise<StageState>,
+  ): Promise<StageState> {
+    const stage = plan.stages[si];
+    let stepNo = first;
+    this.check(req.signal);
+    let t0 = performance.now();
+    const done = (st: StageState) => { if (st.image) req.out(` ---> ${short(st.image)}${req.stepTimes ? ` (${((performance.now() - t0) / 1000).toFixed(2)}s)` : ''}\n`); };
+    req.out(`Step ${stepNo++}/${total} : ${stage.fromText}\n`);
+    let st: StageState;
+    if (stage.baseStage !== undefined) {
+      const b = results.get(stage.baseStage) ?? await waitStage(stage.baseStage);
+      st = { image: b.image, config: structuredClone(b.config), args: new Map() };
+    } else if (stage.base.toLowerCase() === 'scratch') {
+      st = { image: null, config: { Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'] }, args: new Map() };
+    } else {
+      const img = this.images.find(stage.base);
+      if (!img) throw notFound(`pull access denied for ${stage.base}, repository does not exist or may require 'docker login'`);
+      st = { image: img.id, config: structuredClone(img.config.config ?? {}), args: new Map() };
+    }
+    stageBase.set(si, st.image);
+    done(st);
+    const triggers = st.config.OnBuild ?? [];
+    if (triggers.length) {
+      // The base image's ONBUILD triggers run first, in order; the child does not inherit them.
+      st.config.OnBuild = [];
+      req.out(`# Executing ${triggers.length} build trigger${triggers.length > 1 ? 's' : ''}\n`);
+      t0 = performance.now();
+      for (const t of triggers) {
+        this.check(req.signal);
+        const tp = planDockerfile(`FROM scratch\n${t}\n`);
+        for (const step of tp.stages[0].steps) await this.step(req, plan, ctx, st, { ...step, line: stage.line }, results, usedArgs, si, waitStage);
+      }
+      done(st);
+    }
+    const steps = [...stage.steps];
+    if (withLabels) {
+      const labelLine = `LABEL ${Object.entries(req.labels).map(([k, v]) => `${JSON.stringify(k)}=${JSON.stringify(v)}`).join(' ')}`;
+      steps.push(planDockerfile(`FROM scratch\n${labelLine}\n`).stages[0].steps[0]);
+    }
+    for (const step of steps) {
+      this.check(req.signal);
+      t0 = performance.now();
+      req.out(`Step ${stepNo++}/${total} : ${step.text}\n`);
+      await this.step(req, plan, ctx, st, step, results, usedArgs, si, waitStage);
+      done(st);
+    }
+    return st;
   }
 
   private check(signal: AbortSignal): void {
@@ -224,7 +276,7 @@ export class Builder {
     }
   }
 
-  private async step(req: BuildRequest, plan: Plan, ctx: BuildContext, st: StageState, step: Step, results: Map<number, StageState>, usedArgs: Set<string>, stageIdx: number): Promise<void> {
+  private async step(req: BuildRequest, plan: Plan, ctx: BuildContext, st: StageState, step: Step, results: Map<number, StageState>, usedArgs: Set<string>, stageIdx: number, waitStage: (si: number) => Promise<StageState>): Promise<void> {
     const lex = new ShellLex();
     const envList = st.config.Env ?? [];
     const env: EnvLookup = (n) => {
@@ -326,9 +378,9 @@ export class Builder {
         return this.commitMeta(req, st, step, `ONBUILD ${t}`);
       }
       case 'run':
-        return this.run(req, plan, ctx, st, step, word, results, stageIdx);
+        return this.run(req, plan, ctx, st, step, word, results, stageIdx, waitStage);
       case 'copy': case 'add':
-        return this.copy(req, ctx, st, step, word, results, plan, stageIdx);
+        return this.copy(req, ctx, st, step, word, results, plan, stageIdx, waitStage);
     }
   }
 
@@ -388,12 +440,12 @@ export class Builder {
     st.image = img.id;
   }
 
-  private async run(req: BuildRequest, plan: Plan, ctx: BuildContext, st: StageState, step: Step, word: (w: string) => string, results: Map<number, StageState>, stageIdx: number): Promise<void> {
+  private async run(req: BuildRequest, plan: Plan, ctx: BuildContext, st: StageState, step: Step, word: (w: string) => string, results: Map<number, StageState>, stageIdx: number, waitStage: (si: number) => Promise<StageState>): Promise<void> {
     if (!st.image) throw invalidArgument('RUN in a stage FROM scratch needs files to run: there is no shell in scratch');
     const argv = this.command(step, st.config);
     const args = this.runArgs(st);
     const createdBy = (args.length ? [`|${args.length}`, ...args] : []).concat(argv).join(' ');
-    const { mounts, keyParts, sshAuthSock } = this.runMounts(req, plan, ctx, st, step, word, results, stageIdx);
+    const { mounts, keyParts, sshAuthSock } = await this.runMounts(req, plan, ctx, st, step, word, results, stageIdx, waitStage);
     const network = step.flags.network && step.flags.network !== 'default' ? step.flags.network : undefined;
     // Mount definitions (and a bind's content) are part of the key; a secret's or a cache's content never is.
     const key = this.cacheKey(st, ['run', createdBy, ...keyParts, ...(network ? [`network=${network}`] : [])]);
@@ -429,11 +481,14 @@ export class Builder {
    * convert_runmount.go, convert_secrets.go, convert_ssh.go), and what of them goes into the
    * step's cache key.
    */
-  private runMounts(req: BuildRequest, plan: Plan, ctx: BuildContext, st: StageState, step: Step, word: (w: string) => string, results: Map<number, StageState>, stageIdx: number): { mounts: RunMount[]; keyParts: string[]; sshAuthSock?: string } {
+  private async runMounts(
+    req: BuildRequest, plan: Plan, ctx: BuildContext, st: StageState, step: Step, word: (w: string) => string, results: Map<number, StageState>, stageIdx: number,
+    waitStage: (si: number) => Promise<StageState>,
+  ): Promise<{ mounts: RunMount[]; keyParts: string[]; sshAuthSock?: string }> {
     const mounts: RunMount[] = [];
     const keyParts: string[] = [];
     const fail = (msg: string) => invalidArgument(`Dockerfile line ${step.line}: ${msg}`);
-    const source = (from: string, path: string): { src: MountSource; key: string } => {
+    const source = async (from: string, path: string): Promise<{ src: MountSource; key: string }> => {
       if (!from) {
         const rel = cleanRel(path.replace(/^\/+/, ''));
         const resolved = rel === undefined ? undefined : ctx.resolve(rel, path);
@@ -447,7 +502,7 @@ export class Builder {
       const dep = stageRef(plan.stages, stageIdx, from);
       let image: Digest | null;
       if (dep !== undefined) {
-        const r = results.get(dep);
+        const r = results.get(dep) ?? (dep !== stageIdx && plan.order.includes(dep) ? await waitStage(dep) : undefined);
         if (!r) throw fail(`cannot mount from stage ${JSON.stringify(from)} to ${JSON.stringify(path)}, stage needs to be defined before current command`);
         image = r.image;
       } else {
@@ -477,7 +532,7 @@ export class Builder {
       switch (m.type) {
         case 'bind': {
           const target = targetOf(m.target);
-          const { src, key } = source(m.from, m.source);
+          const { src, key } = await source(m.from, m.source);
           mounts.push({ type: 'bind', target, readOnly: m.readOnly, source: src });
           keyParts.push(`mount:${spec}:${key}`);
           break;
@@ -488,7 +543,7 @@ export class Builder {
           const sharing = m.sharing || 'shared';
           const custom = m.uid !== undefined || m.gid !== undefined || m.mode !== undefined;
           const path = posix.join('/', m.source);
-          const base = m.from ? source(m.from, path) : undefined;
+          const base = m.from ? await source(m.from, path) : undefined;
           // BuildKit keys a cache directory by its ID and the state it starts from (the `from`
           // stage, or the directory made with uid/gid/mode); `source` only picks a subdirectory.
           const cacheKey = [id, base?.key ?? '', custom ? `${m.uid ?? 0}:${m.gid ?? 0}:${(m.mode ?? 0o755).toString(8)}` : ''].join('\0');
@@ -538,7 +593,10 @@ export class Builder {
     return { mounts, keyParts, sshAuthSock };
   }
 
-  private async copy(req: BuildRequest, ctx: BuildContext, st: StageState, step: Step, word: (w: string) => string, results: Map<number, StageState>, plan: Plan, stageIdx: number): Promise<void> {
+  private async copy(
+    req: BuildRequest, ctx: BuildContext, st: StageState, step: Step, word: (w: string) => string, results: Map<number, StageState>, plan: Plan, stageIdx: number,
+    waitStage: (si: number) => Promise<StageState>,
+  ): Promise<void> {
     const isAdd = step.kind === 'add';
     const docs = step.instruction.heredocs;
     const isDoc = (w: string) => docs.length > 0 && /^\d*<<-?/.test(w);
@@ -579,7 +637,7 @@ export class Builder {
         const img = this.images.find(ref);
         if (!img) throw notFound(`COPY --from=${ref}: no build stage and no image named ${JSON.stringify(ref)}`);
         fromImage = img.id;
-      } else fromImage = results.get(dep)?.image;
+      } else fromImage = (results.get(dep) ?? (dep !== stageIdx && plan.order.includes(dep) ? await waitStage(dep) : undefined))?.image;
       if (!fromImage) throw invalidArgument(`COPY --from=${f.from}: the stage has no files`);
       files = await this.imageFiles(fromImage, req.signal);
       srcs = srcs.map((x) => x.replace(/^\/+/, '') || '.');
@@ -724,6 +782,60 @@ async function isTarArchive(data: Buffer, signal: AbortSignal): Promise<boolean>
     ac.abort();
   }
   return head.length >= 512 && isTarHeader(head.subarray(0, 512));
+}
+
+/** The stages a stage waits for: the one it is FROM, and those its steps copy or mount from. */
+export function stageDeps(plan: Plan, si: number): number[] {
+  const stage = plan.stages[si];
+  const deps = new Set<number>();
+  if (stage.baseStage !== undefined) deps.add(stage.baseStage);
+  for (const step of stage.steps) {
+    for (const from of stepSources(step)) {
+      const d = stageRef(plan.stages, si, from);
+      if (d !== undefined && d !== si) deps.add(d);
+    }
+  }
+  return [...deps];
+}
+
+/**
+ * The progress of stages that run side by side, written as one sequential legacy stream: the
+ * first unfinished stage in the plan's order streams live, the others are held until their turn.
+ */
+export class StageOutputs {
+  private readonly held = new Map<number, string[]>();
+  private readonly finished = new Set<number>();
+  private pos = 0;
+  constructor(private readonly order: number[], private readonly out: (text: string) => void) {}
+
+  write(si: number, text: string): void {
+    if (this.order[this.pos] === si) this.out(text);
+    else {
+      const h = this.held.get(si) ?? [];
+      h.push(text);
+      this.held.set(si, h);
+    }
+  }
+
+  done(si: number): void {
+    this.finished.add(si);
+    while (this.pos < this.order.length && this.finished.has(this.order[this.pos])) {
+      this.pos++;
+      this.flush(this.order[this.pos]);
+    }
+  }
+
+  private flush(si: number | undefined): void {
+    if (si === undefined) return;
+    for (const t of this.held.get(si) ?? []) this.out(t);
+    this.held.delete(si);
+  }
+
+  /** After a failure: what is held, in order (the failing stage's output included). */
+  flushAll(): void {
+    for (const si of this.order.slice(this.pos)) this.flush(si);
+    this.pos = this.order.length;
+  }
 }
 
 /** A heredoc's content as the build sees it: `<<-` strips leading tabs. */

@@ -391,6 +391,8 @@ export class EngineClient {
     tags?: string[]; dockerfile?: string; buildArgs?: Record<string, string>; labels?: Record<string, string>; target?: string;
     noCache?: boolean; quiet?: boolean; networkMode?: string; squash?: boolean;
     session?: BuildSession;
+    /** berthd: each step's time on its result line (another engine ignores it). */
+    stepTimes?: boolean;
   }): Promise<http.IncomingMessage> {
     const json = (o: Record<string, string> | undefined) => (o && Object.keys(o).length ? JSON.stringify(o) : undefined);
     const headers: Record<string, string> = { 'Content-Type': 'application/x-tar' };
@@ -408,7 +410,7 @@ export class EngineClient {
       query: {
         t: opts.tags?.length ? opts.tags : undefined, dockerfile: opts.dockerfile, buildargs: json(opts.buildArgs), labels: json(opts.labels),
         target: opts.target || undefined, nocache: opts.noCache || undefined, q: opts.quiet || undefined, networkmode: opts.networkMode || undefined,
-        squash: opts.squash || undefined, rm: true,
+        squash: opts.squash || undefined, rm: true, steptimes: opts.stepTimes || undefined,
       },
     });
   }

@@ -11,6 +11,7 @@ import { jsonMessages, type BuildSession } from '../../client/engine-client';
 import { chooseDockerignore, DockerIgnore, keepBuildFiles } from '../../base/dockerignore';
 import { csvFields } from '../../base/csv';
 import { StatusError, bool, list, str, type Cli, type Command } from '../cli';
+import { TtyBuildProgress } from '../build-progress';
 
 /** `K=V` list -> map; a bare `K` takes the environment's value (and is dropped when unset), as docker does. */
 function kvMap(items: string[], fromEnv: boolean): Record<string, string> {
@@ -160,13 +161,15 @@ const build: Command = {
       body = tarContext(dir, ignore, extra);
     }
 
-    const quiet = bool(p, 'quiet');
+    const quiet = bool(p, 'quiet') || progress === 'quiet';
     const session = await buildSession(list(p, 'secret'), list(p, 'ssh'), cli.client.host);
     const res = await cli.client.imageBuild(body, {
       tags: list(p, 'tag'), dockerfile, buildArgs: kvMap(list(p, 'build-arg'), true), labels: kvMap(list(p, 'label'), false),
       target: str(p, 'target'), noCache: bool(p, 'no-cache'), quiet, networkMode: str(p, 'network'), squash: bool(p, 'squash'), session,
+      stepTimes: !quiet,
     });
-    return printBuild(cli, res, { quiet, iidfile });
+    const mode = quiet ? 'quiet' : progress === 'auto' || !progress ? (cli.out.isTTY ? 'tty' : 'plain') : progress;
+    return printBuild(cli, res, { quiet, iidfile, mode: mode as 'plain' | 'tty' | 'quiet' | 'rawjson' });
   },
 };
 
@@ -243,18 +246,33 @@ export async function buildSession(secretSpecs: string[], sshSpecs: string[], ho
   return session;
 }
 
-/** Prints the progress stream as docker's DisplayJSONMessagesStream does; -q keeps it for an error. */
-async function printBuild(cli: Cli, res: Readable, o: { quiet: boolean; iidfile: string }): Promise<number> {
+/**
+ * Prints the progress stream: as docker's DisplayJSONMessagesStream does (plain), through the tty
+ * view (build-progress.ts), as the raw JSON lines (rawjson), or, with -q, nothing but the ID
+ * (the output is kept for an error).
+ */
+async function printBuild(cli: Cli, res: Readable, o: { quiet: boolean; iidfile: string; mode: 'plain' | 'tty' | 'quiet' | 'rawjson' }): Promise<number> {
   let id: string | undefined;
   let buffered = '';
-  for await (const m of jsonMessages(res)) {
-    if (m.error || m.errorDetail) {
-      if (o.quiet) cli.err.write(buffered);
-      throw new StatusError(m.errorDetail?.code || 1, m.errorDetail?.message ?? m.error ?? 'build failed');
+  const tty = o.mode === 'tty' ? new TtyBuildProgress({ write: (t) => cli.out.write(t), columns: cli.out.columns || 80, now: () => performance.now() }) : undefined;
+  const timer = tty ? setInterval(() => tty.tick(), 100) : undefined;
+  try {
+    for await (const m of jsonMessages(res)) {
+      if (o.mode === 'rawjson') cli.out.write(`${JSON.stringify(m)}\n`);
+      if (m.error || m.errorDetail) {
+        if (o.quiet) cli.err.write(buffered);
+        tty?.finish(true);
+        throw new StatusError(m.errorDetail?.code || 1, m.errorDetail?.message ?? m.error ?? 'build failed');
+      }
+      if (m.aux && typeof m.aux.ID === 'string') { id = m.aux.ID; continue; }
+      const text = m.stream ?? (m.status ? `${m.status}\n` : '');
+      if (o.quiet) buffered += text;
+      else if (tty) tty.text(text);
+      else if (o.mode !== 'rawjson') cli.out.write(text);
     }
-    if (m.aux && typeof m.aux.ID === 'string') { id = m.aux.ID; continue; }
-    const text = m.stream ?? (m.status ? `${m.status}\n` : '');
-    if (o.quiet) buffered += text; else cli.out.write(text);
+    tty?.finish(false);
+  } finally {
+    if (timer) clearInterval(timer);
   }
   // docker: with -q the quiet output (the ID the daemon printed) is also what --iidfile gets.
   if (o.quiet) { cli.out.write(buffered); if (buffered) id = buffered; }

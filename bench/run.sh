@@ -119,10 +119,10 @@ net_cleanup() {
       iptables -w -t $t -F "$c" 2>/dev/null; iptables -w -t $t -X "$c" 2>/dev/null
     done
   done
-  if iptables -w -S 2>/dev/null | grep -q -- "^-N $BERTH_ISO-"; then   # berthd's isolation chains for our exec root
-    iptables -w -D FORWARD -j "$BERTH_ISO-1" 2>/dev/null
-    for c in 1 2; do iptables -w -F "$BERTH_ISO-$c" 2>/dev/null; done
-    for c in 1 2; do iptables -w -X "$BERTH_ISO-$c" 2>/dev/null; done
+  if iptables -w -t mangle -S 2>/dev/null | grep -q -- "^-N $BERTH_ISO-"; then   # berthd's isolation chains for our exec root
+    iptables -w -t mangle -D FORWARD -j "$BERTH_ISO-1" 2>/dev/null
+    for c in 1 2; do iptables -w -t mangle -F "$BERTH_ISO-$c" 2>/dev/null; done
+    for c in 1 2; do iptables -w -t mangle -X "$BERTH_ISO-$c" 2>/dev/null; done
   fi
   # netavark's generic chains (it never removes them) and ip_forward (it turns it on): put back as they
   # were if there were none before this run and no other netavark network is up now (berthd's rule).
@@ -150,7 +150,7 @@ net_leaks() { # what is still there after net_cleanup (printed; the run then fai
   done
   for br in $(pids_of aardvark-dns "$R/"); do left+=" aardvark-dns pid $br;"; done
   for t in nat filter; do left+=$(our_rules $t | sed "s/^/ $t rule /; s/\$/;/" | tr '\n' ' '); done
-  iptables -w -S 2>/dev/null | grep -q -- "^-N $BERTH_ISO-" && left+=" chains $BERTH_ISO-*;"
+  iptables -w -t mangle -S 2>/dev/null | grep -q -- "^-N $BERTH_ISO-" && left+=" chains $BERTH_ISO-*;"
   if [ "$NETAVARK_BEFORE" = 0 ]; then
     { iptables -w -t nat -S; iptables -w -S; } 2>/dev/null | grep -q '^-N NETAVARK' &&
       ! { iptables -w -t nat -S; iptables -w -S; } 2>/dev/null | grep '^-N NETAVARK' | grep -qvE '^-N (NETAVARK-HOSTPORT-(DNAT|SETMARK|MASQ)|NETAVARK_FORWARD)$' &&

@@ -58,13 +58,13 @@ export function networkRoutes(r: Router, d: { engine: Engine }): void {
     sendJson(res, 201, { Id: out.id, Warning: out.warning });
   });
 
-  r.add('DELETE', '/networks/:id', ({ res, params }) => {
-    networks.remove(params.id);
+  r.add('DELETE', '/networks/:id', async ({ res, params }) => {
+    await networks.remove(params.id);
     sendEmpty(res, 204);
   });
 
-  r.add('POST', '/networks/prune', ({ res, query }) => {
-    sendJson(res, 200, { NetworksDeleted: networks.prune(qfilters(query)) });
+  r.add('POST', '/networks/prune', async ({ res, query }) => {
+    sendJson(res, 200, { NetworksDeleted: await networks.prune(qfilters(query)) });
   });
 
   r.add('POST', '/networks/:id/connect', async ({ req, res, params }) => {

@@ -3,6 +3,7 @@ import { dirname, join } from 'node:path';
 import { release } from 'node:os';
 import { createHash, randomUUID } from 'node:crypto';
 import { openDatabase } from '../sys/database';
+import { parseGoDuration } from '../base/units';
 import { OverlaySnapshotter } from '../snapshot/overlay/overlay-snapshotter';
 import { LocalImageStore } from '../image/store';
 import { ConmonRuntime, detectCgroupMode } from '../runtime/conmon/conmon-runtime';
@@ -60,6 +61,8 @@ interface DaemonOptions {
   bip?: string;
   /** Where network subnets are taken from (dockerd's --default-address-pool). */
   addressPools: AddressPool[];
+  /** How long an unused network's bridge stays up (ms). */
+  networkIdleMs: number;
   /** dockerd's --experimental (the docker CLI then allows `build --squash`). */
   experimental: boolean;
   /** Containers' default log driver and options (dockerd's --log-driver, --log-opt). */
@@ -81,6 +84,7 @@ Options:
   -b, --bridge string           Interface of the default bridge network (default "berth0")
       --bip string              IPv4 address and prefix of the default bridge (default: the first free pool subnet)
       --default-address-pool    Default address pools for networks, e.g. base=10.10.0.0/16,size=24 (repeatable)
+      --network-idle-timeout    How long a network's bridge stays up after its last container (default 30s; 0 for none)
   -H, --host list               Daemon socket(s) to connect to (default unix:///run/berth/berth.sock)
       --insecure-registry list  Enable insecure registry communication: host[:port] or CIDR, repeatable
                                 (unverified HTTPS, then plain HTTP; loopback is plain HTTP without it)
@@ -106,6 +110,7 @@ function parseArgs(argv: string[]): DaemonOptions {
     '--plugin-dir': 'plugin-dir', '--log-driver': 'log-driver', '--log-opt': 'log-opt',
     '--insecure-registry': 'insecure-registry',
     '--metrics-addr': 'metrics-addr', '-b': 'bridge', '--bridge': 'bridge', '--bip': 'bip', '--default-address-pool': 'default-address-pool',
+    '--network-idle-timeout': 'network-idle-timeout',
   };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -154,10 +159,12 @@ function parseArgs(argv: string[]): DaemonOptions {
   const insecureRegistryList = flags['insecure-registry'] ?? (Array.isArray(file['insecure-registries']) ? (file['insecure-registries'] as string[]) : []);
   let insecureRegistries: RegistryHosts;
   try { insecureRegistries = new RegistryHosts(insecureRegistryList); } catch (e) { fail((e as Error).message); }
+  let networkIdleMs = 30_000;
+  try { networkIdleMs = parseGoDuration(pick('network-idle-timeout', '30s')); } catch (e) { fail(`invalid --network-idle-timeout: ${(e as Error).message}`); }
   const bridge = pick('bridge', 'berth0');
   if (!/^[a-zA-Z0-9_.-]{1,15}$/.test(bridge)) fail(`invalid bridge name: ${bridge}`);
   return {
-    bridge, bip: pick('bip', '') || undefined, addressPools,
+    bridge, bip: pick('bip', '') || undefined, addressPools, networkIdleMs,
     hosts: hosts.map((h) => (h.startsWith('/') ? `unix://${h}` : h)), dataRoot: pick('data-root', '/var/lib/berth'), execRoot,
     pidfile: pick('pidfile', join(execRoot, 'berthd.pid')), logLevel, defaultRuntime, metricsAddr: pick('metrics-addr', '') || undefined,
     pluginDirs: pluginDirsFrom(pluginDirList), logDefaults, insecureRegistries, insecureRegistryList,
@@ -249,7 +256,7 @@ async function main(): Promise<void> {
       firewall: new Firewall(o.execRoot === '/run/berth' ? 'BERTH-ISOLATION' : `BERTH-ISO-${createHash('sha256').update(o.execRoot).digest('hex').slice(0, 8)}`, join(o.execRoot, 'ip_forward.orig')),
       netnsDir: join(o.execRoot, 'netns'), pools: o.addressPools, defaultBridge: { name: o.bridge, bip: o.bip },
       // Host-wide: netavark's own lock lives in its --config directory, which each berthd has apart.
-      hostLock: hostLockFile('/run/lock/netavark.lock'),
+      hostLock: hostLockFile('/run/lock/netavark.lock'), networkIdleMs: o.networkIdleMs,
     },
   });
   await engine.recover();

@@ -66,7 +66,7 @@ export interface EngineOptions {
   /** Docker's volume plugins, found by name on first use (`-d NAME`, `--volume-driver NAME`). */
   volumePlugins?: VolumePlugins;
   /** Bridge networking: the driver (netavark), the firewall, where namespaces live, address pools. */
-  network: Pick<NetworksOptions, 'driver' | 'firewall' | 'netnsDir' | 'pools' | 'defaultBridge' | 'hostLock'>;
+  network: Pick<NetworksOptions, 'driver' | 'firewall' | 'netnsDir' | 'pools' | 'defaultBridge' | 'hostLock' | 'networkIdleMs'>;
   log: (level: 'debug' | 'info' | 'warn' | 'error', msg: string) => void;
 }
 

@@ -6,7 +6,7 @@ import type { Db } from '../sys/database';
 import { createNetns, hostRoutes, removeNetns } from '../sys/netns';
 import { withFileLock } from '../sys/file-lock';
 import { reservePort, type PortReservation } from '../sys/port-reservation';
-import { AddressPool, formatCidr, macForAddress, overlaps, nextFreeAddress, parseCidr, pickSubnet, planSubnet, staticAddressError, SubnetPlan } from '../network/ipam';
+import { AddressPool, formatCidr, lastFreeAddress, macForAddress, overlaps, nextFreeAddress, parseCidr, pickSubnet, planSubnet, staticAddressError, SubnetPlan } from '../network/ipam';
 import type { Attachment, Endpoint, NetworkDriver, NetworkSpec, PortMapping } from '../network/network-driver';
 import type { ActiveBridge, Firewall } from '../network/firewall';
 import { portRequests, PublishedPort, PortBindings } from '../network/ports';
@@ -75,6 +75,8 @@ export interface NetworksOptions {
   defaultBridge: { name: string; bip?: string };
   /** A lock file shared by every netavark user on the host, held around each netavark run. */
   hostLock?: string;
+  /** How long a network's bridge stays up after its last container goes (default 30 s; 0: not at all). */
+  networkIdleMs?: number;
   /** How long the firewall stays after the last endpoint goes (default 2 s). */
   firewallIdleMs?: number;
   events: EventBus;
@@ -109,6 +111,9 @@ export class Networks {
   private cache?: NetworkRecord[];
   private serial: Promise<unknown> = Promise.resolve();
   private cleanupTimer?: NodeJS.Timeout;
+  /** Pending removals of keepers whose network lost its last container, by network ID. */
+  private readonly idleTimers = new Map<string, NodeJS.Timeout>();
+  private readonly startingKeepers = new Set<string>();
 
   constructor(private readonly o: NetworksOptions) {
     this.db = o.db;
@@ -182,21 +187,22 @@ export class Networks {
     this.cache = undefined;
   }
 
-  remove(ref: string): void {
+  async remove(ref: string): Promise<void> {
     const n = this.get(ref);
     if (n.predefined) throw permissionDenied(`${n.name} is a pre-defined network and cannot be removed`);
     if (this.endpointsOf(n.id).length) throw permissionDenied(`error while removing network: network ${n.name} id ${n.id} has active endpoints`);
+    await this.dropKeeper(n.id);
     this.db.prepare('DELETE FROM networks WHERE id = ?').run(n.id);
     this.cache = undefined;
     this.o.events.publish('network', 'destroy', n.id, { name: n.name, type: n.driver });
   }
 
   /** Removes user networks no running container uses; returns their names. */
-  prune(filters: Filters): string[] {
+  async prune(filters: Filters): Promise<string[]> {
     const out: string[] = [];
     for (const n of this.list()) {
       if (n.predefined || this.endpointsOf(n.id).length || !matchesPruneFilters(n, filters)) continue;
-      this.remove(n.id);
+      await this.remove(n.id);
       out.push(n.name);
     }
     return out;
@@ -206,8 +212,10 @@ export class Networks {
     return this.list().filter((n) => matchesFilters(n, filters, (id) => this.endpointsOf(id).length > 0));
   }
 
+  /** The containers' endpoints on a network (not its keeper's). */
   endpointsOf(networkId: string): EndpointRecord[] {
-    return (this.db.prepare('SELECT data FROM endpoints WHERE network_id = ?').all(networkId) as Array<{ data: string }>).map((r) => JSON.parse(r.data) as EndpointRecord);
+    return (this.db.prepare('SELECT data FROM endpoints WHERE network_id = ?').all(networkId) as Array<{ data: string }>)
+      .map((r) => JSON.parse(r.data) as EndpointRecord).filter((e) => !isKeeper(e.containerId));
   }
 
   containerEndpoints(containerId: string): EndpointRecord[] {
@@ -323,6 +331,7 @@ export class Networks {
         await this.o.driver.setup(attachment);
         await this.updateFirewall();
       });
+      this.keepUp(nets.map((x) => x.net));
     })();
     ready.catch(() => undefined);
     return { netns, endpoints: endpoints.map((e) => ({ network: nets.find((x) => x.net.id === e.networkId)!.net, ip: e.ip })), ready };
@@ -339,6 +348,7 @@ export class Networks {
     }
     if (row) removeNetns(row.netns);
     this.dropAllocations(containerId);
+    if (!isKeeper(containerId)) for (const e of endpoints) this.idleCheck(e.networkId);
     await this.serially(() => this.updateFirewall()).catch((e) => this.o.log('warn', `firewall update: ${(e as Error).message}`));
   }
 
@@ -462,6 +472,12 @@ export class Networks {
 
   /** berthd is stopping: a cleanup that was waiting runs now; host ports are let go (containers stay). */
   async shutdown(): Promise<void> {
+    // Keepers of networks no container uses go now; the others stay with their containers.
+    for (const [netId, t] of this.idleTimers) {
+      clearTimeout(t);
+      this.idleTimers.delete(netId);
+      if (!this.endpointsOf(netId).length) await this.dropKeeper(netId);
+    }
     if (this.cleanupTimer) {
       clearTimeout(this.cleanupTimer);
       this.cleanupTimer = undefined;
@@ -496,6 +512,7 @@ export class Networks {
           await this.o.driver.setup(this.attachmentOf(c, netns, [ep!], []));
           await this.updateFirewall();
         });
+        this.keepUp([n]);
       } catch (e) {
         await this.serially(() => this.o.driver.teardown(this.attachmentOf(c, netns, [ep!], []))).catch(() => undefined);
         this.db.prepare('DELETE FROM endpoints WHERE network_id = ? AND container_id = ?').run(n.id, c.id);
@@ -517,6 +534,7 @@ export class Networks {
       const primary = ep.iface === 'eth0';
       if (netns) await this.serially(() => this.o.driver.teardown(this.attachmentOf(c, netns, [ep], primary ? this.publishedPorts(c.id) : []))).catch((e) => this.o.log('warn', `disconnect ${shortId(c.id)}: ${(e as Error).message}`));
       this.db.prepare('DELETE FROM endpoints WHERE network_id = ? AND container_id = ?').run(n.id, c.id);
+      this.idleCheck(n.id);
       await this.serially(() => this.updateFirewall());
     }
     delete current[n.name];
@@ -550,6 +568,79 @@ export class Networks {
   closePorts(): void {
     for (const list of this.reservations.values()) for (const r of list) r.release();
     this.reservations.clear();
+  }
+
+  // ---- keepers --------------------------------------------------------------------------------
+  //
+  // netavark removes a bridge, its NAT rules and (for DNS networks) stops aardvark-dns when the last
+  // container leaves, and makes them again for the next one: ~200 ms each way here, most of a
+  // `run --rm`. A keeper is a namespace with no process, attached to the network like a container
+  // (on the top free address, with no names), so a bridge stays up while it is used and for
+  // `networkIdleMs` after, as Docker's bridges do. Keepers are never shown or counted as endpoints.
+
+  /** Gives each of these bridge networks a keeper if it has none (queued after the current work). */
+  private keepUp(nets: NetworkRecord[]): void {
+    if ((this.o.networkIdleMs ?? 30_000) <= 0) return;
+    for (const n of nets) {
+      const t = this.idleTimers.get(n.id);
+      if (t) { clearTimeout(t); this.idleTimers.delete(n.id); }
+      if (this.containerEndpoints(keeperId(n.id)).length || this.startingKeepers.has(n.id)) continue;
+      this.startingKeepers.add(n.id);
+      this.serially(() => this.startKeeper(n))
+        .catch((e) => this.o.log('warn', `keeper of network ${n.name}: ${(e as Error).message}`))
+        .finally(() => this.startingKeepers.delete(n.id));
+    }
+  }
+
+  private async startKeeper(n: NetworkRecord): Promise<void> {
+    const id = keeperId(n.id);
+    if (!this.find(n.id) || this.containerEndpoints(id).length) return;
+    const netns = join(this.o.netnsDir, `keeper-${n.id.slice(0, 12)}`);
+    let ep: EndpointRecord | undefined;
+    this.db.transaction(() => { ep = this.allocateKeeper(n, id); })();
+    if (!ep) return;
+    try {
+      removeNetns(netns);
+      createNetns(netns);
+      this.db.prepare('INSERT OR REPLACE INTO sandboxes (container_id, netns, ports) VALUES (?, ?, ?)').run(id, netns, '[]');
+      await this.o.driver.setup(this.attachmentOf({ id, name: '' }, netns, [ep], []));
+    } catch (e) {
+      await this.o.driver.teardown(this.attachmentOf({ id, name: '' }, netns, [ep], [])).catch(() => undefined);
+      removeNetns(netns);
+      this.dropAllocations(id);
+      throw e;
+    }
+    // The network may have emptied while the keeper was being made.
+    this.idleCheck(n.id);
+  }
+
+  private allocateKeeper(n: NetworkRecord, id: string): EndpointRecord | undefined {
+    const used = new Set((this.db.prepare('SELECT ip FROM endpoints WHERE network_id = ?').all(n.id) as Array<{ ip: string }>).map((r) => r.ip));
+    const ip = lastFreeAddress(this.plan(n), used);
+    if (!ip) return undefined;
+    const ep: EndpointRecord = { networkId: n.id, containerId: id, endpointId: newId(), ip, mac: macForAddress(ip), iface: 'eth0', aliases: [] };
+    this.db.prepare('INSERT INTO endpoints (network_id, container_id, ip, iface, data) VALUES (?, ?, ?, ?, ?)').run(n.id, id, ip, 'eth0', JSON.stringify(ep));
+    return ep;
+  }
+
+  /** A network whose last container went keeps its keeper for a while, then lets it go. */
+  private idleCheck(networkId: string): void {
+    if (this.endpointsOf(networkId).length || this.idleTimers.has(networkId)) return;
+    if (!this.containerEndpoints(keeperId(networkId)).length && !this.startingKeepers.has(networkId)) return;
+    const t = setTimeout(() => {
+      this.idleTimers.delete(networkId);
+      if (!this.endpointsOf(networkId).length) {
+        this.dropKeeper(networkId).catch((e) => this.o.log('warn', `keeper teardown: ${(e as Error).message}`));
+      }
+    }, this.o.networkIdleMs ?? 30_000);
+    t.unref();
+    this.idleTimers.set(networkId, t);
+  }
+
+  private async dropKeeper(networkId: string): Promise<void> {
+    const t = this.idleTimers.get(networkId);
+    if (t) { clearTimeout(t); this.idleTimers.delete(networkId); }
+    await this.release(keeperId(networkId));
   }
 
   // ---- predefined networks --------------------------------------------------------------------
@@ -597,6 +688,14 @@ function migrate(db: Db): void {
 function specOf(n: NetworkRecord): NetworkSpec {
   const mtu = Number(n.options[MTU_OPT] ?? 0);
   return { id: n.id, name: n.name, bridge: n.bridge, subnet: n.subnet, gateway: n.gateway, internal: n.internal, dns: n.dns, ...(mtu && mtu !== 1500 ? { mtu } : {}) };
+}
+
+function keeperId(networkId: string): string {
+  return `keeper-${networkId}`;
+}
+
+function isKeeper(containerId: string): boolean {
+  return containerId.startsWith('keeper-');
 }
 
 function unique(xs: string[]): string[] {

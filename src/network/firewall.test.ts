@@ -5,7 +5,7 @@ import { cleanupRestore, genericJumps, isolationRules } from './firewall';
 test('isolation rules: traffic between two bridges is dropped, an internal bridge is closed both ways', () => {
   const rules = isolationRules('BI', [{ name: 'br-a', internal: false }, { name: 'br-b', internal: true }]);
   assert.equal(rules, [
-    '*filter', ':BI-1 - [0:0]', ':BI-2 - [0:0]',
+    '*mangle', ':BI-1 - [0:0]', ':BI-2 - [0:0]',
     '-A BI-1 -i br-a ! -o br-a -j BI-2',
     '-A BI-1 -i br-b ! -o br-b -j DROP', '-A BI-1 ! -i br-b -o br-b -j DROP',
     '-A BI-1 -j RETURN',

@@ -1,6 +1,9 @@
 import { readFileSync, writeFileSync, rmSync } from 'node:fs';
 import { run } from '../sys/exec';
 
+/** Where the isolation chains live (see isolationRules). */
+export const ISOLATION_TABLE = 'mangle';
+
 /** A bridge berth has containers on, as the isolation rules need it. */
 export interface ActiveBridge {
   name: string;
@@ -8,7 +11,10 @@ export interface ActiveBridge {
 }
 
 /**
- * Docker's two-stage isolation between networks, as iptables-restore input (pure). Stage 1 sends
+ * Docker's two-stage isolation between networks, as iptables-restore input (pure). The chains live
+ * in the mangle table's FORWARD, which runs before the filter table's: netavark inserts its
+ * NETAVARK_FORWARD jump (which accepts its subnets' traffic) at the top of filter FORWARD whenever it
+ * remakes it, and would put itself in front of isolation rules kept there. Stage 1 sends
  * what leaves a bridge for another interface to stage 2, which drops it if that interface is another
  * bridge of ours; an internal network's traffic may not leave its bridge at all, nor enter it from
  * outside. netavark 1.4 accepts forwarding between any of its subnets, so without this a container
@@ -17,7 +23,7 @@ export interface ActiveBridge {
 export function isolationRules(chain: string, bridges: readonly ActiveBridge[]): string {
   const s1 = `${chain}-1`;
   const s2 = `${chain}-2`;
-  const lines = ['*filter', `:${s1} - [0:0]`, `:${s2} - [0:0]`];
+  const lines = [`*${ISOLATION_TABLE}`, `:${s1} - [0:0]`, `:${s2} - [0:0]`];
   for (const b of bridges) {
     if (b.internal) {
       lines.push(`-A ${s1} -i ${b.name} ! -o ${b.name} -j DROP`, `-A ${s1} ! -i ${b.name} -o ${b.name} -j DROP`);
@@ -77,7 +83,7 @@ export class Firewall {
   private async apply(bridges: readonly ActiveBridge[]): Promise<void> {
     const sorted = [...bridges].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     const rules = sorted.length ? isolationRules(this.chain, sorted) : '';
-    const ipt = (args: string[]) => run('iptables', ['-w', ...args], { allowFailure: true, env: TOOL_ENV });
+    const ipt = (args: string[]) => run('iptables', ['-w', '-t', ISOLATION_TABLE, ...args], { allowFailure: true, env: TOOL_ENV });
     if (sorted.length) {
       if (rules === this.applied) return;
       await run('iptables-restore', ['-w', '-n'], { input: rules, env: TOOL_ENV });

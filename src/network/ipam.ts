@@ -111,6 +111,20 @@ export function nextFreeAddress(plan: SubnetPlan, used: ReadonlySet<string>): st
   return undefined;
 }
 
+/** The highest free address of a network's range (for berth's own use, away from containers'). */
+export function lastFreeAddress(plan: SubnetPlan, used: ReadonlySet<string>): string | undefined {
+  const net = parseCidr(plan.subnet)!;
+  const range = plan.ipRange ? parseCidr(plan.ipRange)! : net;
+  const gw = parseIPv4(plan.gateway);
+  const first = Math.max(range.base, net.base + 1);
+  for (let ip = Math.min(lastAddress(range), lastAddress(net) - 1); ip >= first; ip--) {
+    if (ip === gw) continue;
+    const s = formatIPv4(ip);
+    if (!used.has(s)) return s;
+  }
+  return undefined;
+}
+
 /** Why `ip` cannot be asked for on this network (Docker's wording), or undefined when it can. */
 export function staticAddressError(plan: SubnetPlan, ip: string, used: ReadonlySet<string>): string | undefined {
   const n = parseIPv4(ip);

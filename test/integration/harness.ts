@@ -177,7 +177,7 @@ function aardvarksUnder(execRoot: string): number[] {
 function networkLeaks(execRoot: string, bridge: string): string[] {
   const out: string[] = [];
   if (existsSync(`/sys/class/net/${bridge}`)) out.push(`bridge ${bridge}`);
-  const chains = spawnSync('iptables', ['-w', '-S'], { encoding: 'utf8' }).stdout.split('\n').filter((l) => l.startsWith('-N BERTH-ISO-'));
+  const chains = spawnSync('iptables', ['-w', '-t', 'mangle', '-S'], { encoding: 'utf8' }).stdout.split('\n').filter((l) => l.startsWith('-N BERTH-ISO-'));
   const ours = createHash('sha256').update(execRoot).digest('hex').slice(0, 8);
   if (chains.some((l) => l.includes(ours))) out.push(`iptables chains BERTH-ISO-${ours}-*`);
   try {

@@ -14,7 +14,8 @@ describe('networks through the docker CLI', () => {
   let d: Daemon;
   let base: string; // the daemon's private /16, e.g. "10.123"
   before(async () => {
-    d = await startDaemon();
+    // A short idle time: a network's bridge stays up that long after its last container.
+    d = await startDaemon({ args: ['--network-idle-timeout', '1s'] });
     base = d.pool.split('.').slice(0, 2).join('.');
   });
   after(async () => { await d?.stop(); });
@@ -30,8 +31,20 @@ describe('networks through the docker CLI', () => {
     return r.stderr;
   };
   const ipOf = (name: string, net?: string) => ok(['inspect', '-f', net ? `{{(index .NetworkSettings.Networks "${net}").IPAddress}}` : '{{.NetworkSettings.IPAddress}}', name]).trim();
-  const netnsFiles = () => { try { return readdirSync(join(d.execRoot, 'netns')); } catch { return []; } };
-  const httpGet = (port: number, path = '/') => new Promise<{ status: number; body: string }>((resolve, reject) => {
+  // Containers' namespace files (not the keepers' that hold idle bridges up).
+  const netnsFiles = () => { try { return readdirSync(join(d.execRoot, 'netns')).filter((f) => /^[0-9a-f]{64}$/.test(f)); } catch { return []; } };
+  // The server in a just-started container may not listen yet: retry a refused connection a while.
+  const httpGet = async (port: number, path = '/'): Promise<{ status: number; body: string }> => {
+    for (let i = 0; ; i++) {
+      try {
+        return await httpGetOnce(port, path);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'ECONNREFUSED' || i >= 50) throw e;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+  };
+  const httpGetOnce = (port: number, path: string) => new Promise<{ status: number; body: string }>((resolve, reject) => {
     const r = request({ host: '127.0.0.1', port, path, timeout: 5000 }, (res) => {
       let body = '';
       res.on('data', (c) => { body += c; });
@@ -43,7 +56,7 @@ describe('networks through the docker CLI', () => {
   const web = (name: string, args: string[] = [], text = name) =>
     ok(['run', '-d', '--name', name, ...args, 'busybox', 'sh', '-c', `mkdir -p /www && echo ${text} > /www/index.html && exec httpd -f -p 80 -h /www`]);
 
-  test('the default bridge: an address from the pool, reachable by IP, /etc/hosts, Docker\'s inspect fields', () => {
+  test('the default bridge: an address from the pool, reachable by IP, /etc/hosts, Docker\'s inspect fields', async () => {
     ok(['run', '-d', '--name', 'b1', 'busybox', 'sleep', '300']);
     ok(['run', '-d', '--name', 'b2', 'busybox', 'sleep', '300']);
     const ip1 = ipOf('b1');
@@ -62,10 +75,16 @@ describe('networks through the docker CLI', () => {
     assert.ok(net.Containers[ok(['inspect', '-f', '{{.Id}}', 'b1']).trim()]);
     assert.ok(existsSync(`/sys/class/net/${d.bridge}`));
     ok(['rm', '-f', 'b1', 'b2']);
-    // The last container gone, so are the bridge, the namespaces and the addresses.
-    assert.ok(!existsSync(`/sys/class/net/${d.bridge}`));
+    // The last container gone, so are its namespace and address; the bridge stays a moment for the
+    // next container, and goes after the idle time.
     assert.deepEqual(netnsFiles(), []);
     assert.deepEqual(JSON.parse(ok(['network', 'inspect', 'bridge']))[0].Containers, {});
+    assert.ok(existsSync(`/sys/class/net/${d.bridge}`));
+    const b3 = ok(['run', '-d', '--name', 'b3', 'busybox', 'sleep', '300']).trim();
+    assert.equal(ipOf('b3'), ip1, 'the freed first address is handed out again');
+    ok(['rm', '-f', b3]);
+    await waitFor(() => !existsSync(`/sys/class/net/${d.bridge}`) && readdirSync(join(d.execRoot, 'netns')).length === 0, 10_000,
+      'the idle bridge and its keeper namespace to go');
   });
 
   test('network create/ls/inspect/rm/prune with subnets, labels, options and filters', () => {
@@ -88,8 +107,9 @@ describe('networks through the docker CLI', () => {
     assert.match(fails(['network', 'rm', 'bridge']), /pre-defined network and cannot be removed/);
     assert.deepEqual(ok(['network', 'prune', '-f']).split('\n').filter((l) => l && !l.startsWith('Deleted')), ['n2']);
     ok(['rm', '-f', 'r1']);
+    assert.ok(existsSync('/sys/class/net/btn-test'), 'an idle network keeps its bridge a moment');
     ok(['network', 'rm', 'n1']);
-    assert.ok(!existsSync('/sys/class/net/btn-test'));
+    assert.ok(!existsSync('/sys/class/net/btn-test'), 'network rm takes the bridge down at once');
   });
 
   test('bad network requests get Docker\'s errors and leave nothing behind', () => {
@@ -261,6 +281,11 @@ describe('networks through the docker CLI', () => {
     assert.deepEqual(netnsFiles(), []);
   });
 });
+
+async function waitFor(cond: () => boolean, ms: number, what: string): Promise<void> {
+  for (const end = Date.now() + ms; Date.now() < end; await new Promise((r) => setTimeout(r, 100))) if (cond()) return;
+  assert.fail(`timed out waiting for ${what}`);
+}
 
 /** A static UDP echo server built from test/fixtures (busybox has no UDP listener). */
 function udpEchoBinary(): string {

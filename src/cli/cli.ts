@@ -1,4 +1,5 @@
 import { EngineClient } from '../client/engine-client';
+import { ConfigFile, configDir } from './config-file';
 import type { CommandSpec, Parsed } from './flags';
 
 /** What a command gets: the lazily created client and the process's streams. */
@@ -17,6 +18,13 @@ export class Cli {
   get client(): EngineClient {
     this.engine ??= new EngineClient(this.host, { apiVersion: process.env.DOCKER_API_VERSION || undefined });
     return this.engine;
+  }
+  /** The client config dir (`--config`, $BERTH_CONFIG, ~/.berth): config.json, trust keys. */
+  configDir = configDir();
+  private config?: ConfigFile;
+  get configFile(): ConfigFile {
+    this.config ??= new ConfigFile(this.configDir);
+    return this.config;
   }
   print(s: string): void { this.out.write(s.endsWith('\n') ? s : `${s}\n`); }
   printErr(s: string): void { this.err.write(s.endsWith('\n') ? s : `${s}\n`); }

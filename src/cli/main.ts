@@ -17,6 +17,7 @@ const system: Loader = () => import('./commands/system');
 const buildCmd: Loader = () => import('./commands/build');
 const volume: Loader = () => import('./commands/volume');
 const network: Loader = () => import('./commands/network');
+const registry: Loader = () => import('./commands/registry');
 
 // command path -> [module, key in its `commands`]
 const TABLE: Record<string, [Loader, string]> = {};
@@ -39,6 +40,7 @@ add(image, {
   pull: 'pull', 'image pull': 'pull',
 });
 add(buildCmd, { build: 'build', 'image build': 'build' });
+add(registry, { login: 'login', logout: 'logout', push: 'push', 'image push': 'push' });
 add(system, { version: 'version', info: 'info', 'system info': 'info', 'system version': 'version', inspect: 'inspect' });
 add(volume, {
   'volume create': 'create', 'volume ls': 'ls', 'volume list': 'ls', 'volume inspect': 'inspect', 'volume rm': 'rm', 'volume remove': 'rm',
@@ -88,6 +90,7 @@ export async function main(argv: string[]): Promise<number> {
   const hosts = global.opts.host as string[];
   if (hosts.length > 1) { process.stderr.write('Please specify only one -H\n'); return 1; }
   const cli = new Cli(PROG, resolveHost(hosts[0]));
+  if (global.opts.config) cli.configDir = global.opts.config as string;
 
   let path = args[0];
   let rest = args.slice(1);

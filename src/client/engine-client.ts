@@ -74,6 +74,10 @@ export async function readBody(res: Readable): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
+function authHeaders(o: { registryAuth?: string; headers?: Record<string, string> }): Record<string, string> {
+  return { ...(o.headers ?? {}), ...(o.registryAuth ? { 'X-Registry-Auth': o.registryAuth } : {}) };
+}
+
 /** Yields each JSON message of a newline-delimited JSON stream (pull, load, import progress). */
 export async function* jsonMessages(res: Readable): AsyncGenerator<T.JSONMessage> {
   let buf = '';
@@ -414,9 +418,21 @@ export class EngineClient {
       },
     });
   }
-  /** Pulls an image; the response is a JSON progress stream (see jsonMessages). */
-  imagePull(image: string, tag: string, platform?: string): Promise<http.IncomingMessage> {
-    return this.request({ method: 'POST', path: '/images/create', query: { fromImage: image, tag, platform } });
+  /**
+   * Pulls an image; the response is a JSON progress stream (see jsonMessages). `registryAuth` is
+   * X-Registry-Auth (base64url JSON AuthConfig); `headers` adds others (content trust).
+   */
+  imagePull(image: string, tag: string, platform?: string, opts: { registryAuth?: string; headers?: Record<string, string> } = {}): Promise<http.IncomingMessage> {
+    return this.request({ method: 'POST', path: '/images/create', query: { fromImage: image, tag, platform }, headers: authHeaders(opts) });
+  }
+  /** Pushes a repository's tag (every tag without one); a JSON progress stream, ending with `aux`. */
+  imagePush(name: string, tag: string | undefined, opts: { registryAuth?: string } = {}): Promise<http.IncomingMessage> {
+    // The docker CLI always sends X-Registry-Auth on push; "{}" is anonymous.
+    return this.request({ method: 'POST', path: `/images/${encodeURIComponent(name)}/push`, query: { tag }, headers: authHeaders({ registryAuth: opts.registryAuth ?? 'e30=' }) });
+  }
+  /** POST /auth: checks credentials with the registry (docker login). */
+  registryLogin(auth: T.AuthConfig): Promise<{ Status: string; IdentityToken?: string }> {
+    return this.json('POST', '/auth', undefined, auth);
   }
 
   // ---- volumes ----

@@ -285,6 +285,15 @@ export interface SystemInfo {
 }
 
 /** One line of a JSON progress stream (pull, load, import, build). */
+/** Docker's AuthConfig (POST /auth, and base64url JSON in X-Registry-Auth). */
+export interface AuthConfig {
+  username?: string;
+  password?: string;
+  serveraddress?: string;
+  identitytoken?: string;
+  registrytoken?: string;
+}
+
 export interface JSONMessage {
   stream?: string;
   status?: string;

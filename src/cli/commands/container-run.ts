@@ -1,7 +1,6 @@
 // run, create, start, attach, exec: the commands that create containers or stream their stdio.
 import { writeFileSync } from 'node:fs';
 import { ClientError } from '../../client/client-error';
-import { jsonMessages } from '../../client/engine-client';
 import type { ContainerCreateRequest } from '../../client/types';
 import { Cli, StatusError, bool, list, str, type Command } from '../cli';
 import { byteOrder } from '../format/formatter';
@@ -34,19 +33,23 @@ export function withDefaultTag(ref: string): string {
   return ref.slice(slash + 1).includes(':') ? ref : `${ref}:latest`;
 }
 
-/** Pulls an image, printing docker-style progress lines (the hook `run`/`create` use for missing images). */
-export async function pullImage(cli: Cli, ref: string, quiet: boolean, platform?: string): Promise<void> {
-  const full = withDefaultTag(ref);
-  let image = full, tag = '';
-  const at = full.indexOf('@');
-  if (at >= 0) { image = full.slice(0, at); tag = full.slice(at + 1); }
-  else { const c = full.lastIndexOf(':'); image = full.slice(0, c); tag = full.slice(c + 1); }
-  const res = await cli.client.imagePull(image, tag, platform || undefined);
-  for await (const m of jsonMessages(res)) {
-    if (m.error) throw new ClientError(500, m.error);
-    if (quiet) continue;
-    if (m.status && !m.progressDetail?.current) cli.printErr(m.id ? `${m.id}: ${m.status}` : m.status);
+/**
+ * Pulls an image with the config file's credentials for its registry, printing docker-style
+ * progress (bars on a terminal). `run`/`create` pull missing images through it onto stderr;
+ * `pull` prints on stdout. `allTags` pulls every tag of a repository (pull -a).
+ */
+export async function pullImage(cli: Cli, ref: string, quiet: boolean, platform?: string, o: { out?: NodeJS.WritableStream; allTags?: boolean } = {}): Promise<void> {
+  let image = ref, tag = '';
+  if (!o.allTags) {
+    const full = withDefaultTag(ref);
+    const at = full.indexOf('@');
+    if (at >= 0) { image = full.slice(0, at); tag = full.slice(at + 1); }
+    else { const c = full.lastIndexOf(':'); image = full.slice(0, c); tag = full.slice(c + 1); }
   }
+  const { registryAuthFor } = await import('./registry');
+  const { displayJSONMessages } = await import('../json-progress');
+  const res = await cli.client.imagePull(image, tag, platform || undefined, { registryAuth: registryAuthFor(cli, image)});
+  await displayJSONMessages(res, { out: o.out ?? cli.err, quiet });
 }
 
 async function createContainer(cli: Cli, p: Parsed, detach: boolean): Promise<{ id: string; body: ContainerCreateRequest }> {

@@ -8,7 +8,7 @@ import { DEFAULT_HISTORY_FORMAT, DEFAULT_IMAGES_DIGEST_FORMAT, DEFAULT_IMAGES_FO
 import { renderRows } from '../format/formatter';
 import { humanSizeWithPrecision } from '../../base/units';
 import { passThroughTo } from './container';
-import { pullImage } from './container-run';
+import { pullImage, withDefaultTag } from './container-run';
 import { confirm, daemonMessage, printInspect, refuseTerminal } from './shared';
 
 const images: Command = {
@@ -204,12 +204,23 @@ const prune: Command = {
 const pull: Command = {
   spec: {
     name: 'pull', usage: 'pull [OPTIONS] NAME[:TAG|@DIGEST]', description: 'Download an image from a registry', minArgs: 1, maxArgs: 1,
-    flags: [{ long: 'quiet', short: 'q', type: 'bool', help: 'Suppress verbose output' }, { long: 'platform', type: 'string', help: 'Set platform if server is multi-platform capable' }],
+    flags: [
+      { long: 'all-tags', short: 'a', type: 'bool', help: 'Download all tagged images in the repository' },
+      { long: 'disable-content-trust', type: 'bool', def: true, help: 'Skip image verification', hidden: true },
+      { long: 'platform', type: 'string', help: 'Set platform if server is multi-platform capable' },
+      { long: 'quiet', short: 'q', type: 'bool', help: 'Suppress verbose output' },
+    ],
   },
   async run(cli, p) {
-    try { await pullImage(cli, p.args[0], bool(p, 'quiet'), str(p, 'platform')); } catch (e) {
-      throw new StatusError(1, e instanceof ClientError ? daemonMessage(e) : (e as Error).message);
+    const ref = p.args[0];
+    const allTags = bool(p, 'all-tags');
+    if (allTags && (ref.includes('@') || ref.lastIndexOf(':') > ref.lastIndexOf('/'))) throw new StatusError(1, 'tag can\'t be used with --all-tags/-a');
+    if (!allTags && !ref.includes('@') && !(ref.lastIndexOf(':') > ref.lastIndexOf('/')) && !bool(p, 'quiet')) cli.print('Using default tag: latest');
+    try { await pullImage(cli, ref, bool(p, 'quiet'), str(p, 'platform'), { out: cli.out, allTags }); } catch (e) {
+      throw new StatusError(1, e instanceof ClientError && e.status !== 500 ? daemonMessage(e) : (e as Error).message);
     }
+    // docker pull -q prints the reference pulled.
+    if (bool(p, 'quiet')) cli.print(allTags ? ref : withDefaultTag(ref));
   },
 };
 

@@ -7,10 +7,14 @@ import { containerInspect, containerSummary } from './shapes';
 import { hijack, parseDetachKeys, pipeAttach } from './hijack';
 import { frame } from './stdcopy';
 import type { Snapshotter } from '../snapshot/snapshotter';
+import type { ContentTrust } from '../daemon/content-trust';
+import { trustRequest } from './routes-trust';
 
 export interface ContainerRouteDeps {
   engine: Engine;
   snapshotter: Snapshotter;
+  /** Content trust: may refuse (or count as absent) the image of a create. */
+  trust?: ContentTrust;
 }
 
 /** Docker's `since`/`until` for logs: Unix seconds with optional fraction, or RFC3339. */
@@ -39,6 +43,7 @@ export function containerRoutes(r: Router, d: ContainerRouteDeps): void {
   r.add('POST', '/containers/create', async ({ req, res, query }) => {
     const body = await jsonBody<CreateRequest>(req);
     checkContainerConfig(body);
+    if (d.trust && body.Image) d.trust.checkCreate(body.Image, trustRequest(req));
     const created = await engine.create(body, query.get('name') ?? undefined);
     sendJson(res, 201, created);
   });

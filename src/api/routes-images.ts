@@ -9,13 +9,15 @@ import { imageInspect, imageSummary } from './shapes';
 import { messageOf } from './errors';
 import { matchLabels } from '../daemon/container-filters';
 import type { RegistryClient } from '../registry/client/registry-client';
-import { pullHandler, pushHandler } from './routes-registry';
+import { pullHandler, pushHandler, type RegistryRouteDeps } from './routes-registry';
 
 export interface ImageRouteDeps {
   engine: Engine;
   images: ImageStore;
   /** Pull and push; without it they answer NotImplemented. */
   registry?: RegistryClient;
+  /** The content-trust gate for pulls (see RegistryRouteDeps.verifyPull). */
+  verifyPull?: RegistryRouteDeps['verifyPull'];
 }
 
 /** Docker's reference filter: a glob over `name` or `name:tag` (familiar form). */
@@ -90,7 +92,7 @@ export function imageRoutes(r: Router, d: ImageRouteDeps): void {
   r.add('POST', '/images/create', async ({ req, res, query }) => {
     const fromSrc = query.get('fromSrc');
     const fromImage = query.get('fromImage');
-    if (fromImage && d.registry) return pullHandler({ registry: d.registry, images, events: engine.events }, req, res, query);
+    if (fromImage && d.registry) return pullHandler({ registry: d.registry, images, events: engine.events, verifyPull: d.verifyPull }, req, res, query);
     if (fromImage) {
       const ref = `${fromImage}${query.get('tag') ? `:${query.get('tag')}` : ''}`;
       throw notImplemented(`cannot pull ${ref}: berth has no registry client yet (use docker load or docker import)`);

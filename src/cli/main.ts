@@ -18,6 +18,7 @@ const buildCmd: Loader = () => import('./commands/build');
 const volume: Loader = () => import('./commands/volume');
 const network: Loader = () => import('./commands/network');
 const registry: Loader = () => import('./commands/registry');
+const trust: Loader = () => import('./commands/trust');
 
 // command path -> [module, key in its `commands`]
 const TABLE: Record<string, [Loader, string]> = {};
@@ -41,6 +42,7 @@ add(image, {
 });
 add(buildCmd, { build: 'build', 'image build': 'build' });
 add(registry, { login: 'login', logout: 'logout', push: 'push', 'image push': 'push' });
+add(trust, { 'trust key generate': 'generate', 'trust key ls': 'ls', 'trust sign': 'sign', 'trust inspect': 'inspect' });
 add(system, { version: 'version', info: 'info', 'system info': 'info', 'system version': 'version', inspect: 'inspect' });
 add(volume, {
   'volume create': 'create', 'volume ls': 'ls', 'volume list': 'ls', 'volume inspect': 'inspect', 'volume rm': 'rm', 'volume remove': 'rm',
@@ -53,6 +55,7 @@ add(network, {
 
 const GROUPS: Record<string, string> = {
   container: 'Manage containers', image: 'Manage images', network: 'Manage networks', system: 'Manage Docker', volume: 'Manage volumes',
+  trust: 'Manage trust on images (cosign signatures)',
 };
 
 const GLOBAL: CommandSpec = {
@@ -98,7 +101,7 @@ export async function main(argv: string[]): Promise<number> {
     // docker: `--help` prints the group's help on stdout; no subcommand prints it on stderr.
     if (rest[0] === '--help' || rest[0] === '-h') { process.stdout.write(await groupUsage(path)); return 0; }
     if (!rest.length) { process.stderr.write(await groupUsage(path)); return 0; }
-    if (!TABLE[`${path} ${rest[0]}`]) {
+    if (!TABLE[`${path} ${rest[0]}`] && !Object.keys(TABLE).some((k) => k.startsWith(`${path} ${rest[0]} `))) {
       // cobra's use line: "volume COMMAND" is the only group whose Use names the COMMAND.
       const use = path === 'volume' ? `${path} COMMAND` : path;
       process.stderr.write(`${PROG}: unknown command: ${PROG} ${path} ${rest[0]}\n\nUsage:  ${PROG} ${use}\n\nRun '${PROG} ${path} --help' for more information\n`);
@@ -106,6 +109,15 @@ export async function main(argv: string[]): Promise<number> {
     }
     path = `${args[0]} ${args[1]}`;
     rest = args.slice(2);
+    // Three-word commands (trust key generate).
+    if (!TABLE[path]) {
+      if (rest[0] && TABLE[`${path} ${rest[0]}`]) { path = `${path} ${rest[0]}`; rest = rest.slice(1); }
+      else {
+        const subs = Object.keys(TABLE).filter((k) => k.startsWith(`${path} `)).map((k) => `  ${k.slice(path.length + 1)}`);
+        process.stderr.write(`Usage:  ${PROG} ${path} COMMAND\n\nCommands:\n${subs.join('\n')}\n`);
+        return rest[0] ? 1 : 0;
+      }
+    }
   }
   const entry = TABLE[path];
   if (!entry) {

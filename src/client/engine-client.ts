@@ -166,8 +166,8 @@ export class EngineClient {
   }
 
   /** A request whose response is JSON (or empty: resolves undefined). */
-  async json<R>(method: string, path: string, query?: Query, body?: unknown): Promise<R> {
-    const res = await this.request({ method, path, query, body });
+  async json<R>(method: string, path: string, query?: Query, body?: unknown, headers?: Record<string, string>): Promise<R> {
+    const res = await this.request({ method, path, query, body, headers });
     const buf = await readBody(res);
     if (!buf.length || res.statusCode === 204) return undefined as R;
     return JSON.parse(buf.toString()) as R;
@@ -228,8 +228,9 @@ export class EngineClient {
 
   // ---- containers ----
 
-  containerCreate(body: T.ContainerCreateRequest, opts: { name?: string; platform?: string } = {}): Promise<T.ContainerCreateResponse> {
-    return this.json('POST', '/containers/create', { name: opts.name || undefined, platform: opts.platform || undefined }, body);
+  /** `headers`: X-Berth-Trust when the berth CLI has content trust on. */
+  containerCreate(body: T.ContainerCreateRequest, opts: { name?: string; platform?: string; headers?: Record<string, string> } = {}): Promise<T.ContainerCreateResponse> {
+    return this.json('POST', '/containers/create', { name: opts.name || undefined, platform: opts.platform || undefined }, body, opts.headers);
   }
   containerInspect(id: string, size = false): Promise<T.ContainerInspect> {
     return this.json('GET', `/containers/${encodeURIComponent(id)}/json`, { size: size || undefined });
@@ -429,6 +430,14 @@ export class EngineClient {
   imagePush(name: string, tag: string | undefined, opts: { registryAuth?: string } = {}): Promise<http.IncomingMessage> {
     // The docker CLI always sends X-Registry-Auth on push; "{}" is anonymous.
     return this.request({ method: 'POST', path: `/images/${encodeURIComponent(name)}/push`, query: { tag }, headers: authHeaders({ registryAuth: opts.registryAuth ?? 'e30=' }) });
+  }
+  /** berth only: the digest an image reference names in its registry and its signatures, checked. */
+  trustInspect(image: string, opts: { registryAuth?: string; headers?: Record<string, string> } = {}): Promise<T.TrustInspect> {
+    return this.json('GET', '/berth/trust/inspect', { image }, undefined, authHeaders(opts));
+  }
+  /** berth only: stores a cosign signature (payload and signature, base64) for what `image` names. */
+  trustSign(image: string, payload: Buffer, signature: string, opts: { registryAuth?: string } = {}): Promise<{ Digest: string; Signature: string }> {
+    return this.json('POST', '/berth/trust/sign', { image }, { Payload: payload.toString('base64'), Signature: signature }, authHeaders(opts));
   }
   /** POST /auth: checks credentials with the registry (docker login). */
   registryLogin(auth: T.AuthConfig): Promise<{ Status: string; IdentityToken?: string }> {

@@ -294,6 +294,14 @@ export interface AuthConfig {
   registrytoken?: string;
 }
 
+/** berth's GET /berth/trust/inspect answer. */
+export interface TrustInspect {
+  Reference: string;
+  Repository: string;
+  Digest: string;
+  Signatures: Array<{ Source: string; Identity: string; Verified: boolean; VerifiedBy: string; Problem: string }>;
+}
+
 export interface JSONMessage {
   stream?: string;
   status?: string;

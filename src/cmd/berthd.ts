@@ -1,5 +1,5 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve as resolvePath } from 'node:path';
 import { release } from 'node:os';
 import { createHash, randomUUID } from 'node:crypto';
 import { openDatabase } from '../sys/database';
@@ -25,9 +25,12 @@ import { HttpFetcher } from '../build/http-fetcher';
 import { SqliteBuildCache } from '../build/build-cache';
 import { EngineBuildContainers } from '../daemon/build-containers';
 import { CacheMountStore } from '../daemon/build-cache-mounts';
-import { registryRoutes } from '../api/routes-registry';
+import { registryAuth, registryRoutes } from '../api/routes-registry';
 import { DistributionClient } from '../registry/client/distribution-client';
 import { RegistryHosts } from '../registry/client/registry-hosts';
+import { ContentTrust } from '../daemon/content-trust';
+import { parseTrustPolicy, type TrustPolicy } from '../security/trust-policy';
+import { trustRequest, trustRoutes } from '../api/routes-trust';
 import { systemRoutes } from '../api/routes-system';
 import { volumeRoutes } from '../api/routes-volumes';
 import { LocalVolumeDriver } from '../volume/local/local-driver';
@@ -70,6 +73,8 @@ interface DaemonOptions {
   /** Registries spoken to without TLS verification or in plain HTTP (dockerd's --insecure-registry). */
   insecureRegistries: RegistryHosts;
   insecureRegistryList: string[];
+  /** Content trust (--content-trust-policy): which images must be signed, by which keys. */
+  trustPolicy?: TrustPolicy;
 }
 
 const USAGE = `Usage:	berthd [OPTIONS]
@@ -86,6 +91,8 @@ Options:
       --default-address-pool    Default address pools for networks, e.g. base=10.10.0.0/16,size=24 (repeatable)
       --network-idle-timeout    How long a network's bridge stays up after its last container (default 30s; 0 for none)
   -H, --host list               Daemon socket(s) to connect to (default unix:///run/berth/berth.sock)
+      --content-trust-policy string  Content trust policy file (JSON): images that must carry cosign
+                                signatures by given keys, per registry or repository (docs/content-trust.md)
       --insecure-registry list  Enable insecure registry communication: host[:port] or CIDR, repeatable
                                 (unverified HTTPS, then plain HTTP; loopback is plain HTTP without it)
   -l, --log-level string        Set the logging level ("debug"|"info"|"warn"|"error") (default "info")
@@ -108,7 +115,7 @@ function parseArgs(argv: string[]): DaemonOptions {
     '-H': 'host', '--host': 'host', '--data-root': 'data-root', '--exec-root': 'exec-root', '-p': 'pidfile', '--pidfile': 'pidfile',
     '--config-file': 'config-file', '-l': 'log-level', '--log-level': 'log-level', '--default-runtime': 'default-runtime',
     '--plugin-dir': 'plugin-dir', '--log-driver': 'log-driver', '--log-opt': 'log-opt',
-    '--insecure-registry': 'insecure-registry',
+    '--insecure-registry': 'insecure-registry', '--content-trust-policy': 'content-trust-policy',
     '--metrics-addr': 'metrics-addr', '-b': 'bridge', '--bridge': 'bridge', '--bip': 'bip', '--default-address-pool': 'default-address-pool',
     '--network-idle-timeout': 'network-idle-timeout',
   };
@@ -159,6 +166,15 @@ function parseArgs(argv: string[]): DaemonOptions {
   const insecureRegistryList = flags['insecure-registry'] ?? (Array.isArray(file['insecure-registries']) ? (file['insecure-registries'] as string[]) : []);
   let insecureRegistries: RegistryHosts;
   try { insecureRegistries = new RegistryHosts(insecureRegistryList); } catch (e) { fail((e as Error).message); }
+  const policyFile = pick('content-trust-policy', '');
+  let trustPolicy: TrustPolicy | undefined;
+  if (policyFile) {
+    try {
+      // Key entries are PEM text or files, relative to the policy file.
+      const loadKey = (entry: string) => (entry.includes('-----BEGIN') ? entry : readFileSync(resolvePath(dirname(policyFile), entry), 'utf8'));
+      trustPolicy = parseTrustPolicy(JSON.parse(readFileSync(policyFile, 'utf8')), loadKey);
+    } catch (e) { fail(`content trust policy ${policyFile}: ${(e as Error).message}`); }
+  }
   let networkIdleMs = 30_000;
   try { networkIdleMs = parseGoDuration(pick('network-idle-timeout', '30s')); } catch (e) { fail(`invalid --network-idle-timeout: ${(e as Error).message}`); }
   const bridge = pick('bridge', 'berth0');
@@ -167,7 +183,7 @@ function parseArgs(argv: string[]): DaemonOptions {
     bridge, bip: pick('bip', '') || undefined, addressPools, networkIdleMs,
     hosts: hosts.map((h) => (h.startsWith('/') ? `unix://${h}` : h)), dataRoot: pick('data-root', '/var/lib/berth'), execRoot,
     pidfile: pick('pidfile', join(execRoot, 'berthd.pid')), logLevel, defaultRuntime, metricsAddr: pick('metrics-addr', '') || undefined,
-    pluginDirs: pluginDirsFrom(pluginDirList), logDefaults, insecureRegistries, insecureRegistryList,
+    pluginDirs: pluginDirsFrom(pluginDirList), logDefaults, insecureRegistries, insecureRegistryList, trustPolicy,
     experimental: flags.experimental !== undefined || file.experimental === true,
   };
 }
@@ -262,12 +278,14 @@ async function main(): Promise<void> {
   await engine.recover();
 
   const router = new Router();
-  containerRoutes(router, { engine, snapshotter });
+  const registry = new DistributionClient(images, o.insecureRegistries);
+  const trust = new ContentTrust({ registry, images, db, policy: o.trustPolicy });
+  containerRoutes(router, { engine, snapshotter, trust });
   resourceRoutes(router, { engine });
   volumeRoutes(router, { engine });
   networkRoutes(router, { engine });
-  const registry = new DistributionClient(images, o.insecureRegistries);
-  imageRoutes(router, { engine, images, registry });
+  imageRoutes(router, { engine, images, registry, verifyPull: (ref, req) => trust.pullGate(ref, trustRequest(req), registryAuth(req)) });
+  trustRoutes(router, { trust });
   const buildCache = new SqliteBuildCache(db);
   const cacheMounts = new CacheMountStore(join(o.dataRoot, 'build', 'cache-mounts'));
   const fetcher = new HttpFetcher();

@@ -65,6 +65,8 @@ export const CREATE_FLAGS: FlagSpec[] = [
   { long: 'publish', short: 'p', type: 'list', help: "Publish a container's port(s) to the host" },
   { long: 'publish-all', short: 'P', type: 'bool', help: 'Publish all exposed ports to random ports' },
   { long: 'pull', type: 'string', def: 'missing', help: 'Pull image before creating ("always", "missing", "never")' },
+  // With BERTH_CONTENT_TRUST=1, turns verification off for this command (docker's flag).
+  { long: 'disable-content-trust', type: 'bool', help: 'Skip image verification', hidden: true },
   { long: 'quiet', short: 'q', type: 'bool', help: 'Suppress the pull output' },
   { long: 'read-only', type: 'bool', help: "Mount the container's root filesystem as read only" },
   { long: 'restart', type: 'string', def: 'no', help: 'Restart policy to apply when a container exits' },

@@ -7,6 +7,7 @@ import { byteOrder } from '../format/formatter';
 import type { FlagSpec, Parsed } from '../flags';
 import { UsageError } from '../flags';
 import { DEFAULT_DETACH_KEYS, monitorTtySize, parseDetachKeys, pumpStreams } from '../streams';
+import { contentTrustOn, trustHeader } from '../trust-keys';
 import { buildCreateRequest, CREATE_FLAGS, localhostDNSWarning, readKVFile, RUN_ONLY_FLAGS } from './container-opts';
 
 /** Docker's exit status for a failed start: 127 not found, 126 cannot invoke, else 125. */
@@ -38,7 +39,7 @@ export function withDefaultTag(ref: string): string {
  * progress (bars on a terminal). `run`/`create` pull missing images through it onto stderr;
  * `pull` prints on stdout. `allTags` pulls every tag of a repository (pull -a).
  */
-export async function pullImage(cli: Cli, ref: string, quiet: boolean, platform?: string, o: { out?: NodeJS.WritableStream; allTags?: boolean } = {}): Promise<void> {
+export async function pullImage(cli: Cli, ref: string, quiet: boolean, platform?: string, o: { out?: NodeJS.WritableStream; allTags?: boolean; trust?: boolean } = {}): Promise<void> {
   let image = ref, tag = '';
   if (!o.allTags) {
     const full = withDefaultTag(ref);
@@ -48,7 +49,9 @@ export async function pullImage(cli: Cli, ref: string, quiet: boolean, platform?
   }
   const { registryAuthFor } = await import('./registry');
   const { displayJSONMessages } = await import('../json-progress');
-  const res = await cli.client.imagePull(image, tag, platform || undefined, { registryAuth: registryAuthFor(cli, image)});
+  // Content trust: the engine verifies the manifest against these keys before storing anything.
+  const headers = o.trust ? trustHeader(cli.configDir) : undefined;
+  const res = await cli.client.imagePull(image, tag, platform || undefined, { registryAuth: registryAuthFor(cli, image), headers });
   await displayJSONMessages(res, { out: o.out ?? cli.err, quiet });
 }
 
@@ -57,15 +60,17 @@ async function createContainer(cli: Cli, p: Parsed, detach: boolean): Promise<{ 
   const image = body.Image!;
   const pull = str(p, 'pull');
   if (!['always', 'missing', 'never'].includes(pull)) throw new UsageError(`invalid pull option: '${pull}': must be one of "always", "missing" or "never"`, 125);
-  if (pull === 'always') await pullImage(cli, image, bool(p, 'quiet'), platform);
+  const trust = contentTrustOn(bool(p, 'disable-content-trust'));
+  const headers = trust ? trustHeader(cli.configDir) : undefined;
+  if (pull === 'always') await pullImage(cli, image, bool(p, 'quiet'), platform, { trust });
   let res;
   try {
-    res = await cli.client.containerCreate(body, { name, platform });
+    res = await cli.client.containerCreate(body, { name, platform, headers });
   } catch (e) {
     if (!(e instanceof ClientError) || e.status !== 404 || !/no such image/i.test(e.message) || pull === 'never') throw e;
     cli.printErr(`Unable to find image '${withDefaultTag(image)}' locally`);
-    await pullImage(cli, image, bool(p, 'quiet'), platform);
-    res = await cli.client.containerCreate(body, { name, platform });
+    await pullImage(cli, image, bool(p, 'quiet'), platform, { trust });
+    res = await cli.client.containerCreate(body, { name, platform, headers });
   }
   const warnings = [...(res.Warnings ?? [])];
   const dns = localhostDNSWarning(body.HostConfig?.Dns);

@@ -9,6 +9,7 @@ import { renderRows } from '../format/formatter';
 import { humanSizeWithPrecision } from '../../base/units';
 import { passThroughTo } from './container';
 import { pullImage, withDefaultTag } from './container-run';
+import { contentTrustOn } from '../trust-keys';
 import { confirm, daemonMessage, printInspect, refuseTerminal } from './shared';
 
 const images: Command = {
@@ -206,7 +207,7 @@ const pull: Command = {
     name: 'pull', usage: 'pull [OPTIONS] NAME[:TAG|@DIGEST]', description: 'Download an image from a registry', minArgs: 1, maxArgs: 1,
     flags: [
       { long: 'all-tags', short: 'a', type: 'bool', help: 'Download all tagged images in the repository' },
-      { long: 'disable-content-trust', type: 'bool', def: true, help: 'Skip image verification', hidden: true },
+      { long: 'disable-content-trust', type: 'bool', help: 'Skip image verification (with BERTH_CONTENT_TRUST=1)', hidden: true },
       { long: 'platform', type: 'string', help: 'Set platform if server is multi-platform capable' },
       { long: 'quiet', short: 'q', type: 'bool', help: 'Suppress verbose output' },
     ],
@@ -216,7 +217,7 @@ const pull: Command = {
     const allTags = bool(p, 'all-tags');
     if (allTags && (ref.includes('@') || ref.lastIndexOf(':') > ref.lastIndexOf('/'))) throw new StatusError(1, 'tag can\'t be used with --all-tags/-a');
     if (!allTags && !ref.includes('@') && !(ref.lastIndexOf(':') > ref.lastIndexOf('/')) && !bool(p, 'quiet')) cli.print('Using default tag: latest');
-    try { await pullImage(cli, ref, bool(p, 'quiet'), str(p, 'platform'), { out: cli.out, allTags }); } catch (e) {
+    try { await pullImage(cli, ref, bool(p, 'quiet'), str(p, 'platform'), { out: cli.out, allTags, trust: contentTrustOn(bool(p, 'disable-content-trust')) }); } catch (e) {
       throw new StatusError(1, e instanceof ClientError && e.status !== 500 ? daemonMessage(e) : (e as Error).message);
     }
     // docker pull -q prints the reference pulled.

@@ -10,7 +10,8 @@ import { Reference, fullString, parseReference, repositoryName } from '../../oci
 import { ociManifestFor, hostArchitecture } from '../../image/archive-format';
 import type { OciDescriptor } from '../../image/archive-format';
 import { decompressStream } from '../../sys/decompress';
-import type { Progress, ProgressSink, PullRequest, PullResult, PullTarget, PushRequest, PushResult, RegistryClient } from './registry-client';
+import type { ManifestDescriptor, Progress, ProgressSink, PullRequest, PullResult, PullTarget, PushRequest, PushResult, RegistryClient, SignatureArtifact } from './registry-client';
+import { COSIGN_SIGNATURE_ANNOTATION, COSIGN_SIGNATURE_ARTIFACT, OCI_EMPTY_DIGEST, OCI_EMPTY_MEDIA_TYPE, SIMPLE_SIGNING_MEDIA_TYPE, cosignSignatureTag } from '../../oci/signature';
 import { Credentials, RegistryTransport, readBody, registryError } from './transport';
 import { RegistryHosts } from './registry-hosts';
 
@@ -18,11 +19,14 @@ const MANIFEST_ACCEPT = [MEDIA_TYPES.ociManifest, MEDIA_TYPES.dockerManifest, ME
 const INDEX_TYPES: readonly string[] = [MEDIA_TYPES.ociIndex, MEDIA_TYPES.dockerManifestList];
 const MAX_MANIFEST = 4 << 20;
 const MAX_CONFIG = 8 << 20;
+/** A signature payload is a few hundred bytes; cosign's own limit is far below this. */
+const MAX_PAYLOAD = 64 << 10;
 /** dockerd's defaults (max-concurrent-downloads 3, max-concurrent-uploads 5). */
 const DOWNLOADS = 3;
 const UPLOADS = 5;
 
-interface ManifestDoc { mediaType?: string; config?: OciDescriptor; layers?: OciDescriptor[]; manifests?: OciDescriptor[] }
+type Descriptor = OciDescriptor & { artifactType?: string };
+interface ManifestDoc { mediaType?: string; config?: OciDescriptor; layers?: OciDescriptor[]; manifests?: Descriptor[] }
 
 const short = (d: string) => d.replace(/^sha256:/, '').slice(0, 12);
 
@@ -143,7 +147,7 @@ export class DistributionClient implements RegistryClient {
     return { image: this.store.resolve(image.id), manifestDigest: top.digest, upToDate };
   }
 
-  private async fetchManifest(t: RegistryTransport, ref: Reference, tagOrDigest: string, scopes: string[], signal: AbortSignal | undefined, context: string): Promise<{ digest: Digest; mediaType: string; doc: ManifestDoc }> {
+  private async fetchManifest(t: RegistryTransport, ref: Reference, tagOrDigest: string, scopes: string[], signal: AbortSignal | undefined, context: string): Promise<{ digest: Digest; mediaType: string; doc: ManifestDoc; size: number }> {
     const res = await t.request('GET', `/v2/${ref.path}/manifests/${tagOrDigest}`, { scopes, signal, headers: { Accept: MANIFEST_ACCEPT } });
     await expectStatus(res, [200], context);
     const body = await readBody(res, MAX_MANIFEST);
@@ -153,7 +157,7 @@ export class DistributionClient implements RegistryClient {
     try { doc = JSON.parse(body.toString()) as ManifestDoc; } catch { throw invalidArgument(`${context}: manifest is not JSON`); }
     const ct = String(res.headers['content-type'] ?? '').split(';')[0].trim();
     const mediaType = doc.mediaType ?? (ct && ct !== 'application/json' ? ct : (doc.manifests ? MEDIA_TYPES.ociIndex : MEDIA_TYPES.ociManifest));
-    return { digest, mediaType, doc };
+    return { digest, mediaType, doc, size: body.length };
   }
 
   /**
@@ -339,6 +343,116 @@ export class DistributionClient implements RegistryClient {
     await expectStatus(res, [201, 204], `uploading ${d}`);
     res.resume();
     return 'pushed';
+  }
+
+  // ---- signatures (content trust) ------------------------------------------------------------
+
+  async resolve(refString: string, creds?: Credentials, signal?: AbortSignal): Promise<ManifestDescriptor> {
+    const ref = parseReference(refString);
+    const t = new RegistryTransport(ref.domain, creds, this.hosts);
+    const m = await this.fetchManifest(t, ref, ref.digest ?? ref.tag ?? 'latest', [`repository:${ref.path}:pull`], signal, `manifest for ${fullString(ref)} not found`);
+    return { digest: m.digest, mediaType: m.mediaType, size: m.size };
+  }
+
+  async signatures(repository: string, digest: Digest, creds?: Credentials, signal?: AbortSignal): Promise<SignatureArtifact[]> {
+    const ref = parseReference(repository, { defaultTag: false });
+    const t = new RegistryTransport(ref.domain, creds, this.hosts);
+    const scopes = [`repository:${ref.path}:pull`];
+    const out: SignatureArtifact[] = [];
+    const seen = new Set<string>();
+    const fromManifest = async (source: string, doc: ManifestDoc) => {
+      for (const l of (doc.layers ?? []).slice(0, 16)) {
+        const sig = l.annotations?.[COSIGN_SIGNATURE_ANNOTATION];
+        if (l.mediaType !== SIMPLE_SIGNING_MEDIA_TYPE || typeof sig !== 'string' || l.size > MAX_PAYLOAD) continue;
+        const payload = await this.fetchBlob(t, ref, checkedDigest('signature layer', l.digest), MAX_PAYLOAD, scopes, signal);
+        out.push({ source, payload, signature: sig });
+      }
+    };
+    // Referrers: the API, or the fallback tag `sha256-<hex>` holding an index (OCI distribution 1.1).
+    let referrers: Descriptor[] = [];
+    const res = await t.request('GET', `/v2/${ref.path}/referrers/${digest}?artifactType=${encodeURIComponent(COSIGN_SIGNATURE_ARTIFACT)}`, { scopes, signal, headers: { Accept: MEDIA_TYPES.ociIndex } });
+    if (res.statusCode === 200) {
+      try { referrers = (JSON.parse((await readBody(res, MAX_MANIFEST)).toString()) as ManifestDoc).manifests ?? []; } catch { throw invalidArgument(`referrers of ${digest}: answer is not JSON`); }
+    } else if (res.statusCode === 404) {
+      res.resume();
+      const fallback = await this.fetchManifestIfAny(t, ref, digest.replace(':', '-'), scopes, signal);
+      referrers = fallback?.doc.manifests ?? [];
+    } else await expectStatus(res, [200], `referrers of ${digest}`);
+    for (const d of referrers.filter((m) => m.artifactType === COSIGN_SIGNATURE_ARTIFACT).slice(0, 64)) {
+      if (seen.has(d.digest)) continue;
+      seen.add(d.digest);
+      const m = await this.fetchManifest(t, ref, checkedDigest('referrer', d.digest), scopes, signal, `signature ${d.digest}`);
+      await fromManifest(m.digest, m.doc);
+    }
+    // cosign's tag scheme.
+    const tagged = await this.fetchManifestIfAny(t, ref, cosignSignatureTag(digest), scopes, signal);
+    if (tagged && !seen.has(tagged.digest)) await fromManifest(cosignSignatureTag(digest), tagged.doc);
+    return out;
+  }
+
+  async pushSignature(repository: string, subject: ManifestDescriptor, payload: Buffer, signature: string, creds?: Credentials, signal?: AbortSignal): Promise<Digest> {
+    const ref = parseReference(repository, { defaultTag: false });
+    const t = new RegistryTransport(ref.domain, creds, this.hosts);
+    const scopes = [`repository:${ref.path}:pull,push`];
+    const empty = Buffer.from('{}');
+    for (const blob of [empty, payload]) await this.uploadBuffer(t, ref, blob, scopes, signal);
+    const manifest = Buffer.from(JSON.stringify({
+      schemaVersion: 2, mediaType: MEDIA_TYPES.ociManifest, artifactType: COSIGN_SIGNATURE_ARTIFACT,
+      config: { mediaType: OCI_EMPTY_MEDIA_TYPE, digest: OCI_EMPTY_DIGEST, size: 2 },
+      layers: [{ mediaType: SIMPLE_SIGNING_MEDIA_TYPE, digest: sha256(payload), size: payload.length, annotations: { [COSIGN_SIGNATURE_ANNOTATION]: signature } }],
+      subject: { mediaType: subject.mediaType, digest: subject.digest, size: subject.size },
+      annotations: { 'org.opencontainers.image.created': new Date().toISOString() },
+    }));
+    const digest = sha256(manifest);
+    const res = await t.request('PUT', `/v2/${ref.path}/manifests/${digest}`, { scopes, signal, headers: { 'Content-Type': MEDIA_TYPES.ociManifest }, body: () => manifest });
+    await expectStatus(res, [201, 200], `signature manifest ${digest}`);
+    res.resume();
+    if (!res.headers['oci-subject']) {
+      // A registry without the referrers API: keep the referrers tag schema's index up to date.
+      const tag = subject.digest.replace(':', '-');
+      const current = await this.fetchManifestIfAny(t, ref, tag, scopes, signal);
+      const manifests = (current?.doc.manifests ?? []).filter((m) => m.digest !== digest);
+      manifests.push({ mediaType: MEDIA_TYPES.ociManifest, digest, size: manifest.length, artifactType: COSIGN_SIGNATURE_ARTIFACT });
+      const index = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MEDIA_TYPES.ociIndex, manifests }));
+      const put = await t.request('PUT', `/v2/${ref.path}/manifests/${tag}`, { scopes, signal, headers: { 'Content-Type': MEDIA_TYPES.ociIndex }, body: () => index });
+      await expectStatus(put, [201, 200], `referrers index ${tag}`);
+      put.resume();
+    }
+    return digest;
+  }
+
+  private async fetchManifestIfAny(t: RegistryTransport, ref: Reference, tagOrDigest: string, scopes: string[], signal?: AbortSignal): Promise<{ digest: Digest; doc: ManifestDoc } | undefined> {
+    try {
+      return await this.fetchManifest(t, ref, tagOrDigest, scopes, signal, `manifest ${tagOrDigest}`);
+    } catch (e) {
+      if (e instanceof BerthError && e.kind === 'NotFound') return undefined;
+      throw e;
+    }
+  }
+
+  private async fetchBlob(t: RegistryTransport, ref: Reference, d: Digest, limit: number, scopes: string[], signal?: AbortSignal): Promise<Buffer> {
+    const res = await t.request('GET', `/v2/${ref.path}/blobs/${d}`, { scopes, signal });
+    await expectStatus(res, [200], `blob ${d}`);
+    const body = await readBody(res, limit);
+    if (sha256(body) !== d) throw invalidArgument(`blob ${d}: digest mismatch`);
+    return body;
+  }
+
+  /** A small blob, monolithic (POST then PUT ?digest=), unless the registry has it. */
+  private async uploadBuffer(t: RegistryTransport, ref: Reference, data: Buffer, scopes: string[], signal?: AbortSignal): Promise<void> {
+    const d = sha256(data);
+    const head = await t.request('HEAD', `/v2/${ref.path}/blobs/${d}`, { scopes, signal });
+    head.resume();
+    if (head.statusCode === 200) return;
+    const start = await t.request('POST', `/v2/${ref.path}/blobs/uploads/`, { scopes, signal, headers: { 'Content-Length': 0 } });
+    await expectStatus(start, [202], `starting upload of ${d}`);
+    start.resume();
+    if (!start.headers.location) throw invalidArgument(`${ref.domain}: upload started without a Location`);
+    const url = new URL(start.headers.location, t.base);
+    url.searchParams.set('digest', d);
+    const put = await t.request('PUT', url.toString(), { scopes, signal, headers: { 'Content-Type': 'application/octet-stream' }, body: () => data });
+    await expectStatus(put, [201, 204], `uploading ${d}`);
+    put.resume();
   }
 
   // ---- tags ------------------------------------------------------------------------------------

@@ -19,9 +19,24 @@ export interface RegistryClient {
   push(req: PushRequest, progress: ProgressSink, signal?: AbortSignal): Promise<PushResult>;
   /** Every tag of a repository (`127.0.0.1:5000/a/b`), following `Link` pagination. */
   tags(repository: string, creds?: Credentials, signal?: AbortSignal): Promise<string[]>;
+  /** The manifest a reference names now: its digest (computed from the bytes), media type, size. */
+  resolve(ref: string, creds?: Credentials, signal?: AbortSignal): Promise<ManifestDescriptor>;
+  /**
+   * The cosign signatures stored for a manifest of a repository: artifacts that refer to it
+   * (referrers API, or the referrers tag schema on registries without it) and cosign's older
+   * `sha256-<hex>.sig` tag. Payloads are digest-checked; nothing is verified cryptographically.
+   */
+  signatures(repository: string, digest: Digest, creds?: Credentials, signal?: AbortSignal): Promise<SignatureArtifact[]>;
+  /** Pushes a cosign signature artifact whose subject is `subject`; returns the artifact's digest. */
+  pushSignature(repository: string, subject: ManifestDescriptor, payload: Buffer, signature: string, creds?: Credentials, signal?: AbortSignal): Promise<Digest>;
   /** Checks credentials against the registry's `/v2/` (and its token realm). */
   login(serverAddress: string, creds: Credentials, signal?: AbortSignal): Promise<void>;
 }
+
+export interface ManifestDescriptor { digest: Digest; mediaType: string; size: number }
+
+/** A signature as stored: where (artifact digest or tag), the payload bytes, the base64 signature. */
+export interface SignatureArtifact { source: string; payload: Buffer; signature: string }
 
 /** One progress event, in Docker's vocabulary (`Pulling fs layer`, `Downloading`, ...). */
 export interface Progress {

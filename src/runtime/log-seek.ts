@@ -101,6 +101,19 @@ export async function seekSince(src: LogSource, since: bigint, size?: number): P
     if (head.key < since) lo = await nextLineStart(src, s + 1, hi);
     else hi = s;
   }
+  if (hi - lo <= 4 * SCAN_WINDOW) {
+    // One read for the whole window, then line by line in memory.
+    const buf = Buffer.alloc(hi - lo);
+    const n = await src.read(buf, lo);
+    for (let s = 0; s < n;) {
+      const nl = buf.indexOf(0x0a, s);
+      const head = parseHead(buf.subarray(s, nl < 0 ? Math.min(n, s + HEAD) : nl));
+      if (head && head.key >= since) return lo + s;
+      if (nl < 0) break;
+      s = nl + 1;
+    }
+    return hi;
+  }
   for (let s = lo; s < hi; s = await nextLineStart(src, s + 1, hi)) {
     const head = await headAt(src, s);
     if (head && head.key >= since) return s;

@@ -114,6 +114,9 @@ export class Networks {
   /** Pending removals of keepers whose network lost its last container, by network ID. */
   private readonly idleTimers = new Map<string, NodeJS.Timeout>();
   private readonly startingKeepers = new Set<string>();
+  /** Keeper teardowns under way (shutdown waits for them). */
+  private readonly dropping = new Set<Promise<unknown>>();
+  private closing = false;
 
   constructor(private readonly o: NetworksOptions) {
     this.db = o.db;
@@ -472,12 +475,15 @@ export class Networks {
 
   /** berthd is stopping: a cleanup that was waiting runs now; host ports are let go (containers stay). */
   async shutdown(): Promise<void> {
-    // Keepers of networks no container uses go now; the others stay with their containers.
-    for (const [netId, t] of this.idleTimers) {
-      clearTimeout(t);
-      this.idleTimers.delete(netId);
-      if (!this.endpointsOf(netId).length) await this.dropKeeper(netId);
-    }
+    // Keepers of networks no container uses go now (and those going already finish); the others
+    // stay with their containers.
+    this.closing = true;
+    for (const t of this.idleTimers.values()) clearTimeout(t);
+    this.idleTimers.clear();
+    await this.serially(async () => undefined).catch(() => undefined); // keepers being made are made
+    await Promise.allSettled([...this.dropping]);
+    const keepers = this.db.prepare("SELECT DISTINCT network_id FROM endpoints WHERE container_id LIKE 'keeper-%'").all() as Array<{ network_id: string }>;
+    for (const { network_id: netId } of keepers) if (!this.endpointsOf(netId).length) await this.dropKeeper(netId);
     if (this.cleanupTimer) {
       clearTimeout(this.cleanupTimer);
       this.cleanupTimer = undefined;
@@ -580,7 +586,7 @@ export class Networks {
 
   /** Gives each of these bridge networks a keeper if it has none (queued after the current work). */
   private keepUp(nets: NetworkRecord[]): void {
-    if ((this.o.networkIdleMs ?? 30_000) <= 0) return;
+    if ((this.o.networkIdleMs ?? 30_000) <= 0 || this.closing) return;
     for (const n of nets) {
       const t = this.idleTimers.get(n.id);
       if (t) { clearTimeout(t); this.idleTimers.delete(n.id); }
@@ -630,7 +636,9 @@ export class Networks {
     const t = setTimeout(() => {
       this.idleTimers.delete(networkId);
       if (!this.endpointsOf(networkId).length) {
-        this.dropKeeper(networkId).catch((e) => this.o.log('warn', `keeper teardown: ${(e as Error).message}`));
+        const drop = this.dropKeeper(networkId).catch((e) => this.o.log('warn', `keeper teardown: ${(e as Error).message}`));
+        this.dropping.add(drop);
+        void drop.finally(() => this.dropping.delete(drop));
       }
     }, this.o.networkIdleMs ?? 30_000);
     t.unref();

@@ -2,7 +2,7 @@
 // one file, no module resolution at start-up). Tests run from source through tsx.
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
-import { statSync, mkdirSync, copyFileSync, existsSync, readFileSync, renameSync } from 'node:fs';
+import { statSync, mkdirSync, copyFileSync, existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -40,4 +40,11 @@ if (!existsSync('dist/berth_sys.node') || !readFileSync(addon).equals(readFileSy
 
 const common = { platform: 'node', target: 'node20', format: 'cjs', sourcemap: 'linked', logLevel: 'warning' };
 const external = ['better-sqlite3', '*.node'];
-await build({ ...common, bundle: true, external, entryPoints: { berthd: 'src/cmd/berthd.ts', berth: 'src/cmd/berth.ts' }, outdir: 'dist' });
+// Each output replaces the old one by rename: a berth or berthd starting during a rebuild (other
+// engineers' tests run while one builds) loads either the old bundle or the new, never half of one.
+const result = await build({ ...common, bundle: true, external, entryPoints: { berthd: 'src/cmd/berthd.ts', berth: 'src/cmd/berth.ts' }, outdir: 'dist', write: false });
+for (const f of result.outputFiles) {
+  const tmp = `${f.path}.${process.pid}.tmp`;
+  writeFileSync(tmp, f.contents);
+  renameSync(tmp, f.path);
+}

@@ -165,10 +165,13 @@ export class Engine {
     return this.o.logDefaults ?? { Type: 'json-file', Config: {} };
   }
 
-  /** A container's log config; records made before log drivers existed log as json-file. */
+  /**
+   * A container's log config. Records made before log drivers existed log as json-file (berth
+   * accepted and ignored --log-driver then, and its only format was conmon's k8s-file).
+   */
   private logConfigOf(c: ContainerRecord): LogConfig {
     const lc = c.hostConfig.LogConfig;
-    return lc?.Type ? lc : { Type: 'json-file', Config: lc?.Config ?? {} };
+    return lc?.Type && lc.Type !== 'k8s-file' ? lc : { Type: 'json-file', Config: lc?.Type === 'k8s-file' ? {} : lc?.Config ?? {} };
   }
 
   /** The live log file of a container (rotated ones beside it), or undefined for the none driver. */

@@ -2,7 +2,10 @@ import { createServer, Server } from 'node:http';
 import type { Engine } from '../daemon/engine';
 import type { ImageStore } from '../image/image-store';
 import { CONTENT_TYPE, Counter, formatExposition, Histogram, MetricFamily, Sample } from '../base/prometheus';
-import type { RequestObserver } from './server';
+import type { OperationObserver, RequestObserver } from './server';
+
+/** Pulls and builds take seconds to many minutes. */
+const LONG_BUCKETS = [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800];
 
 /**
  * berthd's Prometheus metrics (docs/metrics.md). Request counters are kept as requests finish;
@@ -13,7 +16,22 @@ export class EngineMetrics {
   private readonly requests = new Counter('berth_engine_api_requests_total', 'Docker API requests by method, route pattern and status code.', ['method', 'route', 'code']);
   private readonly latency = new Histogram('berth_engine_api_request_duration_seconds', 'Docker API request durations by method and route pattern.', ['method', 'route']);
 
+  private readonly pulls = new Counter('berth_engine_image_pulls_total', 'Image pull requests by result (success, failure, canceled).', ['result']);
+  private readonly pullDuration = new Histogram('berth_engine_image_pull_duration_seconds', 'Image pull durations by result.', ['result'], LONG_BUCKETS);
+  private readonly builds = new Counter('berth_engine_builds_total', 'Image builds by result (success, failure, canceled).', ['result']);
+  private readonly buildDuration = new Histogram('berth_engine_build_duration_seconds', 'Image build durations by result.', ['result'], LONG_BUCKETS);
+
   constructor(private readonly d: { engine: Engine; images: ImageStore }) {}
+
+  readonly observePull: OperationObserver = (result, seconds) => {
+    this.pulls.inc([result]);
+    this.pullDuration.observe([result], seconds);
+  };
+
+  readonly observeBuild: OperationObserver = (result, seconds) => {
+    this.builds.inc([result]);
+    this.buildDuration.observe([result], seconds);
+  };
 
   readonly observe: RequestObserver = (method, route, status, seconds) => {
     this.requests.inc([method, route, String(status)]);
@@ -69,6 +87,7 @@ export class EngineMetrics {
     const stateSamples: Sample[] = [...byState].map(([state, value]) => ({ labels: { state }, value }));
     return [
       this.requests.collect(), this.latency.collect(),
+      this.pulls.collect(), this.pullDuration.collect(), this.builds.collect(), this.buildDuration.collect(),
       { name: 'berth_engine_containers', help: 'Containers by state.', type: 'gauge', samples: stateSamples },
       { name: 'berth_engine_images', help: 'Images in the image store.', type: 'gauge', samples: [{ value: images.list().length }] },
       { name: 'berth_engine_events_total', help: 'Events published since berthd started.', type: 'counter', samples: [{ value: engine.events.count }] },

@@ -1,3 +1,4 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
 import type { Builder } from '../build/builder';
 import type { ImageStore } from '../image/image-store';
@@ -9,6 +10,7 @@ import { familiarString, parseReference, withTag } from '../oci/reference';
 import { Router, qbool, qfilters, sendJson } from './router';
 import { messageOf } from './errors';
 import type { CacheMountStore } from '../daemon/build-cache-mounts';
+import { startOperation, type OperationObserver, type OperationResult } from './server';
 
 /** The step cache as the routes see it. */
 export interface StepCache {
@@ -23,6 +25,8 @@ export interface BuildRouteDeps {
   /** The step cache and the cache mounts `POST /build/prune` clears. */
   cache: StepCache;
   cacheMounts: CacheMountStore;
+  /** Told how each build ended and how long it took (metrics). */
+  observeBuild?: OperationObserver;
 }
 
 /**
@@ -112,63 +116,75 @@ export function buildRoutes(r: Router, d: BuildRouteDeps): void {
     sendJson(res, 200, { CachesDeleted: [...mounts.deleted, ...steps], SpaceReclaimed: mounts.reclaimed });
   });
   r.add('POST', '/build', async ({ req, res, query }) => {
-    if (query.get('remote')) throw invalidArgument('remote build contexts are not supported yet');
-    const tags = query.getAll('t').filter(Boolean).map((t) => {
-      const ref = parseReference(t);
-      if (ref.digest) throw invalidArgument(`invalid reference format: ${t}: tags cannot carry a digest`);
-      return familiarString(ref.tag ? ref : withTag(ref, 'latest'));
-    });
-    const quiet = qbool(query, 'q');
-    const ac = new AbortController();
-    const onClose = () => { if (!res.writableFinished) ac.abort(new Error('client disconnected')); };
-    res.on('close', onClose);
-    res.writeHead(200, { 'Content-Type': 'application/json' });
-    const send = (o: unknown) => { if (!res.destroyed) res.write(JSON.stringify(o) + '\n'); };
-    let secrets: Map<string, Buffer> | undefined;
+    const finish = startOperation(d.observeBuild);
     try {
-      // The whole body is read first: the context is held in memory anyway, and a request stream
-      // left half-read would take the connection (and our answer) down with it.
-      const chunks: Buffer[] = [];
-      for await (const c of req) chunks.push(c as Buffer);
-      let body = Buffer.concat(chunks);
-      const session = readSession(req.headers['x-berth-build-session'], body);
-      if (session) {
-        secrets = session.secrets;
-        body = body.subarray(session.length);
-      }
-      const img = await d.builder.build({
-        context: decompressStream(Readable.from([body]), ac.signal),
-        secrets: session?.secrets, ssh: session?.ssh,
-        dockerfile: query.get('dockerfile') || 'Dockerfile',
-        tags,
-        buildArgs: jsonMap(query.get('buildargs'), 'build args'),
-        labels: jsonMap(query.get('labels'), 'labels'),
-        target: query.get('target') || undefined,
-        noCache: qbool(query, 'nocache'),
-        squash: qbool(query, 'squash'),
-        // berth build's extension: each step's time on its ` ---> id` line.
-        stepTimes: qbool(query, 'steptimes'),
-        networkMode: query.get('networkmode') || 'default',
-        out: (text) => { if (!quiet) send({ stream: text }); },
-        signal: ac.signal,
-      });
-      send({ aux: { ID: img.id } });
-      if (!quiet) send({ stream: `Successfully built ${img.id.replace(/^sha256:/, '').slice(0, 12)}\n` });
-      // -q: the image ID is the whole output (moby's postBuild writes it to the stdout stream).
-      else send({ stream: `${img.id}\n` });
-      for (const t of tags) {
-        d.images.tag(img.id, t);
-        d.events.publish('image', 'tag', img.id, { name: t });
-        if (!quiet) send({ stream: `Successfully tagged ${t}\n` });
-      }
+      await buildHandler(d, req, res, query, finish);
     } catch (e) {
-      send({ errorDetail: { message: messageOf(e) }, error: messageOf(e) });
-    } finally {
-      // The build's secrets are gone with it: wiped, not left for the garbage collector.
-      for (const v of secrets?.values() ?? []) v.fill(0);
-      res.off('close', onClose);
-      res.end();
+      finish('failure');
+      throw e;
     }
   });
 }
 
+/** One `POST /build`; `finish` is told how it ended (an error streamed after the 200 is a failure too). */
+async function buildHandler(d: BuildRouteDeps, req: IncomingMessage, res: ServerResponse, query: URLSearchParams, finish: (r: OperationResult) => void): Promise<void> {
+  if (query.get('remote')) throw invalidArgument('remote build contexts are not supported yet');
+  const tags = query.getAll('t').filter(Boolean).map((t) => {
+    const ref = parseReference(t);
+    if (ref.digest) throw invalidArgument(`invalid reference format: ${t}: tags cannot carry a digest`);
+    return familiarString(ref.tag ? ref : withTag(ref, 'latest'));
+  });
+  const quiet = qbool(query, 'q');
+  const ac = new AbortController();
+  const onClose = () => { if (!res.writableFinished) ac.abort(new Error('client disconnected')); };
+  res.on('close', onClose);
+  res.writeHead(200, { 'Content-Type': 'application/json' });
+  const send = (o: unknown) => { if (!res.destroyed) res.write(JSON.stringify(o) + '\n'); };
+  let secrets: Map<string, Buffer> | undefined;
+  try {
+    // The whole body is read first: the context is held in memory anyway, and a request stream
+    // left half-read would take the connection (and our answer) down with it.
+    const chunks: Buffer[] = [];
+    for await (const c of req) chunks.push(c as Buffer);
+    let body = Buffer.concat(chunks);
+    const session = readSession(req.headers['x-berth-build-session'], body);
+    if (session) {
+      secrets = session.secrets;
+      body = body.subarray(session.length);
+    }
+    const img = await d.builder.build({
+      context: decompressStream(Readable.from([body]), ac.signal),
+      secrets: session?.secrets, ssh: session?.ssh,
+      dockerfile: query.get('dockerfile') || 'Dockerfile',
+      tags,
+      buildArgs: jsonMap(query.get('buildargs'), 'build args'),
+      labels: jsonMap(query.get('labels'), 'labels'),
+      target: query.get('target') || undefined,
+      noCache: qbool(query, 'nocache'),
+      squash: qbool(query, 'squash'),
+      // berth build's extension: each step's time on its ` ---> id` line.
+      stepTimes: qbool(query, 'steptimes'),
+      networkMode: query.get('networkmode') || 'default',
+      out: (text) => { if (!quiet) send({ stream: text }); },
+      signal: ac.signal,
+    });
+    send({ aux: { ID: img.id } });
+    if (!quiet) send({ stream: `Successfully built ${img.id.replace(/^sha256:/, '').slice(0, 12)}\n` });
+    // -q: the image ID is the whole output (moby's postBuild writes it to the stdout stream).
+    else send({ stream: `${img.id}\n` });
+    for (const t of tags) {
+      d.images.tag(img.id, t);
+      d.events.publish('image', 'tag', img.id, { name: t });
+      if (!quiet) send({ stream: `Successfully tagged ${t}\n` });
+    }
+    finish('success');
+  } catch (e) {
+    finish(ac.signal.aborted ? 'canceled' : 'failure');
+    send({ errorDetail: { message: messageOf(e) }, error: messageOf(e) });
+  } finally {
+    // The build's secrets are gone with it: wiped, not left for the garbage collector.
+    for (const v of secrets?.values() ?? []) v.fill(0);
+    res.off('close', onClose);
+    res.end();
+  }
+}

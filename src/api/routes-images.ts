@@ -18,6 +18,8 @@ export interface ImageRouteDeps {
   registry?: RegistryClient;
   /** The content-trust gate for pulls (see RegistryRouteDeps.verifyPull). */
   verifyPull?: RegistryRouteDeps['verifyPull'];
+  /** Told how each pull ended (metrics). */
+  observePull?: RegistryRouteDeps['observePull'];
 }
 
 /** Docker's reference filter: a glob over `name` or `name:tag` (familiar form). */
@@ -92,7 +94,7 @@ export function imageRoutes(r: Router, d: ImageRouteDeps): void {
   r.add('POST', '/images/create', async ({ req, res, query }) => {
     const fromSrc = query.get('fromSrc');
     const fromImage = query.get('fromImage');
-    if (fromImage && d.registry) return pullHandler({ registry: d.registry, images, events: engine.events, verifyPull: d.verifyPull }, req, res, query);
+    if (fromImage && d.registry) return pullHandler({ registry: d.registry, images, events: engine.events, verifyPull: d.verifyPull, observePull: d.observePull }, req, res, query);
     if (fromImage) {
       const ref = `${fromImage}${query.get('tag') ? `:${query.get('tag')}` : ''}`;
       throw notImplemented(`cannot pull ${ref}: berth has no registry client yet (use docker load or docker import)`);

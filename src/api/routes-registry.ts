@@ -9,6 +9,7 @@ import type { Progress, RegistryClient } from '../registry/client/registry-clien
 import type { Credentials } from '../registry/client/transport';
 import { messageOf } from './errors';
 import { Router, jsonBody, sendJson } from './router';
+import { startOperation, type OperationObserver } from './server';
 
 /**
  * Docker's registry endpoints: `POST /images/create?fromImage=` (pull), `POST /images/{name}/push`
@@ -25,6 +26,8 @@ export interface RegistryRouteDeps {
    * on the manifest digest before anything is stored, or undefined when none applies.
    */
   verifyPull?: (ref: string, req: IncomingMessage) => ((manifestDigest: Digest) => Promise<void>) | undefined;
+  /** Told how each pull request ended and how long it took (metrics). */
+  observePull?: OperationObserver;
 }
 
 /** Decodes `X-Registry-Auth` (base64url JSON AuthConfig); absent or empty means anonymous. */
@@ -96,6 +99,20 @@ function abortOnClose(req: IncomingMessage, res: ServerResponse): AbortSignal {
  * of the repository is pulled in turn, and the final status names the repository, as dockerd.
  */
 export async function pullHandler(d: RegistryRouteDeps, req: IncomingMessage, res: ServerResponse, query: URLSearchParams): Promise<void> {
+  const finish = startOperation(d.observePull);
+  const signal = abortOnClose(req, res);
+  try {
+    // An error streamed after the first message is a failure too, though the request "succeeded".
+    const ok = await pull(d, req, res, query, signal);
+    finish(ok ? 'success' : signal.aborted ? 'canceled' : 'failure');
+  } catch (e) {
+    finish(signal.aborted ? 'canceled' : 'failure');
+    throw e;
+  }
+}
+
+/** The pull itself; false when it failed after the answer had started. */
+async function pull(d: RegistryRouteDeps, req: IncomingMessage, res: ServerResponse, query: URLSearchParams, signal: AbortSignal): Promise<boolean> {
   const fromImage = query.get('fromImage') ?? '';
   const tag = query.get('tag') ?? '';
   // The CLI sends a digest in `tag` for `name@sha256:...`, and no tag for `pull -a`.
@@ -103,7 +120,6 @@ export async function pullHandler(d: RegistryRouteDeps, req: IncomingMessage, re
   const repo = fullString({ domain: parsed.domain, path: parsed.path });
   const creds = registryAuth(req);
   const platform = query.get('platform') || undefined;
-  const signal = abortOnClose(req, res);
   let refs: string[];
   let statusName: string;
   if (tag) refs = [`${repo}${tag.includes(':') ? '@' : ':'}${tag}`];
@@ -127,8 +143,11 @@ export async function pullHandler(d: RegistryRouteDeps, req: IncomingMessage, re
   } catch (e) {
     if (!out.started()) throw e;
     res.write(JSON.stringify({ errorDetail: { message: messageOf(e) }, error: messageOf(e) }) + '\n');
+    res.end();
+    return false;
   }
   res.end();
+  return true;
 }
 
 /** `POST /images/{name}/push?tag=T`; without a tag every local tag of the repository is pushed. */

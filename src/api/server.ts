@@ -11,6 +11,23 @@ export type ApiLogger = (level: 'debug' | 'info' | 'warn' | 'error', msg: string
 /** Told of every finished request: the route pattern (not the URL, to bound cardinality), status and duration. */
 export type RequestObserver = (method: string, route: string, status: number, seconds: number) => void;
 
+/** How a long operation (a pull, a build) ended: `canceled` when the client hung up first. */
+export type OperationResult = 'success' | 'failure' | 'canceled';
+
+/** Told of every finished pull or build, with its whole duration (metrics). */
+export type OperationObserver = (result: OperationResult, seconds: number) => void;
+
+/** Starts timing an operation; the returned function reports it once (later calls do nothing). */
+export function startOperation(observe: OperationObserver | undefined): (result: OperationResult) => void {
+  const started = process.hrtime.bigint();
+  let done = false;
+  return (result) => {
+    if (done) return;
+    done = true;
+    observe?.(result, Number(process.hrtime.bigint() - started) / 1e9);
+  };
+}
+
 /**
  * The Docker Engine API over HTTP/1.1. Requests and connection upgrades (attach, exec start) go
  * through one router; every error becomes Docker's `{"message"}` with the status of its kind.

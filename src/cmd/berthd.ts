@@ -276,6 +276,7 @@ async function main(): Promise<void> {
     },
   });
   await engine.recover();
+  const metrics = new EngineMetrics({ engine, images });
 
   const router = new Router();
   const registry = new DistributionClient(images, o.insecureRegistries);
@@ -284,7 +285,7 @@ async function main(): Promise<void> {
   resourceRoutes(router, { engine });
   volumeRoutes(router, { engine });
   networkRoutes(router, { engine });
-  imageRoutes(router, { engine, images, registry, verifyPull: (ref, req) => trust.pullGate(ref, trustRequest(req), registryAuth(req)) });
+  imageRoutes(router, { engine, images, registry, verifyPull: (ref, req) => trust.pullGate(ref, trustRequest(req), registryAuth(req)), observePull: metrics.observePull });
   trustRoutes(router, { trust });
   const buildCache = new SqliteBuildCache(db);
   const cacheMounts = new CacheMountStore(join(o.dataRoot, 'build', 'cache-mounts'));
@@ -292,7 +293,7 @@ async function main(): Promise<void> {
   const buildContainers = new EngineBuildContainers(engine, snapshotter, {
     images, cacheMounts, workDir: join(o.dataRoot, 'build', 'tmp'), runDir: join(o.execRoot, 'build'), secretEnvHelper: join(__dirname, 'berth-secret-env'),
   });
-  buildRoutes(router, { builder: new Builder(images, buildContainers, buildCache, fetcher), images, events, cache: buildCache, cacheMounts });
+  buildRoutes(router, { builder: new Builder(images, buildContainers, buildCache, fetcher), images, events, cache: buildCache, cacheMounts, observeBuild: metrics.observeBuild });
   registryRoutes(router, { registry, images, events });
   const idFile = join(o.dataRoot, 'engine-id');
   if (!existsSync(idFile)) writeFileSync(idFile, randomUUID());
@@ -301,7 +302,6 @@ async function main(): Promise<void> {
     info: { version: VERSION, dataRoot: o.dataRoot, runtimeName: defaultRuntime, runtimeNames: Object.keys(runtimes), cgroupVersion: cgroupMode === 'v2' ? '2' : '1', daemonId: readFileSync(idFile, 'utf8').trim(), insecureRegistries: o.insecureRegistryList, experimental: o.experimental },
   });
   const servers: import("node:http").Server[] = [];
-  const metrics = new EngineMetrics({ engine, images });
   for (const host of o.hosts) {
     const server = createApiServer(router, log, metrics.observe);
     await listen(server, host);

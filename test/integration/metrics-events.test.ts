@@ -1,9 +1,11 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer, get } from 'node:http';
-import { readFileSync } from 'node:fs';
+import { createServer, get, request } from 'node:http';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Daemon, busyboxTar, startDaemon } from './harness';
+import { startRegistry } from './registry-helpers';
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -76,6 +78,57 @@ describe('metrics, system prune and persistent events', () => {
       assert.match(m.body, new RegExp(`^# TYPE ${name.replace(/_bucket$/, '')} `, 'm'), `dashboard reads ${name}`);
     }
     ok(['rm', '-f', 'metered']);
+  });
+
+  test('image pulls and builds are counted by result, with their durations', async () => {
+    const tmp = mkdtempSync('/tmp/berth-test-metrics-');
+    const reg = await startRegistry(join(tmp, 'registry'));
+    try {
+      const ref = `${reg.addr}/metrics/bb:1`;
+      ok(['tag', 'busybox', ref]);
+      ok(['push', ref]);
+      ok(['rmi', ref]);
+      ok(['pull', ref]);
+      // Nothing listens on port 1: the pull fails before its first progress message.
+      assert.notEqual(d.docker(['pull', '127.0.0.1:1/nothing/here:1']).status, 0);
+      const ctx = join(tmp, 'ctx');
+      mkdirSync(ctx);
+      writeFileSync(join(ctx, 'Dockerfile'), 'FROM busybox\nRUN echo built > /built\n');
+      ok(['build', '-q', '-t', 'metrics-built', ctx]);
+      writeFileSync(join(ctx, 'Dockerfile'), 'FROM busybox\nRUN exit 3\n');
+      assert.notEqual(d.docker(['build', ctx]).status, 0);
+      // A client that hangs up mid-build cancels it.
+      writeFileSync(join(ctx, 'Dockerfile'), 'FROM busybox\nRUN echo started; sleep 30\n');
+      const tar = execFileSync('tar', ['-C', ctx, '-cf', '-', '.']);
+      await new Promise<void>((resolve, reject) => {
+        const r = request({ socketPath: d.sock, path: '/build', method: 'POST', headers: { 'Content-Type': 'application/x-tar', 'Content-Length': tar.length } }, (res) => {
+          res.on('data', (c: Buffer) => { if (c.toString().includes('started')) { r.destroy(); resolve(); } });
+          res.on('end', () => reject(new Error('the build ended before it was canceled')));
+        });
+        r.on('error', () => { /* destroyed by us */ });
+        r.end(tar);
+      });
+      let m = '';
+      for (let i = 0; i < 100 && sample(m, 'berth_engine_builds_total', { result: 'canceled' }) === undefined; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        m = (await fetchText(metricsUrl)).body;
+      }
+      assert.match(m, /# TYPE berth_engine_image_pulls_total counter/);
+      assert.equal(sample(m, 'berth_engine_image_pulls_total', { result: 'success' }), 1);
+      assert.equal(sample(m, 'berth_engine_image_pulls_total', { result: 'failure' }), 1);
+      assert.equal(sample(m, 'berth_engine_image_pull_duration_seconds_count', { result: 'success' }), 1);
+      assert.ok((sample(m, 'berth_engine_image_pull_duration_seconds_sum', { result: 'success' }) ?? 0) > 0);
+      assert.equal(sample(m, 'berth_engine_image_pull_duration_seconds_bucket', { result: 'success', le: '+Inf' }), 1);
+      assert.equal(sample(m, 'berth_engine_builds_total', { result: 'success' }), 1);
+      // The failed RUN is reported inside a 200 stream, and still counts as a failure.
+      assert.equal(sample(m, 'berth_engine_builds_total', { result: 'failure' }), 1);
+      assert.equal(sample(m, 'berth_engine_build_duration_seconds_count', { result: 'failure' }), 1);
+      assert.equal(sample(m, 'berth_engine_builds_total', { result: 'canceled' }), 1);
+      ok(['rmi', 'metrics-built']);
+    } finally {
+      await reg.stop();
+      rmSync(tmp, { recursive: true, force: true });
+    }
   });
 
   test('events --since reach across a berthd restart; --until ends the stream; filters apply', async () => {

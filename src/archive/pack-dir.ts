@@ -17,6 +17,8 @@ export interface PackDirOptions {
   signal?: AbortSignal;
   /** Only these paths (relative to dir) and what is below them; default everything. */
   include?: string[];
+  /** With `include`: each included path's parent directories too, as entries of their own (not their contents). */
+  parents?: boolean;
 }
 
 /**
@@ -37,8 +39,10 @@ async function* packDirChunks(dir: string, opts: PackDirOptions): AsyncGenerator
     const ctx: PackContext = { links: new Map(), opts };
     if (opts.include) {
       const rels = [...new Set(opts.include.map(normalizeMemberName))].sort();
+      const dirsDone = new Set<string>();
       for (const rel of rels) {
         if (rel === '') { yield* packChildren(rootFd, '', ctx); continue; }
+        if (opts.parents) yield* packParents(rootFd, rel, dirsDone);
         const parent = posix.dirname(rel);
         let pfd: number;
         try {
@@ -60,6 +64,33 @@ async function* packDirChunks(dir: string, opts: PackDirOptions): AsyncGenerator
   } finally {
     closeSync(rootFd);
     root.close();
+  }
+}
+
+/** The parent directories of `rel` (not yet in `done`), top first, as directory entries alone. */
+async function* packParents(rootFd: number, rel: string, done: Set<string>): AsyncGenerator<Buffer> {
+  const parts = rel.split('/').slice(0, -1);
+  for (let i = 1; i <= parts.length; i++) {
+    const dir = parts.slice(0, i).join('/');
+    if (done.has(dir)) continue;
+    done.add(dir);
+    let fd: number;
+    try {
+      fd = openChild(rootFd, dir, O_PATH | O_DIRECTORY);
+    } catch (err) {
+      if (['ENOENT', 'ELOOP', 'ENOTDIR'].includes(errnoCode(err) ?? '')) return; // not a plain directory: nothing below it to pack
+      throw fsError(err, dir);
+    }
+    try {
+      const st = lstatAt(fd, '.');
+      if (!st) return;
+      yield encodeTarHeader({
+        name: dir, type: 'directory', mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, size: 0,
+        mtime: Math.floor(st.mtimeMs / 1000), linkname: '', devmajor: 0, devminor: 0, xattrs: xattrsOf(`${fdPath(fd)}/.`),
+      });
+    } finally {
+      closeSync(fd);
+    }
   }
 }
 

@@ -15,9 +15,9 @@ function ctxOf(files: Record<string, string>): BuildContext {
   return c;
 }
 
-async function members(tar: Buffer): Promise<string[]> {
+async function members(tar: Buffer[]): Promise<string[]> {
   const out: string[] = [];
-  for await (const e of readTar(Readable.from([tar]))) {
+  for await (const e of readTar(Readable.from(tar))) {
     for await (const _ of e.body) { /* drain */ }
     out.push(`${e.header.name.replace(/\/$/, '')}${e.header.type === 'directory' ? '/' : ''} ${e.header.mode.toString(8)} ${e.header.uid}:${e.header.gid}`);
   }
@@ -32,7 +32,7 @@ describe('COPY layers', () => {
     w.source(c, 'd', '/dst', false, ex);
     w.source(c, 'top.md', '/dst/', true, ex);
     w.source(c, 'top.txt', '/dst/', true, ex);
-    const names = (await members(w.finish().tar)).map((m) => m.split(' ')[0]);
+    const names = (await members(w.finish().chunks)).map((m) => m.split(' ')[0]);
     assert.deepEqual(names, ['dst/', 'dst/a.txt', 'dst/sub/', 'dst/sub/c.md', 'dst/top.txt']);
   });
   test('--parents keeps paths below the pivot', () => {
@@ -49,7 +49,21 @@ describe('COPY layers', () => {
     const w = new LayerWriter({ uid: 7, gid: 8, mode: () => 0o600 });
     w.source(c, 'f', '/a/b/f', false);
     w.source(c, 'h', '/a/b/h', false);
-    assert.deepEqual(await members(w.finish().tar), ['a/ 755 0:0', 'a/b/ 755 0:0', 'a/b/f 600 7:8', 'a/b/h 600 7:8']);
+    assert.deepEqual(await members(w.finish().chunks), ['a/ 755 0:0', 'a/b/ 755 0:0', 'a/b/f 600 7:8', 'a/b/h 600 7:8']);
+  });
+  test('the digest names the content: data and metadata count, where the data came from does not', () => {
+    const digest = (files: Record<string, string>, mtime = 0) => {
+      const c = ctxOf(files);
+      for (const e of c.entries.values()) e.header.mtime = mtime;
+      const w = new LayerWriter();
+      w.source(c, '', '/', true);
+      return w.finish().digest;
+    };
+    const a = digest({ 'x/f': 'one', g: 'two' });
+    assert.equal(digest({ 'x/f': 'one', g: 'two' }), a);
+    assert.notEqual(digest({ 'x/f': 'onE', g: 'two' }), a);
+    assert.notEqual(digest({ 'x/f': 'one', g: 'two' }, 5), a);
+    assert.notEqual(digest({ 'x/f': 'one', h: 'two' }), a);
   });
   test('tar headers are recognised by their checksum', () => {
     const block = encodeTarHeader(hdr('x', 'file', { size: 0 }));

@@ -13,20 +13,38 @@ import { encodeTarHeader, padding, readTar, TAR_END, type TarHeader } from '../a
 export interface ContextEntry {
   header: TarHeader;
   data: Buffer;
+  /** sha256 (hex) of `data`, computed as it was read, or when first asked for (`entryDigest`). */
+  digest?: string;
+}
+
+/** The sha256 (hex) of an entry's data, computed once. */
+export function entryDigest(e: ContextEntry): string {
+  e.digest ??= createHash('sha256').update(e.data).digest('hex');
+  return e.digest;
 }
 
 /** Normalised relative paths ('' is the root) -> entries. */
 export class BuildContext {
   readonly entries = new Map<string, ContextEntry>();
 
-  static async read(tar: Readable, signal?: AbortSignal): Promise<BuildContext> {
-    const ctx = new BuildContext();
+  /**
+   * `rooted`: the files of an image, whose symlinks resolve as in a chroot (an absolute target
+   * starts at the root, `..` stops there); a build context refuses links that leave it.
+   */
+  constructor(private readonly rooted = false) {}
+
+  static async read(tar: Readable, signal?: AbortSignal, opts: { rooted?: boolean } = {}): Promise<BuildContext> {
+    const ctx = new BuildContext(opts.rooted);
     for await (const e of readTar(tar, signal)) {
+      // Each file is hashed as it arrives (while the rest of the context is still on its way): the
+      // COPY steps' cache keys need these digests, and then cost nothing more.
       const chunks: Buffer[] = [];
-      for await (const c of e.body) chunks.push(c);
+      const hash = e.header.type === 'file' ? createHash('sha256') : undefined;
+      for await (const c of e.body) { chunks.push(c); hash?.update(c); }
       const rel = cleanRel(e.header.name);
       if (rel === undefined) throw invalidArgument(`build context member ${JSON.stringify(e.header.name)} is outside the context`);
-      ctx.entries.set(rel, { header: e.header, data: Buffer.concat(chunks) });
+      const data = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
+      ctx.entries.set(rel, { header: e.header, data, digest: hash?.digest('hex') });
       // Parents implied by a member are directories even when the tar omits them.
       for (let p = posix.dirname(rel); p !== '.' && p !== '' && !ctx.entries.has(p); p = posix.dirname(p)) {
         ctx.entries.set(p, { header: dirHeader(p), data: Buffer.alloc(0) });
@@ -80,7 +98,7 @@ export class BuildContext {
       const e = this.entries.get(next);
       if (e?.header.type === 'symlink') {
         const target = e.header.linkname.startsWith('/') ? e.header.linkname : posix.join(cur || '.', e.header.linkname);
-        const t = cleanRel(target);
+        const t = this.rooted ? posix.join('/', target).slice(1) : cleanRel(target);
         if (t === undefined) throw invalidArgument(`forbidden path outside the build context: ${original} ()`);
         const rest = parts.slice(i + 1).join('/');
         return this.resolve(rest ? (t ? `${t}/${rest}` : rest) : t, original, depth + 1);
@@ -108,9 +126,9 @@ export class BuildContext {
   /**
    * The layer tar of a COPY: `srcs` (from `sources`) copied to `dest` (absolute, in the image).
    * A directory source copies its contents; a file goes to `dest` itself unless `destIsDir`.
-   * Returns the tar and a digest of it (the cache key part).
+   * Returns the tar (as chunks) and the digest of what it holds (see LayerWriter.finish).
    */
-  copyLayer(srcs: string[], dest: string, opts: { uid?: number; gid?: number; mode?: number; destIsDir: boolean }): { tar: Buffer; digest: string } {
+  copyLayer(srcs: string[], dest: string, opts: { uid?: number; gid?: number; mode?: number; destIsDir: boolean }): { chunks: Buffer[]; digest: string } {
     const w = new LayerWriter({ uid: opts.uid, gid: opts.gid, mode: opts.mode === undefined ? undefined : () => opts.mode! });
     for (const src of srcs) w.source(this, src, dest, opts.destIsDir);
     return w.finish();
@@ -147,38 +165,46 @@ export type ModeFn = (mode: number, isDir: boolean) => number;
  * A COPY/ADD layer tar, built entry by entry: each path once (the first wins), parent directories
  * before their contents, owner (--chown) and mode (--chmod) applied to what is copied (not to the
  * parents made for it), hardlinks turned into copies of their target (its name in the layer is
- * not the one in the source).
+ * not the one in the source). The file data is referenced, never copied, until the tar is written.
  */
 export class LayerWriter {
   private readonly out: Buffer[] = [];
   private readonly seen = new Set<string>();
+  /** Over each header and the digest of each file's data: what the layer holds, without hashing the data again. */
+  private readonly hash = createHash('sha256');
   constructor(private readonly o: { uid?: number; gid?: number; mode?: ModeFn; keepOwner?: boolean } = {}) {}
 
-  private emit(h: TarHeader, data: Buffer): void {
+  private emit(h: TarHeader, e: ContextEntry | undefined): void {
     const name = h.name.replace(/^\/+/, '');
     if (!name || this.seen.has(name)) return;
     this.seen.add(name);
-    this.out.push(encodeTarHeader({ ...h, name, size: h.type === 'file' ? data.length : 0 }));
-    if (h.type === 'file' && data.length) this.out.push(data, Buffer.alloc(padding(data.length)));
+    const data = h.type === 'file' && e ? e.data : EMPTY;
+    const header = encodeTarHeader({ ...h, name, size: data.length });
+    this.out.push(header);
+    this.hash.update(header);
+    if (data.length) {
+      this.out.push(data, Buffer.alloc(padding(data.length)));
+      this.hash.update(entryDigest(e!));
+    }
   }
 
   /** Parents of an absolute path, as Docker's copy creates them (root-owned 0755; /tmp keeps 1777). */
   parents(p: string): void {
     const list: string[] = [];
     for (let d = p; d !== '/' && d !== '.'; d = posix.dirname(d)) list.unshift(d);
-    for (const d of list) this.emit({ ...dirHeader(d), mode: d === '/tmp' ? 0o1777 : 0o755 }, Buffer.alloc(0));
+    for (const d of list) this.emit({ ...dirHeader(d), mode: d === '/tmp' ? 0o1777 : 0o755 }, undefined);
   }
 
   /** One entry of `ctx` copied to `target` (absolute), with the copy's owner and mode. */
   entry(ctx: BuildContext, e: ContextEntry, target: string, owner?: { keep: boolean }): void {
     let h = e.header;
-    let data = e.data;
+    let data = e;
     if (h.type === 'link') {
       const t = cleanRel(h.linkname);
       const linked = t === undefined ? undefined : ctx.entries.get(t);
       if (!linked || linked.header.type !== 'file') return;
       h = { ...linked.header };
-      data = linked.data;
+      data = linked;
     }
     const keep = owner?.keep ?? this.o.keepOwner;
     this.emit({
@@ -220,10 +246,14 @@ export class LayerWriter {
     this.entry(ctx, e, target);
   }
 
-  finish(): { tar: Buffer; digest: string } {
+  /**
+   * The tar, as chunks to write in order, and a digest of its content: of its headers and of each
+   * file's data digest (the context's files were hashed as they arrived). Equal digests mean equal
+   * tars; it is not the tar's own sha256 (the diffID, computed when the layer is stored).
+   */
+  finish(): { chunks: Buffer[]; digest: string } {
     this.out.push(TAR_END);
-    const tar = Buffer.concat(this.out);
-    return { tar, digest: createHash('sha256').update(tar).digest('hex') };
+    return { chunks: this.out, digest: this.hash.digest('hex') };
   }
 }
 
@@ -242,6 +272,8 @@ export function isTarHeader(block: Buffer): boolean {
   }
   return want === unsigned || want === signed;
 }
+
+const EMPTY = Buffer.alloc(0);
 
 function dirHeader(name: string): TarHeader {
   return { name, type: 'directory', mode: 0o755, uid: 0, gid: 0, size: 0, mtime: 0, linkname: '', devmajor: 0, devminor: 0, xattrs: new Map() };

@@ -2,7 +2,7 @@ import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { planDockerfile, PlanError } from './plan';
 import { globRegex, cleanRel } from './context';
-import { parseDuration } from './builder';
+import { copyFromPaths, parseDuration } from './builder';
 
 const fails = (text: string, line: number, msg: RegExp, opts = {}) => {
   assert.throws(() => planDockerfile(text, opts), (e: unknown) => {
@@ -104,6 +104,13 @@ describe('build context helpers', () => {
     assert.ok(!globRegex('*.txt').test('d/a.txt'));
     assert.ok(globRegex('d/?.t[x-z]t').test('d/a.txt'));
     assert.ok(!globRegex('a.txt').test('aatxt'));
+  });
+  test('COPY --from reads each source up to its first glob, --parents sources without the pivot mark', () => {
+    assert.deepEqual(copyFromPaths(['data', 'big.sha', 'count'], false), ['data', 'big.sha', 'count']);
+    assert.deepEqual(copyFromPaths(['usr/lib/*.so', 'etc/[ab]*/x'], false), ['usr/lib', 'etc']);
+    assert.deepEqual(copyFromPaths(['.', 'x/../y'], false), ['', 'y']);
+    assert.deepEqual(copyFromPaths(['src/./a/*.go', './x'], true), ['src/a', 'x']);
+    assert.deepEqual(copyFromPaths(['*'], false), ['']);
   });
   test('Go durations', () => {
     assert.equal(parseDuration('30s', 'interval'), 30e9);

@@ -293,7 +293,7 @@ async function main(): Promise<void> {
   const buildContainers = new EngineBuildContainers(engine, snapshotter, {
     images, cacheMounts, workDir: join(o.dataRoot, 'build', 'tmp'), runDir: join(o.execRoot, 'build'), secretEnvHelper: join(__dirname, 'berth-secret-env'),
   });
-  buildRoutes(router, { builder: new Builder(images, buildContainers, buildCache, fetcher), images, events, cache: buildCache, cacheMounts, observeBuild: metrics.observeBuild });
+  buildRoutes(router, { builder: new Builder(images, buildContainers, buildCache, fetcher, log), images, events, cache: buildCache, cacheMounts, observeBuild: metrics.observeBuild });
   registryRoutes(router, { registry, images, events });
   const idFile = join(o.dataRoot, 'engine-id');
   if (!existsSync(idFile)) writeFileSync(idFile, randomUUID());

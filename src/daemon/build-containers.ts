@@ -1,4 +1,4 @@
-import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readdirSync, rmdirSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readdirSync, readlinkSync, rmdirSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { join, posix } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -11,6 +11,8 @@ import type { ImageStore } from '../image/image-store';
 import type { BuildContainers, MountSource, RunMount } from '../build/builder';
 import { applyTar } from '../archive/apply-tar';
 import { archiveFromRoot, resolveInRoot } from '../archive/container-path';
+import { packDir } from '../archive/pack-dir';
+import { TAR_END } from '../archive/tar-codec';
 import { mountAll, unmount, unmountAll } from '../sys/mount';
 import type { CacheMountStore } from './build-cache-mounts';
 import type { Engine } from './engine';
@@ -219,7 +221,7 @@ export class EngineBuildContainers implements BuildContainers {
     const dir = join(work, key);
     mkdirSync(dir, { recursive: true, mode: 0o755 });
     if ('context' in src) {
-      await applyTar(Readable.from([src.context]), dir, { whiteouts: 'none', signal });
+      await applyTar(Readable.from(src.context), dir, { whiteouts: 'none', signal });
       return { path: src.path ? join(dir, src.path) : dir, release: async () => { rmSync(dir, { recursive: true, force: true }); } };
     }
     const chain = src.image ? this.o.images.resolve(src.image).chainIds.at(-1) ?? null : null;
@@ -309,17 +311,61 @@ export class EngineBuildContainers implements BuildContainers {
     await this.engine.remove(id, { force: true, volumes: true });
   }
 
-  async exportImage(image: Digest, signal: AbortSignal): Promise<Readable> {
-    const { Id } = await this.engine.create({ Image: image, Cmd: ['/'], Entrypoint: [''] }, undefined);
-    const tar = await this.engine.export(Id);
-    const onAbort = () => tar.destroy();
-    signal.addEventListener('abort', onAbort, { once: true });
-    tar.once('close', () => {
-      signal.removeEventListener('abort', onAbort);
-      this.engine.remove(Id, { force: true, volumes: true }).catch(() => undefined);
-    });
+  /**
+   * A snapshot of the image is mounted under the work dir for as long as the tar is read (the
+   * image's layers themselves are never written); only the paths asked for are read.
+   */
+  async imageFiles(image: Digest, paths: string[], signal: AbortSignal): Promise<Readable> {
+    const run = randomBytes(8).toString('hex');
+    const work = join(this.o.workDir, run);
+    const src = await this.sourcePath({ image, path: '/' }, work, `bm-${run}-0`, signal);
+    const release = () => { src.release().catch(() => undefined).finally(() => rmSync(work, { recursive: true, force: true })); };
+    let tar: Readable;
+    try {
+      const include = paths.flatMap((p) => lookupInRoot(src.path, p));
+      tar = include.length ? packDir(src.path, { whiteouts: 'none', include, parents: true, signal }) : Readable.from([TAR_END]);
+    } catch (e) {
+      release();
+      throw e;
+    }
+    tar.once('close', release);
     return tar;
   }
+}
+
+/**
+ * The paths to read so that `rel` resolves in a partial copy of `root` as in `root` itself: each
+ * symlink met on the way (an absolute target starts again at `root`, a relative one at the link's
+ * directory), then where they lead, when it exists. '' stands for all of root.
+ */
+export function lookupInRoot(root: string, rel: string): string[] {
+  const out: string[] = [];
+  let done: string[] = [];
+  const todo = rel.split('/');
+  let links = 0;
+  while (todo.length) {
+    const c = todo.shift()!;
+    if (c === '' || c === '.') continue;
+    if (c === '..') { done.pop(); continue; }
+    const cand = [...done, c];
+    let st;
+    try {
+      st = lstatSync(join(root, ...cand));
+    } catch {
+      return out; // missing: the builder reports it
+    }
+    if (st.isSymbolicLink()) {
+      if (++links > 40) return out;
+      out.push(cand.join('/'));
+      const target = readlinkSync(join(root, ...cand));
+      if (target.startsWith('/')) done = [];
+      todo.unshift(...target.split('/'));
+      continue;
+    }
+    done = cand;
+  }
+  out.push(done.join('/'));
+  return out;
 }
 
 /** `root` + `path`, or undefined when a component on the way is missing or a symlink. */

@@ -101,6 +101,34 @@ describe('COPY/ADD flags, ADD archives and URLs, --squash', () => {
     assert.match(r.stderr, /invalid chmod parameter: '999'. it should be octal string and between 0 and 07777/);
   });
 
+  test('COPY --from reads only what it copies: through symlinks, with globs and --parents; cached by the stage image', () => {
+    const ctx = context('fromstage', {
+      Dockerfile: [
+        'FROM busybox AS base',
+        'ARG V=1',
+        'RUN mkdir -p /opt/real/sub /opt/real/other && echo $V > /opt/real/sub/f && echo o > /opt/real/other/g && chmod 700 /opt/real && ln -s real /opt/link && ln -s /opt/real/sub /top && echo b > /big',
+        'FROM busybox',
+        'COPY --from=base /opt/link/sub/f /via-relative-link',
+        'COPY --from=base /top/ /via-absolute-link/',
+        'COPY --from=base /opt/real/*/g /glob/',
+        'COPY --from=base --parents /opt/./real/sub/f /parents/',
+        'COPY --from=base --parents /opt/real/other /kept/',
+        '',
+      ].join('\n'),
+    });
+    const out = built(berth(['--progress', 'plain', '-t', 'fromstage:1', ctx]));
+    assert.doesNotMatch(out, /Using cache/);
+    assert.equal(sh('fromstage:1', 'cat /via-relative-link /via-absolute-link/f /glob/g /parents/real/sub/f'), '1\n1\no\n1\n');
+    // --parents keeps the parents' own metadata (0700 from the stage), not made-up directories.
+    assert.equal(sh('fromstage:1', 'stat -c %a /parents/real /kept/opt/real'), '700\n700\n');
+    assert.equal(sh('fromstage:1', 'test -e /big || echo absent'), 'absent\n');
+    // Rebuilt as it is: every COPY --from from the cache; a changed stage copies again.
+    const again = built(berth(['--progress', 'plain', '-t', 'fromstage:2', ctx]));
+    assert.equal(again.match(/Using cache/g)?.length, 7, again);
+    assert.equal(ok(['image', 'inspect', '-f', '{{.Id}}', 'fromstage:2']), ok(['image', 'inspect', '-f', '{{.Id}}', 'fromstage:1']));
+    built(berth(['--progress', 'plain', '--build-arg', 'V=2', '-t', 'fromstage:3', ctx]));
+    assert.equal(sh('fromstage:3', 'cat /via-relative-link /via-absolute-link/f /glob/g /parents/real/sub/f'), '2\n2\no\n2\n');
+  });
   test('ADD extracts local tar archives (plain and compressed), keeps other files, honours --chown', () => {
     const src = join(dir, 'tarsrc');
     mkdirSync(join(src, 'inner'), { recursive: true });

@@ -25,7 +25,7 @@ PM="podman $PODMAN_ARGS"
 emit() { printf '%s\n' "$1" >>"$OUT"; }
 jstr() { node -e 'process.stdout.write(JSON.stringify(process.argv[1]))' "$1"; }
 section() { printf '\n## %s\n' "$*" >&2; }
-want() { [[ " ${SECTIONS:-1 2 3 4 5} " == *" $1 "* ]]; }   # SECTIONS="5": only the networking section
+want() { [[ " ${SECTIONS:-1 2 3 4 5 6} " == *" $1 "* ]]; }   # SECTIONS="5": only the networking section
 
 # measure ID LABEL -- CMD ARGS...   (arguments without spaces; cycles are script files)
 # Wall clock of the whole client process, RUNS samples after WARMUP unmeasured runs: hyperfine -N
@@ -346,6 +346,90 @@ sleep 1
 left=$(net_leftovers)
 # (a run that failed half-way can leave its bridge; run.sh's clean-up removes it and fails if it cannot)
 if [ -n "$left" ]; then echo "  NOTE: the engines left behind: $left" >&2; emit "{\"id\":\"net_left\",\"left\":$(jstr "$left")}"; fi
+fi
+
+# ---- 6. build: the Dockerfile of ../shared/peers/40-build.sh (busybox base, 200 small files made by a
+# RUN, a 50 MB COPY from the context, a second stage that copies from the first), on every engine.
+# "cold" is --no-cache for every engine (the base image is present, no step is reused; the context is
+# sent again each time, except that BuildKit's file sync keeps unchanged context files between builds:
+# that is how BuildKit works, and it is measured as it is); "cached" is the identical rebuild, every
+# step from the cache. BuildKit is dockerd's own, through the Debian docker CLI 20.10, which has its
+# BuildKit client built in (CLI 28 needs the buildx plugin for it, and buildx is not installed here).
+# Everything the section makes (images, build cache) is removed at its end.
+: "${DOCKER_CLI_OLD:=/usr/bin/docker}"
+build_images() { # build_images ENGINE: every image ID, one a line
+  case $1 in
+    berth) $DKB images -aq --no-trunc ;;
+    docker) $DKD images -aq --no-trunc ;;
+    podman) $PM images -aq --no-trunc ;;
+  esac 2>/dev/null | sort -u
+}
+build_cleanup() { # build_cleanup ENGINE IMAGES-BEFORE: removes the images made since (children first)
+  local e=$1 before=$2 i id left cli
+  case $e in berth) cli=$DKB ;; docker) cli=$DKD ;; podman) cli=$PM ;; esac
+  $cli rmi -f bench-build >/dev/null 2>&1
+  for ((i = 0; i < 10; i++)); do
+    left=$(comm -13 <(printf '%s\n' "$before") <(build_images "$e"))
+    [ -n "$left" ] || break
+    $cli image prune -f >/dev/null 2>&1
+    for id in $left; do $cli rmi -f "$id" >/dev/null 2>&1; done
+  done
+  case $e in berth | docker) $cli builder prune -af >/dev/null 2>&1 ;; esac
+  left=$(comm -13 <(printf '%s\n' "$before") <(build_images "$e") | wc -l)
+  [ "$left" -eq 0 ] || { echo "  WARNING: $e: $left image(s) of the build section left" >&2; failures=$((failures + 1)); }
+}
+build_check() { # build_check ID CLI...: the image prints the sha256 of the context's big.bin
+  local id=$1 got; shift
+  got=$("$@" run --rm --network none bench-build 2>&1 | awk '{print $1}')
+  if [ "$got" != "$BUILD_SHA" ]; then
+    echo "  WARNING: $id: the image printed '$got', not the context's sha256" >&2
+    emit "{\"id\":\"build_check.$id\",\"error\":$(jstr "printed '$got'")}"; failures=$((failures + 1))
+  fi
+}
+if want 6; then
+section "6. build (busybox base, 200 files, 50 MB COPY, COPY --from): cold = --no-cache, cached = identical rebuild"
+emit "{\"id\":\"load_build_start\",\"loadavg\":\"$(cut -d' ' -f1-3 /proc/loadavg)\"}"
+CTX=$W/buildctx
+mkdir -p "$CTX"
+head -c $((50 * 1024 * 1024)) /dev/urandom >"$CTX/big.bin"
+BUILD_SHA=$(sha256sum "$CTX/big.bin" | awk '{print $1}')
+cat >"$CTX/Dockerfile" <<'DF'
+FROM busybox AS base
+RUN mkdir -p /data && for i in $(seq 1 200); do echo "file $i" > /data/f$i; done
+RUN echo hello > /hello && ls -l /data | wc -l > /count
+COPY big.bin /big.bin
+RUN sha256sum /big.bin > /big.sha && rm -f /hello
+FROM busybox
+COPY --from=base /data /data
+COPY --from=base /big.sha /count /
+CMD ["cat", "/big.sha"]
+DF
+before_berth=$(build_images berth); before_docker=$(build_images docker); before_podman=$(build_images podman)
+B_ARGS="-q --network none -t bench-build $CTX"
+measure build_cold.docker_berthd "docker CLI -> berthd: build, cold (--no-cache)" -- env DOCKER_BUILDKIT=0 $DKB build --no-cache $B_ARGS
+measure build_cached.docker_berthd "docker CLI -> berthd: build, cached rebuild" -- env DOCKER_BUILDKIT=0 $DKB build $B_ARGS
+measure build_cold.berth "berth build, cold (--no-cache)" -- $BERTH build --no-cache $B_ARGS
+measure build_cached.berth "berth build, cached rebuild" -- $BERTH build $B_ARGS
+build_check berth $DKB
+measure build_cold.docker_dockerd "docker CLI -> dockerd: build (legacy), cold (--no-cache)" -- env DOCKER_BUILDKIT=0 $DKD build --no-cache $B_ARGS
+measure build_cached.docker_dockerd "docker CLI -> dockerd: build (legacy), cached rebuild" -- env DOCKER_BUILDKIT=0 $DKD build $B_ARGS
+build_check docker_legacy $DKD
+DKD_OLD="$DOCKER_CLI_OLD -H unix://$DSOCK"
+if [ -x "$DOCKER_CLI_OLD" ] && bk_err=$(env DOCKER_BUILDKIT=1 $DKD_OLD build $B_ARGS 2>&1 >/dev/null); then
+  measure build_cold.buildkit "docker CLI $($DOCKER_CLI_OLD --version | sed 's/^Docker version //; s/,.*//') -> dockerd: BuildKit, cold (--no-cache)" -- env DOCKER_BUILDKIT=1 $DKD_OLD build --no-cache $B_ARGS
+  measure build_cached.buildkit "docker CLI $($DOCKER_CLI_OLD --version | sed 's/^Docker version //; s/,.*//') -> dockerd: BuildKit, cached rebuild" -- env DOCKER_BUILDKIT=1 $DKD_OLD build $B_ARGS
+  build_check buildkit $DKD
+else
+  # Not a failure of the bench: the report then compares against DESIGN.md's figures.
+  echo "  BuildKit not reachable here ($DOCKER_CLI_OLD): $(printf '%s' "${bk_err:-no such CLI}" | tail -2 | tr '\n' ' ')" >&2
+  emit "{\"id\":\"build_buildkit_unreachable\",\"error\":$(jstr "${bk_err:-$DOCKER_CLI_OLD: no such CLI}")}"
+fi
+measure build_cold.podman "podman build, cold (--no-cache)" -- $PM build --no-cache $B_ARGS
+measure build_cached.podman "podman build, cached rebuild" -- $PM build $B_ARGS
+build_check podman $PM
+build_cleanup berth "$before_berth"; build_cleanup docker "$before_docker"; build_cleanup podman "$before_podman"
+rm -rf "$CTX"
+emit "{\"id\":\"load_build_end\",\"loadavg\":\"$(cut -d' ' -f1-3 /proc/loadavg)\"}"
 fi
 
 emit "{\"id\":\"load_end\",\"loadavg\":\"$(cut -d' ' -f1-3 /proc/loadavg)\"}"

@@ -4,7 +4,7 @@
 #
 #   npm run bench                      # RUNS=10 WARMUP=2 N_PS=100 N_MEM=20
 #   RUNS=20 N_PS=50 bash bench/run.sh  # any of the knobs below
-#   SECTIONS=5 bash bench/run.sh       # only some sections of measure.sh (default "1 2 3 4 5")
+#   SECTIONS=5 bash bench/run.sh       # only some sections of measure.sh (default "1 2 3 4 5 6")
 #
 # Everything it starts lives under a fresh temp root ($W, under /tmp) and a fresh socket/exec root
 # ($R, under /run); both are removed on exit, together with every container, daemon (by PID/pidfile)
@@ -20,7 +20,7 @@ BENCH_DIR=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$BENCH_DIR/.." && pwd)
 
 export RUNS=${RUNS:-10} WARMUP=${WARMUP:-2} N_PS=${N_PS:-100} N_MEM=${N_MEM:-20}
-export HTTP_CONC=${HTTP_CONC:-8} HTTP_SECONDS=${HTTP_SECONDS:-5} HTTP_ROUNDS=${HTTP_ROUNDS:-3} SECTIONS=${SECTIONS:-1 2 3 4 5}
+export HTTP_CONC=${HTTP_CONC:-8} HTTP_SECONDS=${HTTP_SECONDS:-5} HTTP_ROUNDS=${HTTP_ROUNDS:-3} SECTIONS=${SECTIONS:-1 2 3 4 5 6}
 export DOCKER_CLI=${DOCKER_CLI:-$(command -v docker)}   # CLI 28 at /usr/local/bin/docker here
 export BENCH_OUT=${BENCH_OUT:-$BENCH_DIR/out}            # results.md / results.jsonl (git-ignored)
 SKIP_INSTALL=${SKIP_INSTALL:-0} SKIP_BUILD=${SKIP_BUILD:-0}

@@ -353,6 +353,7 @@ export class Engine {
       lap('started');
     } catch (raw) {
       const e = dockerStartError(raw, c.path, rootfs);
+      if (e !== raw) this.o.log('debug', `start ${shortId(c.id)}: the runtime said: ${errorMessage(raw)}`);
       this.failPendingAttaches(c.id, e as Error);
       await this.rt(c).delete(c.id, true).catch(() => undefined);
       await this.rt(c).cleanup(c.id).catch(() => undefined);
@@ -1213,7 +1214,8 @@ function dockerStartError(e: unknown, path: string, rootfs: string): unknown {
   const m = errorMessage(e);
   const prefix = 'failed to create task for container: OCI runtime create failed: unable to start container process';
   let detail: string | undefined;
-  if (/executable file .*not found|no such file or directory/i.test(m) && !/chdir/i.test(m)) {
+  // A file the runtime writes (a cgroup or sysctl knob) that is missing is not the command missing.
+  if (/executable file .*not found|no such file or directory/i.test(m) && !/chdir|for writing/i.test(m)) {
     detail = path.includes('/') ? `exec: "${path}": stat ${path}: no such file or directory` : `exec: "${path}": executable file not found in $PATH`;
   } else if (/open executable|permission denied|operation not permitted|is a directory/i.test(m) && !/capset|chdir/i.test(m)) {
     let isDir = false;

@@ -38,6 +38,15 @@ test('resourceLimitsOf: --cpus as a CFS quota, swap defaulting to twice memory, 
   assert.deepEqual(resourceLimitsOf(h, host), { memory: 16 * MB, memorySwap: 32 * MB, cpuShares: 512, cpuPeriod: 100000, cpuQuota: 50000, pidsLimit: 20 });
   assert.deepEqual(resourceLimitsOf({ PidsLimit: -1, MemorySwap: -1 }, { ...host, swapLimit: false }), {});
   assert.deepEqual(rlimitsOf({ Ulimits: [{ Name: 'nofile', Soft: 100, Hard: 200 }] }), [{ type: 'RLIMIT_NOFILE', soft: 100, hard: 200 }]);
+  // What the kernel cannot apply is dropped from the stored HostConfig too (moby), so inspect shows 0/false.
+  assert.equal(h.BlkioWeight, 0);
+  const v2: Record<string, unknown> = { Memory: 16 * MB, OomKillDisable: true, BlkioWeight: 300 };
+  assert.deepEqual(checkResources(v2, { ...host, oomKillDisable: false, blkioWeight: true }), ['Your kernel does not support OomKillDisable. OomKillDisable discarded.']);
+  adaptResources(v2, { ...host, oomKillDisable: false, blkioWeight: true });
+  assert.equal(v2.OomKillDisable, false);
+  assert.equal(v2.BlkioWeight, 300);
+  assert.equal(resourceLimitsOf(v2, { ...host, oomKillDisable: false, blkioWeight: true }).oomKillDisable, undefined);
+  assert.deepEqual(checkResources({ OomKillDisable: true }, host), ['OOM killer is disabled for the container, but no memory limit is set, this can result in the system running out of resources.']);
 });
 
 test('applyUpdate: zeros leave fields alone; only touched limits go to the runtime', () => {

@@ -106,10 +106,14 @@ function checkCpuset(v: string | undefined, available: string, kind: 'cpus' | 'm
 
 /**
  * Docker's defaults applied at create (moby adaptContainerSettings): swap defaults to twice the
- * memory limit when the kernel accounts swap. Returns the fields to store.
+ * memory limit when the kernel accounts swap. Changes the fields to store in place.
  */
 export function adaptResources(h: HostOptions & DockerResources, host: HostResources): void {
   if (num(h.Memory) > 0 && num(h.MemorySwap) === 0 && host.swapLimit) h.MemorySwap = num(h.Memory) * 2;
+  // As moby: a setting the kernel cannot apply is dropped (checkResources warned), so inspect
+  // shows what holds rather than what was asked.
+  if (h.OomKillDisable && !host.oomKillDisable) h.OomKillDisable = false;
+  if (num(h.BlkioWeight) > 0 && !host.blkioWeight) h.BlkioWeight = 0;
 }
 
 /** HostConfig -> the runtime's limits. Values this host cannot apply (per the warnings) are left out. */

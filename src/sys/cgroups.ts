@@ -185,6 +185,23 @@ export async function readCgroupSample(dirs: CgroupDirs): Promise<CgroupSample |
   };
 }
 
+/**
+ * Whether a v1 blkio weight must go to BFQ's file: CFQ's `blkio.weight` went with CFQ (Linux 5.0),
+ * leaving `blkio.bfq.weight`, which crun 1.8 does not know (runc does). False on v2 hosts.
+ */
+export function blkioNeedsBfqWeight(root = CGROUP_ROOT): boolean {
+  if (existsSync(join(root, 'cgroup.controllers'))) return false;
+  const mount = join(root, 'blkio');
+  return existsSync(mount) && !existsSync(join(mount, 'blkio.weight'));
+}
+
+/** Writes a v1 BFQ weight (10..1000) into the blkio cgroup of `pid`. */
+export async function writeBfqWeight(pid: number, weight: number, root = CGROUP_ROOT): Promise<void> {
+  const dir = parseProcCgroup(await fsp.readFile(`/proc/${pid}/cgroup`, 'utf8'), root).v1.blkio;
+  if (!dir) throw new Error(`process ${pid} has no blkio cgroup`);
+  await fsp.writeFile(join(dir, 'blkio.bfq.weight'), String(weight));
+}
+
 /** The host's total CPU time in ns from /proc/stat (Docker's system_cpu_usage). */
 export function systemCpuUsage(statText?: string): number {
   const text = statText ?? readFileSync('/proc/stat', 'utf8');
@@ -249,9 +266,23 @@ export function hostResources(root = CGROUP_ROOT): HostResources {
     cpusetMems,
     memoryTotal: totalmem(),
     swapLimit: v2 ? true : existsSync(join(root, 'memory', 'memory.memsw.limit_in_bytes')),
-    blkioWeight: v2 ? true : existsSync(join(root, 'blkio', 'blkio.weight')) || existsSync(join(root, 'blkio', 'blkio.bfq.weight')),
+    blkioWeight: v2 ? controllers(root).includes('io') : blkioWeightV1(join(root, 'blkio')),
     oomKillDisable: !v2 && existsSync(join(root, 'memory', 'memory.oom_control')),
   };
+}
+
+/** The controllers a v2 root offers (cgroup.controllers). */
+function controllers(root: string): string[] {
+  return (firstText([join(root, 'cgroup.controllers')]) ?? '').split(/\s+/).filter(Boolean);
+}
+
+/**
+ * Whether v1 blkio takes a weight: CFQ's blkio.weight, or BFQ's. BFQ's weight files exist only
+ * below the root (the kernel hides them on the root cgroup), but its statistics files are on the
+ * root as soon as BFQ is registered, which is when runc and crun can write blkio.bfq.weight.
+ */
+function blkioWeightV1(mount: string): boolean {
+  return ['blkio.weight', 'blkio.bfq.weight', 'blkio.bfq.io_service_bytes'].some((f) => existsSync(join(mount, f)));
 }
 
 /** Parses cpuset syntax ("0-3,5"); undefined when malformed. */

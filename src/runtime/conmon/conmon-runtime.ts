@@ -7,6 +7,7 @@ import { canceled, errnoCode, internal, invalidArgument, notFound } from '../../
 import { run } from '../../sys/exec';
 import { processAlive, spawnDetached } from '../../sys/process';
 import { connectSeqpacket } from '../../sys/seqpacket';
+import { blkioNeedsBfqWeight, writeBfqWeight } from '../../sys/cgroups';
 import type { AttachConnection, ContainerRuntime, CreateOptions, ExecOptions, ExecSession, ExitStatus } from '../runtime';
 import { SeqpacketAttach } from './attach';
 import { LogMark, markLog } from '../logs';
@@ -180,9 +181,25 @@ export class ConmonRuntime implements ContainerRuntime {
     } catch { /* no cache this time; crun compiles again next create */ }
   }
 
+  /**
+   * crun 1.8 on cgroup v1 writes a blkio weight only to CFQ's `blkio.weight`, which no kernel since
+   * 5.0 has, and fails the create (ENOENT). For crun on such a host the weight is taken out of what
+   * crun gets and written to BFQ's `blkio.bfq.weight` here, as runc itself does.
+   */
+  private takeBfqWeight(resources: Record<string, unknown> | undefined): number | undefined {
+    const blockIO = resources?.blockIO as { weight?: number } | undefined;
+    if (this.name !== 'crun' || !blockIO?.weight || !(this.bfqWeight ??= blkioNeedsBfqWeight())) return undefined;
+    const weight = blockIO.weight;
+    delete blockIO.weight;
+    if (!Object.keys(blockIO).length) delete resources!.blockIO;
+    return weight;
+  }
+  private bfqWeight?: boolean;
+
   async create(o: CreateOptions): Promise<{ pid: number; monitorPid: number }> {
     let bpfKey: string | undefined;
     let bpfCached = false;
+    const bfqWeight = this.takeBfqWeight((o.spec as { linux?: { resources?: Record<string, unknown> } } | undefined)?.linux?.resources);
     if (o.spec) {
       bpfKey = this.seccompKey(o.spec);
       const bpf = bpfKey ? this.cachedBpf(bpfKey) : undefined;
@@ -228,6 +245,8 @@ export class ConmonRuntime implements ContainerRuntime {
       }
       if (!(msg.data > 0)) throw mapRuntimeError('create', o.id, msg.message ?? '');
       await child.exited;
+      // Before start: the weight holds from the container's first instruction.
+      if (bfqWeight) await writeBfqWeight(msg.data, bfqWeight);
       if (bpfKey && !bpfCached) this.rememberBpf(bpfKey, o.id);
       const monitorPid = Number(readFileSync(join(persist, 'conmon.pid'), 'utf8').trim());
       if (o.log?.rotate && this.opts.logRotator) {
@@ -466,6 +485,11 @@ export class ConmonRuntime implements ContainerRuntime {
   }
 
   async update(id: string, resources: Record<string, unknown>): Promise<void> {
+    const bfqWeight = this.takeBfqWeight(resources);
+    if (bfqWeight) {
+      await writeBfqWeight(await this.initPid(id), bfqWeight);
+      if (!Object.keys(resources).length) return;
+    }
     // Both crun and runc read OCI linux.resources from a file (`update --resources FILE`).
     const file = join(this.opts.stateDir, `update-${id}-${randomBytes(4).toString('hex')}.json`);
     await fsp.writeFile(file, JSON.stringify(resources), { mode: 0o600 });
@@ -477,15 +501,18 @@ export class ConmonRuntime implements ContainerRuntime {
   }
 
   async pids(id: string): Promise<number[]> {
-    let initPid: number;
+    const procs = await cgroupProcsOf(await this.initPid(id));
+    return procs ?? [];
+  }
+
+  /** The container's init PID, as conmon recorded it. */
+  private async initPid(id: string): Promise<number> {
     try {
-      initPid = Number((await fsp.readFile(join(this.persistDir(id), 'pid'), 'utf8')).trim());
+      return Number((await fsp.readFile(join(this.persistDir(id), 'pid'), 'utf8')).trim());
     } catch (e) {
       if (errnoCode(e) === 'ENOENT') throw notFound(`container ${id}: no such container in the runtime`);
       throw e;
     }
-    const procs = await cgroupProcsOf(initPid);
-    return procs ?? [];
   }
 
   async cleanup(id: string): Promise<void> {

@@ -15,7 +15,8 @@ export function mapRuntimeError(op: string, id: string, stderr: string): BerthEr
     return notFound(`container ${id}: ${msg}`);
   }
   if (op === 'create' || op === 'start' || op === 'exec') {
-    if (/executable file not found|no such file or directory|permission denied|not a directory|exec format error|is a directory/.test(lower)) {
+    // A knob the runtime failed to write (a cgroup file) is the host's problem, not the command's.
+    if (/executable file not found|no such file or directory|permission denied|not a directory|exec format error|is a directory/.test(lower) && !lower.includes('for writing')) {
       return invalidArgument(`OCI runtime ${op} failed: ${msg}: unknown`);
     }
   }

@@ -1,7 +1,39 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
-import { Daemon, startDaemon } from './harness';
+import { request } from 'node:http';
+import { totalmem } from 'node:os';
+import { Daemon, dockerAsync, startDaemon } from './harness';
+
+/** The first `n` objects of a streaming `GET /containers/{id}/stats`, then hangs up. */
+function readStats(sock: string, name: string, n: number): Promise<Array<Record<string, any>>> {
+  return new Promise((resolve, reject) => {
+    const out: Array<Record<string, any>> = [];
+    let buf = '';
+    const r = request({ socketPath: sock, path: `/v1.50/containers/${name}/stats`, method: 'GET' }, (res) => {
+      if (res.statusCode !== 200) { reject(new Error(`stats: ${res.statusCode}`)); return; }
+      res.on('data', (c: Buffer) => {
+        buf += c.toString();
+        let i;
+        while ((i = buf.indexOf('\n')) >= 0 && out.length < n) {
+          out.push({ ...JSON.parse(buf.slice(0, i)), receivedAt: Date.now() });
+          buf = buf.slice(i + 1);
+        }
+        if (out.length >= n) { r.destroy(); resolve(out); }
+      });
+      res.on('end', () => reject(new Error(`the stream ended after ${out.length} samples`)));
+    });
+    r.on('error', (e) => { if (out.length < n) reject(e); });
+    r.end();
+  });
+}
+
+/** docker-py's and the CLI's CPU %: Δcontainer CPU / Δhost CPU × online CPUs × 100. */
+function cpuPercent(s: Record<string, any>): number {
+  const cpu = s.cpu_stats.cpu_usage.total_usage - s.precpu_stats.cpu_usage.total_usage;
+  const system = s.cpu_stats.system_cpu_usage - s.precpu_stats.system_cpu_usage;
+  return (cpu / system) * s.cpu_stats.online_cpus * 100;
+}
 
 // Issue 6, resource limits: cgroup limits from docker run, docker update, docker stats, OOM kills.
 // This host is cgroup v1 (hybrid): the container's cgroup files live at /sys/fs/cgroup/<ctl>/berth/<id>.
@@ -30,6 +62,44 @@ describe('resource limits through the docker CLI', () => {
     assert.equal(r.status, 137, r.stderr);
     assert.equal(ok(['inspect', '-f', '{{.State.OOMKilled}} {{.State.ExitCode}} {{.HostConfig.Memory}}', 'oomer']), 'true 137 16777216');
     ok(['rm', 'oomer']);
+  });
+
+  test('--oom-kill-disable on cgroup v1: a process over the limit waits instead of being killed; kill still works', async () => {
+    // awk doubles a string in user space: its page faults wait for memory (a read() into a full
+    // cgroup would fail with ENOMEM instead, and the process would just exit).
+    const r = d.docker(['run', '-d', '--name', 'nokill', '--memory', '16m', '--memory-swap', '16m', '--oom-kill-disable', 'busybox',
+      'awk', 'BEGIN { s = "x"; for (;;) s = s s }']);
+    assert.equal(r.status, 0, r.stderr);
+    assert.doesNotMatch(r.stderr, /WARNING/);
+    assert.match(cg('nokill', 'memory', 'memory.oom_control'), /oom_kill_disable 1/);
+    let underOom = false;
+    for (let i = 0; i < 100 && !underOom; i++) {
+      underOom = /under_oom 1/.test(cg('nokill', 'memory', 'memory.oom_control'));
+      if (!underOom) await new Promise((res) => setTimeout(res, 100));
+    }
+    assert.ok(underOom, 'the container never reached its limit');
+    assert.equal(ok(['inspect', '-f', '{{.State.Status}} {{.State.OOMKilled}} {{.HostConfig.OomKillDisable}}', 'nokill']), 'running false true');
+    ok(['kill', 'nokill']);
+    assert.equal(ok(['wait', 'nokill']), '137');
+    // conmon, like containerd, reports the cgroup's OOM event: OOMKilled then says the container
+    // hit its limit, as dockerd says it, though the kill was ours.
+    assert.equal(ok(['inspect', '-f', '{{.State.OOMKilled}}', 'nokill']), 'true');
+    ok(['rm', 'nokill']);
+    // Without a memory limit the whole host's memory is at stake: Docker's warning.
+    const w = d.docker(['create', '--name', 'nolimit', '--oom-kill-disable', 'busybox', 'true']);
+    assert.equal(w.status, 0, w.stderr);
+    assert.match(w.stderr, /WARNING: OOM killer is disabled for the container, but no memory limit is set/);
+    ok(['rm', 'nolimit']);
+  });
+
+  test('--blkio-weight reaches the blkio cgroup (BFQ\'s weight here) and docker update changes it', () => {
+    ok(['run', '-d', '--name', 'weighted', '--blkio-weight', '300', 'busybox', 'sleep', '100']);
+    const file = existsSync(`/sys/fs/cgroup/blkio/blkio.weight`) ? 'blkio.weight' : 'blkio.bfq.weight';
+    assert.match(cg('weighted', 'blkio', file), /^(default )?300$/m);
+    assert.equal(ok(['inspect', '-f', '{{.HostConfig.BlkioWeight}}', 'weighted']), '300');
+    ok(['update', '--blkio-weight', '600', 'weighted']);
+    assert.match(cg('weighted', 'blkio', file), /^(default )?600$/m);
+    ok(['rm', '-f', 'weighted']);
   });
 
   test('a fork bomb stops at --pids-limit 20 and the container stays manageable', () => {
@@ -92,6 +162,60 @@ describe('resource limits through the docker CLI', () => {
     assert.equal(s.pids_stats.current, 1);
     assert.equal(s.name, '/lim');
     ok(['rm', '-f', 'lim']);
+  });
+
+  test('streaming stats: a sample a second, precpu_stats from the second on, docker-py\'s CPU % of a loop held to --cpus 0.5', async () => {
+    ok(['run', '-d', '--name', 'busy', '--cpus', '0.5', 'busybox', 'sh', '-c', 'while :; do :; done']);
+    const samples = await readStats(d.sock, 'busy', 4);
+    const [first, ...rest] = samples;
+    // The first sample has no previous one: zeroed precpu_stats, as dockerd streams it.
+    assert.equal(first.preread, '0001-01-01T00:00:00Z');
+    assert.equal(first.precpu_stats.cpu_usage.total_usage, 0);
+    assert.equal(first.precpu_stats.system_cpu_usage, undefined);
+    rest.forEach((s, i) => {
+      const prev = samples[i];
+      assert.equal(s.preread, prev.read);
+      assert.deepEqual(s.precpu_stats, prev.cpu_stats, `sample ${i + 1}'s precpu_stats is sample ${i}'s cpu_stats`);
+      const gap = Date.parse(s.read) - Date.parse(prev.read);
+      assert.ok(gap >= 900 && gap < 3000, `samples ${gap} ms apart`);
+      assert.ok(s.cpu_stats.cpu_usage.total_usage > prev.cpu_stats.cpu_usage.total_usage);
+      assert.ok(s.cpu_stats.system_cpu_usage > prev.cpu_stats.system_cpu_usage);
+      const pct = cpuPercent(s);
+      // The CFS quota caps the loop at 50% of one CPU; a busy host may give it less.
+      assert.ok(pct > 3 && pct < 60, `CPU ${pct.toFixed(1)}%`);
+    });
+    for (const s of samples) {
+      assert.equal(s.name, '/busy');
+      assert.ok(s.cpu_stats.online_cpus >= 1);
+      assert.equal(s.cpu_stats.cpu_usage.percpu_usage?.length ?? s.cpu_stats.online_cpus, s.cpu_stats.online_cpus);
+      assert.ok(s.cpu_stats.throttling_data.periods > 0, 'a quota-held loop is throttled');
+      assert.ok(s.memory_stats.usage > 0);
+      assert.equal(s.memory_stats.limit, totalmem(), 'no limit: the host\'s memory, as dockerd');
+      assert.ok(s.pids_stats.current >= 1);
+      assert.equal(typeof s.networks?.eth0?.rx_bytes, 'number');
+    }
+  });
+
+  test('docker stats --no-stream --format for several containers; -a adds stopped ones; the CLI streams', async () => {
+    ok(['run', '-d', '--name', 'idle1', '--memory', '32m', 'busybox', 'sleep', '100']);
+    ok(['run', '-d', '--name', 'idle2', 'busybox', 'sleep', '100']);
+    ok(['run', '--name', 'stopped', 'busybox', 'true']);
+    const rows = ok(['stats', '--no-stream', '--format', '{{.Name}}|{{.CPUPerc}}|{{.MemUsage}}|{{.PIDs}}', 'busy', 'idle1', 'idle2']).split('\n');
+    assert.deepEqual(rows.map((r) => r.split('|')[0]), ['busy', 'idle1', 'idle2']);
+    const byName = Object.fromEntries(rows.map((r) => [r.split('|')[0], r.split('|')]));
+    assert.ok(parseFloat(byName.busy[1]) > 3, `busy at ${byName.busy[1]}`);
+    assert.ok(parseFloat(byName.idle1[1]) < 5, `idle1 at ${byName.idle1[1]}`);
+    assert.match(byName.idle1[2], / \/ 32MiB$/);
+    assert.equal(byName.idle2[3], '1');
+    // All running containers when none is named; -a adds the stopped one.
+    const running = ok(['stats', '--no-stream', '--format', '{{.Name}}']).split('\n').sort();
+    assert.deepEqual(running, ['busy', 'idle1', 'idle2']);
+    const all = ok(['stats', '--no-stream', '-a', '--format', '{{.Name}} {{.CPUPerc}}']).split('\n').sort();
+    assert.ok(all.includes('stopped 0.00%'), all.join(', '));
+    // Without --no-stream the CLI keeps redrawing from the API's stream until it is stopped.
+    const streamed = await dockerAsync(d, ['stats', '--format', '{{.Name}} {{.CPUPerc}}', 'busy'], 4500);
+    assert.ok((streamed.stdout.match(/^.*busy \d+\.\d\d%/gm) ?? []).length >= 3, streamed.stdout);
+    ok(['rm', '-f', 'busy', 'idle1', 'idle2', 'stopped']);
   });
 
   test('invalid limits are 400s from create (exit 125) and nothing is created', () => {

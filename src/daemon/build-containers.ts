@@ -78,23 +78,29 @@ export class EngineBuildContainers implements BuildContainers {
       }, undefined));
       const id = Id;
       opts.onCreated(id);
-      const onAbort = () => { this.engine.kill(id).catch(() => undefined); };
-      opts.signal.addEventListener('abort', onAbort, { once: true });
-      try {
-        const exited = this.engine.wait(id, 'next-exit', opts.signal);
-        exited.catch(() => undefined);
-        await this.engine.start(id);
-        const { entries } = this.engine.logs(id, { follow: true, signal: opts.signal });
-        for await (const e of entries) opts.onOutput(e.data);
-        const r = await exited;
-        if (opts.signal.aborted) throw opts.signal.reason ?? new Error('build canceled');
-        if (made) await this.removeMountStubs(id, made.targets);
-        return { id, exitCode: r.StatusCode };
-      } finally {
-        opts.signal.removeEventListener('abort', onAbort);
-      }
+      // In the foreground (no monitor, output through a pipe) when the runtime can: ~0.1 s less a step.
+      const code = await this.engine.runForeground(id, { onOutput: opts.onOutput, signal: opts.signal }) ?? await this.runMonitored(id, opts);
+      if (opts.signal.aborted) throw opts.signal.reason ?? new Error('build canceled');
+      if (made) await this.removeMountStubs(id, made.targets);
+      return { id, exitCode: code };
     } finally {
       if (made) await made.undo();
+    }
+  }
+
+  /** A run under the runtime's monitor: start, the log followed, the exit waited for. */
+  private async runMonitored(id: string, opts: { onOutput: (data: Buffer) => void; signal: AbortSignal }): Promise<number> {
+    const onAbort = () => { this.engine.kill(id).catch(() => undefined); };
+    opts.signal.addEventListener('abort', onAbort, { once: true });
+    try {
+      const exited = this.engine.wait(id, 'next-exit', opts.signal);
+      exited.catch(() => undefined);
+      await this.engine.start(id);
+      const { entries } = this.engine.logs(id, { follow: true, signal: opts.signal });
+      for await (const e of entries) opts.onOutput(e.data);
+      return (await exited).StatusCode;
+    } finally {
+      opts.signal.removeEventListener('abort', onAbort);
     }
   }
 

@@ -8,7 +8,7 @@ import type { ImageRuntimeConfig } from '../oci/image';
 import type { Db } from '../sys/database';
 import type { ImageRecord, ImageStore, RemoveResult } from '../image/image-store';
 import type { Snapshotter, Change } from '../snapshot/snapshotter';
-import type { AttachConnection, ContainerRuntime, ExecSession, ExitStatus, LogEntry, LogReader, SpecInput } from '../runtime/runtime';
+import type { AttachConnection, ContainerRuntime, ExecSession, ExitStatus, ForegroundRunner, LogEntry, LogReader, SpecInput } from '../runtime/runtime';
 import { mountAll, unmount, isMounted } from '../sys/mount';
 import { startFailureExitCode } from '../runtime/conmon/errors';
 import { DEFAULT_PATH_ENV, mergeEnv, withDefaultPath } from '../runtime/spec';
@@ -430,6 +430,67 @@ export class Engine {
       annotations: { 'org.opencontainers.image.stopSignal': cfg.StopSignal ?? 'SIGTERM' },
       resources: resourceLimitsOf(h as DockerResources, this.hostResources), rlimits: rlimitsOf(h as DockerResources), shmSize: (h as DockerResources).ShmSize || undefined,
     });
+  }
+
+  /**
+   * Starts a created container and runs it to its end in the foreground, its output to `onOutput`
+   * (no log): the runtime runs it as berthd's child with no monitor (ForegroundRunner), which
+   * saves the monitor's start. For build steps: such a run does not outlive berthd (recover()
+   * finds it without a monitor and ends it). The container goes through running to exited as with
+   * start; `signal` kills it. Resolves with the exit code; undefined when the container's runtime
+   * cannot run in the foreground (the caller then starts it and waits).
+   */
+  async runForeground(idOrName: string, opts: { onOutput: (data: Buffer) => void; signal: AbortSignal }): Promise<number | undefined> {
+    const rec = this.containers.resolve(idOrName);
+    const rt = this.rt(rec) as ContainerRuntime & Partial<ForegroundRunner>;
+    if (!rt.runForeground) return undefined;
+    const started = await this.locks.run(rec.id, async () => {
+      const c = this.containers.resolve(rec.id);
+      const why = cannotStart(c.state);
+      if (why) throw conflict(why);
+      const dir = this.dirOf(c.id);
+      const rootfs = this.rootfsOf(c.id);
+      const bundle = join(dir, 'bundle');
+      mkdirSync(rootfs, { recursive: true });
+      mkdirSync(bundle, { recursive: true });
+      if (!isMounted(rootfs)) mountAll(this.o.snapshotter.mounts(c.id), rootfs);
+      let sandbox: Sandbox | undefined;
+      try {
+        sandbox = await this.networks.attach(c);
+        const spec = await this.buildSpec(c, rootfs, dir, sandbox) as Record<string, unknown>;
+        await sandbox?.ready;
+        c.state = { ...c.state, status: 'running', pid: 0, monitorPid: 0, exitCode: 0, error: '', oomKilled: false, startedAt: new Date().toISOString(), finishedAt: NEVER };
+        this.containers.save(c);
+        this.events.publish('container', 'start', c.id, { image: c.imageRef, name: c.name });
+        return { c, bundle, spec };
+      } catch (raw) {
+        const e = dockerStartError(raw, c.path, rootfs);
+        await sandbox?.ready.catch(() => undefined);
+        await this.networks.release(c.id);
+        await this.volumes.release(c);
+        safeUnmount(rootfs);
+        throw e;
+      }
+    });
+    let status: ExitStatus;
+    let error = '';
+    try {
+      status = await rt.runForeground({ id: started.c.id, bundleDir: started.bundle, spec: started.spec, onOutput: (_s, d) => opts.onOutput(d), signal: opts.signal });
+    } catch (raw) {
+      const e = dockerStartError(raw, started.c.path, this.rootfsOf(started.c.id));
+      error = errorMessage(e);
+      status = { exitCode: startFailureExitCode(e) ?? 128, oomKilled: false, finishedAt: new Date() };
+      await this.locks.run(started.c.id, async () => {
+        const cur = this.containers.get(started.c.id);
+        if (cur && isRunning(cur.state)) await this.onExited(cur, status, error);
+      });
+      throw e;
+    }
+    await this.locks.run(started.c.id, async () => {
+      const cur = this.containers.get(started.c.id);
+      if (cur && isRunning(cur.state)) await this.onExited(cur, status, error);
+    });
+    return status.exitCode;
   }
 
   /**

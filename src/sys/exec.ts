@@ -1,5 +1,8 @@
 import { spawn, SpawnOptions } from 'node:child_process';
+import { constants } from 'node:os';
 import { BerthError, ErrorKind } from '../base/errors';
+
+const osSignals = constants.signals as Record<string, number>;
 
 export interface RunResult {
   stdout: string;
@@ -51,4 +54,29 @@ export function run(file: string, args: readonly string[], opts: RunOptions = {}
       child.stdin.end(opts.input ?? '');
     }
   });
+}
+
+export interface StreamingChild {
+  pid: number;
+  /** Resolves with the exit code (128 + n for a signal) once the process exited and its output is read. */
+  exited: Promise<number>;
+}
+
+/**
+ * Runs a program whose output is passed on as it comes (stdin is /dev/null): for a process that
+ * runs as long as the work it does, such as `crun run` of a build step. Rejects `exited` only
+ * when the program cannot be started.
+ */
+export function runStreaming(file: string, args: readonly string[], opts: {
+  cwd?: string; env?: NodeJS.ProcessEnv; onOutput: (stream: 'stdout' | 'stderr', data: Buffer) => void;
+}): StreamingChild {
+  const child = spawn(file, args, { cwd: opts.cwd, env: opts.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  child.stdout!.on('data', (b: Buffer) => opts.onOutput('stdout', b));
+  child.stderr!.on('data', (b: Buffer) => opts.onOutput('stderr', b));
+  const exited = new Promise<number>((resolve, reject) => {
+    child.on('error', (e) => reject(new BerthError('Internal', `${file}: ${e.message}`, { cause: e })));
+    child.on('close', (code, signal) => resolve(code ?? 128 + (signal ? osSignals[signal] ?? 9 : 0)));
+  });
+  exited.catch(() => undefined);
+  return { pid: child.pid ?? -1, exited };
 }

@@ -4,11 +4,11 @@ import { join } from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
 import { release } from 'node:os';
 import { canceled, errnoCode, internal, invalidArgument, notFound } from '../../base/errors';
-import { run } from '../../sys/exec';
+import { run, runStreaming } from '../../sys/exec';
 import { processAlive, spawnDetached } from '../../sys/process';
 import { connectSeqpacket } from '../../sys/seqpacket';
 import { blkioNeedsBfqWeight, writeBfqWeight } from '../../sys/cgroups';
-import type { AttachConnection, ContainerRuntime, CreateOptions, ExecOptions, ExecSession, ExitStatus } from '../runtime';
+import type { AttachConnection, ContainerRuntime, CreateOptions, ExecOptions, ExecSession, ExitStatus, ForegroundRunner, ForegroundRunOptions } from '../runtime';
 import { SeqpacketAttach } from './attach';
 import { LogMark, markLog } from '../logs';
 import { cleanRuntimeMessage, mapRuntimeError } from './errors';
@@ -85,7 +85,7 @@ const RUNTIME_ENV = { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/
  * crun or runc. Exit codes come only from conmon's exit files (the init process is re-parented
  * to conmon, never to berthd).
  */
-export class ConmonRuntime implements ContainerRuntime {
+export class ConmonRuntime implements ContainerRuntime, ForegroundRunner {
   readonly name: string;
   /** The executable conmon runs and we run for one-shot commands (may be the crun wrapper). */
   private readonly runtimePath: string;
@@ -287,6 +287,54 @@ export class ConmonRuntime implements ContainerRuntime {
 
   async start(id: string): Promise<void> {
     await this.runtime('start', id, ['start', id]);
+  }
+
+  /**
+   * `<runtime> run` with berthd as the parent and the output through pipes: no conmon, no log.
+   * The runtime's own errors go to `--log`, so a container that never started (the file has
+   * something) is told from one whose process exited non-zero. The seccomp BPF cache works as for
+   * create: the compiled program is picked up from the state dir while the container runs.
+   */
+  async runForeground(o: ForegroundRunOptions): Promise<ExitStatus> {
+    if (o.signal.aborted) throw canceled('run canceled');
+    const bpfKey = this.seccompKey(o.spec);
+    const bpf = bpfKey ? this.cachedBpf(bpfKey) : undefined;
+    if (bpf) o.spec.annotations = { ...(o.spec.annotations as Record<string, string> | undefined), 'run.oci.seccomp_bpf_data': bpf };
+    writeFileSync(join(o.bundleDir, 'config.json'), JSON.stringify(o.spec));
+    const pidFile = join(o.bundleDir, 'run.pid');
+    const logFile = join(o.bundleDir, 'run.log');
+    await Promise.all([fsp.rm(pidFile, { force: true }), fsp.rm(logFile, { force: true })]);
+    const child = runStreaming(this.runtimePath, this.runtimeArgs(['--log', logFile, 'run', '--bundle', o.bundleDir, '--pid-file', pidFile, o.id]), {
+      cwd: o.bundleDir, env: RUNTIME_ENV, onOutput: o.onOutput,
+    });
+    let ended = false;
+    // Until the container exists a kill fails: try again until it takes or the run is over.
+    const kill = async () => {
+      while (!ended) {
+        const r = await run(this.runtimePath, this.runtimeArgs(['kill', o.id, 'KILL']), { allowFailure: true, env: RUNTIME_ENV }).catch(() => undefined);
+        if (r?.code === 0) return;
+        await new Promise((res) => setTimeout(res, 20));
+      }
+    };
+    const onAbort = () => { void kill(); };
+    o.signal.addEventListener('abort', onAbort, { once: true });
+    const learnBpf = bpfKey && !bpf ? setInterval(() => {
+      // The pid file is written once the container is created, its BPF program complete.
+      if (existsSync(pidFile)) { this.rememberBpf(bpfKey, o.id); clearInterval(learnBpf!); }
+    }, 5) : undefined;
+    try {
+      const code = await child.exited;
+      ended = true;
+      let log = '';
+      try { log = readFileSync(logFile, 'utf8'); } catch { /* no errors logged */ }
+      if (code !== 0 && log.trim() && !existsSync(pidFile)) throw mapRuntimeError('create', o.id, log);
+      if (o.signal.aborted) throw canceled('run canceled');
+      return { exitCode: code, oomKilled: false, finishedAt: new Date() };
+    } finally {
+      ended = true;
+      if (learnBpf) clearInterval(learnBpf);
+      o.signal.removeEventListener('abort', onAbort);
+    }
   }
 
   async kill(id: string, signal: string | number): Promise<void> {

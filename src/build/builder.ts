@@ -73,8 +73,11 @@ export interface BuildContainers {
    * tar too, and then what it leads to. Paths the image lacks are left out.
    */
   imageFiles(image: Digest, paths: string[], signal: AbortSignal): Promise<Readable>;
-  /** The container's filesystem changes as an uncompressed layer tar. */
-  diff(id: string): Readable;
+  /**
+   * The container's filesystem changes as an uncompressed layer tar, and the snapshot it is made
+   * from, which the image store may commit in place (CommitInput.snapshot).
+   */
+  diff(id: string): { layer: Readable; snapshot?: string };
   remove(id: string): Promise<void>;
 }
 
@@ -508,7 +511,7 @@ export class Builder {
       st.clock?.mark('run');
       req.out(` ---> Removed intermediate container ${short(id)}\n`);
       const img = await this.images.commit({
-        parentImage: st.image, layer: this.containers.diff(id), config: st.config, containerId: id, createdBy,
+        parentImage: st.image, ...this.containers.diff(id), config: st.config, containerId: id, createdBy,
       }, req.signal);
       st.clock?.mark('commit');
       this.cache.set(key, img.id);

@@ -309,8 +309,9 @@ export class EngineBuildContainers implements BuildContainers {
     }
   }
 
-  diff(id: string): Readable {
-    return this.snapshotter.diff(id);
+  /** The run's container is stopped and unmounted by now: its snapshot (keyed by its ID) can be committed in place. */
+  diff(id: string): { layer: Readable; snapshot: string } {
+    return { layer: this.snapshotter.diff(id), snapshot: id };
   }
 
   async remove(id: string): Promise<void> {

@@ -36,6 +36,12 @@ export interface CommitInput {
   tag?: string;
   /** created_by for the history entry. */
   createdBy?: string;
+  /**
+   * The snapshot `layer` was made from, when nothing has mounted or written it since (a stopped
+   * build step's container): the store may make its changes the new layer in place (when the
+   * snapshotter can) instead of unpacking the tar again. Its changes are then gone from it.
+   */
+  snapshot?: string;
 }
 
 export interface ImportInput {

@@ -8,7 +8,7 @@ import type { ImageConfigBlob, ImageRuntimeConfig, HistoryEntry } from '../oci/i
 import { Reference, familiarName, familiarString, fullString, parseReference, repositoryName } from '../oci/reference';
 import type { Db } from '../sys/database';
 import { decompressStream } from '../sys/decompress';
-import type { Snapshotter } from '../snapshot/snapshotter';
+import type { Snapshotter, SnapshotCommitter } from '../snapshot/snapshotter';
 import { ContentStore } from './content-store';
 import type { CommitInput, ImageRecord, ImageStore, ImageUsage, ImportInput, RemoveResult } from './image-store';
 import { KeyedMutex, Pins } from './keyed-mutex';
@@ -67,6 +67,8 @@ export interface NewImage {
   parent?: string;
   /** Full or familiar references to point at the image (tags and/or `name@digest`). */
   refs?: string[];
+  /** A snapshot holding the layer `diffId` unpacked, to commit in place (CommitInput.snapshot). */
+  adopt?: { diffId: Digest; snapshot: string };
 }
 
 export type HistoryItem = { Id: string; Created: number; CreatedBy: string; Tags: string[] | null; Size: number; Comment: string };
@@ -222,7 +224,8 @@ export class LocalImageStore implements ImageStore {
         rootfs: { type: 'layers', diff_ids: [...(pc?.rootfs.diff_ids ?? []), ...(empty ? [] : [layer.digest])] },
       };
       const cfg = await this.putPinned(Readable.from([Buffer.from(JSON.stringify(config))]), pinned);
-      return await this.createImage({ config: cfg.digest, parent: parent?.id ?? '', refs: tagRef ? [fullString(tagRef)] : [] }, signal);
+      const adopt = input.snapshot && !empty ? { diffId: layer.digest, snapshot: input.snapshot } : undefined;
+      return await this.createImage({ config: cfg.digest, parent: parent?.id ?? '', refs: tagRef ? [fullString(tagRef)] : [], adopt }, signal);
     } finally {
       this.release(pinned);
       this.deleteUnreferencedBlobs(pinned);
@@ -275,7 +278,8 @@ export class LocalImageStore implements ImageStore {
       let size = 0;
       for (let i = 0; i < chains.length; i++) {
         if (signal?.aborted) throw canceled('operation canceled');
-        size += await this.ensureLayer(chains[i], diffIds[i], i === 0 ? null : chains[i - 1], i, signal);
+        const adopt = i === chains.length - 1 && img.adopt?.diffId === diffIds[i] ? img.adopt.snapshot : undefined;
+        size += await this.ensureLayer(chains[i], diffIds[i], i === 0 ? null : chains[i - 1], i, signal, adopt);
       }
       const insertImage = this.db.prepare(`INSERT INTO image_images (id, parent, created, size, added_at) VALUES (?, ?, ?, ?, ?)
         ON CONFLICT(id) DO NOTHING`);
@@ -302,8 +306,11 @@ export class LocalImageStore implements ImageStore {
     return config.rootfs.diff_ids.map((d) => checkDigest(`config ${id} diff_ids`, d));
   }
 
-  /** Unpacks a layer unless present (one caller per chain at a time); returns its size. */
-  private ensureLayer(chain: Digest, diffId: Digest, parent: Digest | null, depth: number, signal?: AbortSignal): Promise<number> {
+  /**
+   * Unpacks a layer unless present (one caller per chain at a time); returns its size. With
+   * `adopt`, a snapshot holding it unpacked is committed in place when the snapshotter can.
+   */
+  private ensureLayer(chain: Digest, diffId: Digest, parent: Digest | null, depth: number, signal?: AbortSignal, adopt?: string): Promise<number> {
     return this.layerLocks.run(chain, async () => {
       const row = this.layerRow(chain);
       if (row && row.size >= 0 && this.snapshotter.hasLayer(chain)) return row.size;
@@ -313,8 +320,13 @@ export class LocalImageStore implements ImageStore {
         ON CONFLICT(chain_id) DO UPDATE SET size = -1`).run(chain, diffId, parent, depth);
       let size: number;
       try {
+        const committer = this.snapshotter as Snapshotter & Partial<SnapshotCommitter>;
         if (this.snapshotter.hasLayer(chain)) size = await this.snapshotter.layerSize(chain);
-        else ({ size } = await this.snapshotter.applyLayer(chain, parent, this.content.get(diffId), signal));
+        else if (adopt && committer.commitSnapshot) {
+          // Nothing changes when it cannot (e.g. another parent): then the tar is unpacked as usual.
+          size = await committer.commitSnapshot(adopt, chain, parent).then((r) => r.size,
+            async () => (await this.snapshotter.applyLayer(chain, parent, this.content.get(diffId), signal)).size);
+        } else ({ size } = await this.snapshotter.applyLayer(chain, parent, this.content.get(diffId), signal));
       } catch (e) {
         // Nothing was committed (applyLayer is atomic): forget the intent unless an image uses the layer.
         if (!this.db.prepare('SELECT 1 FROM image_chains WHERE chain_id = ? LIMIT 1').get(chain)) {

@@ -32,7 +32,9 @@ export interface Snapshotter {
   /**
    * Unpacks an uncompressed layer tar on top of `parent` (OCI whiteouts `.wh.NAME` and
    * `.wh..wh..opq` become overlay whiteouts) and commits it under `chainId`. No-op when present.
-   * Returns the unpacked size in bytes.
+   * Returns the unpacked size in bytes. `tar` is read to its end (bytes after the end-of-archive
+   * marker are dropped) and the layer committed only after it ended cleanly: a caller vetoes the
+   * layer by destroying the stream with an error (a digest computed over it did not match).
    */
   applyLayer(chainId: Digest, parent: Digest | null, tar: Readable, signal?: AbortSignal): Promise<{ size: number }>;
   /** Size in bytes of a committed layer's own content. */
@@ -53,4 +55,19 @@ export interface Snapshotter {
   diff(key: string, signal?: AbortSignal): Readable;
   /** Bytes used by the snapshot's own changes (`ps -s`). */
   usage(key: string): Promise<number>;
+}
+
+/**
+ * An optional ability of a Snapshotter: make a snapshot's own changes the committed layer
+ * `chainId` on `parent` without copying them (containerd's Commit). For a caller that knows they
+ * are exactly that layer's content: the layer tar it stored was made from this snapshot, which
+ * nothing has mounted or written since. The layer then holds what unpacking that tar would give
+ * (the snapshot's root directory's own metadata and sockets, which a tar does not carry, are
+ * dropped). The snapshot stays, without changes; remove it as usual. No-op (the snapshot keeps its
+ * changes) when the layer exists. Errors: NotFound for an unknown snapshot, InvalidArgument when
+ * its parent is not `parent` (nothing is changed then); after an I/O error no layer is committed
+ * and the snapshot's changes may be gone.
+ */
+export interface SnapshotCommitter {
+  commitSnapshot(key: string, chainId: Digest, parent: Digest | null): Promise<{ size: number }>;
 }

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import {
-  existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync,
+  chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync,
   writeFileSync, type Stats,
 } from 'node:fs';
 import { join } from 'node:path';
@@ -10,7 +10,7 @@ import { alreadyExists, errnoCode, invalidArgument, notFound, wrap } from '../..
 import { OVERLAY_OPAQUE_XATTR, applyTar } from '../../archive/apply-tar';
 import { packDir } from '../../archive/pack-dir';
 import { nativeSys } from '../../sys/native';
-import type { Change, Mount, Snapshotter } from '../snapshotter';
+import type { Change, Mount, Snapshotter, SnapshotCommitter } from '../snapshotter';
 
 /**
  * Overlay snapshotter, laid out like Docker's overlay2:
@@ -30,7 +30,7 @@ import type { Change, Mount, Snapshotter } from '../snapshotter';
  * A layer is committed by renaming its fully unpacked temp dir into layers/: it is there or not.
  * Mounts use redirect_dir=off,index=off,metacopy=off so the upper dir is a clean diff.
  */
-export class OverlaySnapshotter implements Snapshotter {
+export class OverlaySnapshotter implements Snapshotter, SnapshotCommitter {
   private readonly inflight = new Map<string, Promise<{ size: number }>>();
 
   constructor(readonly root: string) {
@@ -106,6 +106,56 @@ export class OverlaySnapshotter implements Snapshotter {
       } catch (err) {
         // Another berth process committed the same layer first: theirs is as good as ours.
         if (errnoCode(err) !== 'ENOTEMPTY' && errnoCode(err) !== 'EEXIST') throw err;
+        rmSync(linkPath, { force: true });
+        rmSync(tmp, { recursive: true, force: true });
+        return { size: await this.layerSize(chainId) };
+      }
+      return { size };
+    } catch (err) {
+      rmSync(tmp, { recursive: true, force: true });
+      if (!existsSync(dir)) rmSync(linkPath, { force: true });
+      throw wrap(err, `layer ${chainId}`);
+    }
+  }
+
+  /**
+   * The snapshot's upper dir is renamed to be the layer's diff dir (an empty one takes its place),
+   * then committed as unpack() commits: link, lower, parent and size written beside it, the whole
+   * renamed into layers/. Its root gets the 0755 root:root a layer's diff dir has.
+   */
+  async commitSnapshot(key: string, chainId: Digest, parent: Digest | null): Promise<{ size: number }> {
+    const dir = this.layerDir(chainId);
+    if (this.hasLayer(chainId)) return { size: await this.layerSize(chainId) };
+    if (this.parentOf(key) !== parent) throw invalidArgument(`snapshot ${key}: its parent is not ${parent ?? 'empty'}`);
+    const lower = this.lowerChain(parent);
+    if (lower.length >= 127) throw invalidArgument(`layer ${chainId}: more than 128 layers`);
+    const upper = join(this.snapshotDir(key), 'upper');
+    const tmp = join(this.root, 'tmp', randomBytes(8).toString('hex'));
+    const link = shortLinkId();
+    const linkPath = join(this.root, 'l', link);
+    mkdirSync(tmp);
+    try {
+      renameSync(upper, join(tmp, 'diff'));
+    } catch (err) {
+      rmSync(tmp, { recursive: true, force: true });
+      throw wrap(err, `snapshot ${key}`);
+    }
+    mkdirSync(upper, { mode: 0o755 });
+    try {
+      const diff = join(tmp, 'diff');
+      chmodSync(diff, 0o755);
+      chownSync(diff, 0, 0);
+      const size = diskUsage(diff, { dropSockets: true });
+      writeFileSync(join(tmp, 'link'), link);
+      writeFileSync(join(tmp, 'lower'), lower.join(':'));
+      writeFileSync(join(tmp, 'parent'), parent ?? '');
+      writeFileSync(join(tmp, 'size'), String(size));
+      symlinkSync(`../layers/${hexOf(chainId)}/diff`, linkPath);
+      try {
+        renameSync(tmp, dir);
+      } catch (err) {
+        if (errnoCode(err) !== 'ENOTEMPTY' && errnoCode(err) !== 'EEXIST') throw err;
+        // Committed meanwhile by someone else: theirs is as good as ours.
         rmSync(linkPath, { force: true });
         rmSync(tmp, { recursive: true, force: true });
         return { size: await this.layerSize(chainId) };
@@ -265,8 +315,11 @@ function shortLinkId(): string {
   return out;
 }
 
-/** Sum of the sizes of the files below `dir` (hardlinks counted once), as Docker's directory.Size. */
-function diskUsage(dir: string): number {
+/**
+ * Sum of the sizes of the files below `dir` (hardlinks counted once), as Docker's directory.Size.
+ * `dropSockets`: sockets are removed on the way (a layer tar never holds one).
+ */
+function diskUsage(dir: string, opts: { dropSockets?: boolean } = {}): number {
   const seen = new Set<string>();
   let total = 0;
   const walk = (d: string) => {
@@ -277,6 +330,7 @@ function diskUsage(dir: string): number {
       let st: Stats;
       try { st = lstatSync(p); } catch { continue; }
       if (st.isDirectory()) { walk(p); continue; }
+      if (opts.dropSockets && st.isSocket()) { rmSync(p, { force: true }); continue; }
       if (st.nlink > 1) {
         const k = `${st.dev}:${st.ino}`;
         if (seen.has(k)) continue;

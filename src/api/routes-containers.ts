@@ -34,7 +34,7 @@ export function containerRoutes(r: Router, d: ContainerRouteDeps): void {
     const withSize = qbool(query, 'size');
     const out = [];
     for (const c of list) {
-      const size = withSize ? { rw: await engine.sizeOf(c.id), rootFs: 0 } : undefined;
+      const size = withSize ? await engine.sizesOf(c) : undefined;
       out.push(containerSummary(c, engine.networks.viewOf(c), size));
     }
     sendJson(res, 200, out);
@@ -48,12 +48,16 @@ export function containerRoutes(r: Router, d: ContainerRouteDeps): void {
     sendJson(res, 201, created);
   });
 
-  r.add('GET', '/containers/:id/json', ({ res, params, query }) => {
+  r.add('GET', '/containers/:id/json', async ({ res, params, query }) => {
     const c = engine.containers.resolve(params.id);
     // Docker shows the file of json-file only: the local driver's files are not an API (moby's StartLogger).
     const logPath = c.hostConfig.LogConfig?.Type === 'local' ? '' : engine.logPathOf(c) ?? '';
     const out = containerInspect(c, { logPath, rootfs: engine.rootfsOf(c.id), upperDir: d.snapshotter.upperDir(c.id) }, engine.networks.viewOf(c));
-    if (qbool(query, 'size')) out.SizeRw = 0;
+    if (qbool(query, 'size')) {
+      const size = await engine.sizesOf(c);
+      out.SizeRw = size.rw;
+      out.SizeRootFs = size.rootFs;
+    }
     sendJson(res, 200, out);
   });
 

@@ -5,6 +5,8 @@ import type { EngineEvent } from '../daemon/events';
 import { API_VERSION, MIN_API_VERSION, Router, qfilters, sendJson } from './router';
 import { invalidArgument } from '../base/errors';
 import { volumesDf } from './routes-volumes';
+import { containerSummary, imageSummary } from './shapes';
+import { imageDiskUsage } from '../daemon/disk-usage';
 
 export interface SystemInfo {
   version: string;
@@ -105,15 +107,24 @@ export function systemRoutes(r: Router, d: { engine: Engine; images: ImageStore;
     req.socket.on('close', () => { unsubscribe(); if (timer) clearTimeout(timer); });
   });
 
+  // Sizes as on disk (docs/disk-usage.md): images count their layer tars too, a container's
+  // SizeRw counts its logs too (SizeLogs, berth's field, says how much of it they are).
   r.add('GET', '/system/df', async ({ res }) => {
+    const all = engine.containers.list();
     const counts = new Map<string, number>();
-    for (const c of engine.containers.list()) counts.set(c.image, (counts.get(c.image) ?? 0) + 1);
+    for (const c of all) counts.set(c.image, (counts.get(c.image) ?? 0) + 1);
     const imgs = images.list();
-    const containers = [];
-    for (const c of engine.containers.list()) containers.push({ Id: c.id, Names: [`/${c.name}`], Image: c.imageRef, ImageID: c.image, State: c.state.status, SizeRw: await engine.sizeOf(c.id), Created: Math.floor(Date.parse(c.created) / 1000) });
+    const usage = imageDiskUsage(imgs, images.layerUsage());
+    const containers = await Promise.all(all.map(async (c) => {
+      const [size, logs] = await Promise.all([engine.sizesOf(c), engine.logSizeOf(c)]);
+      return { ...containerSummary(c, engine.networks.viewOf(c), { rw: size.rw + logs, rootFs: size.rootFs }), SizeLogs: logs };
+    }));
     sendJson(res, 200, {
-      LayersSize: imgs.reduce((a, i) => a + i.size, 0),
-      Images: imgs.map((i) => ({ Id: i.id, RepoTags: i.repoTags, RepoDigests: i.repoDigests, Created: Math.floor(Date.parse(i.created) / 1000), Size: i.size, SharedSize: 0, Containers: counts.get(i.id) ?? 0, ParentId: i.parent, Labels: i.config.config?.Labels ?? {} })),
+      LayersSize: usage.layersSize,
+      Images: imgs.map((i) => {
+        const u = usage.images.get(i.id) ?? { size: i.size, sharedSize: 0 };
+        return { ...imageSummary(i, counts.get(i.id) ?? 0), Size: u.size, SharedSize: u.sharedSize, VirtualSize: u.size };
+      }),
       Containers: containers, Volumes: await volumesDf(engine), BuildCache: d.buildCache?.records() ?? [],
     });
   });

@@ -19,8 +19,10 @@ export function statusText(c: ContainerRecord, now = Date.now()): string {
   }
 }
 
+/** moby's daemon/list.go: the path, then the arguments, those holding a space in single quotes. */
 function commandLine(c: ContainerRecord): string {
-  return [c.path, ...c.args].map((a) => (/\s/.test(a) ? `"${a}"` : a)).join(' ').replace(/^"(.*)"$/, '$1');
+  if (!c.args.length) return c.path;
+  return `${c.path} ${c.args.map((a) => (a.includes(' ') ? `'${a}'` : a)).join(' ')}`;
 }
 
 function networkMode(c: ContainerRecord): string {

@@ -1,5 +1,6 @@
 import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync, existsSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { promises as fsp } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { conflict, failedPrecondition, invalidArgument, isKind, notFound, notImplemented, wrap } from '../base/errors';
 import { newId, randomName, shortId } from '../base/ids';
@@ -1186,6 +1187,25 @@ export class Engine {
 
   async sizeOf(id: string): Promise<number> {
     return this.o.snapshotter.usage(id).catch(() => 0);
+  }
+
+  /** Docker's SizeRw (the writable layer) and SizeRootFs (that plus the image's unpacked layers). */
+  async sizesOf(c: ContainerRecord): Promise<{ rw: number; rootFs: number }> {
+    const rw = await this.sizeOf(c.id);
+    return { rw, rootFs: rw + (this.o.images.find(c.image)?.size ?? 0) };
+  }
+
+  /** Bytes of a container's log files, the rotated ones included (0 for the none driver). */
+  async logSizeOf(c: ContainerRecord): Promise<number> {
+    const path = this.logPathOf(c);
+    if (!path) return 0;
+    const dir = dirname(path);
+    const base = basename(path);
+    let names: string[];
+    try { names = await fsp.readdir(dir); } catch { return 0; }
+    const sizes = await Promise.all(names.filter((n) => n === base || n.startsWith(`${base}.`))
+      .map((n) => fsp.stat(join(dir, n)).then((st) => st.size, () => 0)));
+    return sizes.reduce((a, b) => a + b, 0);
   }
 }
 

@@ -18,6 +18,15 @@ export interface ImageRecord {
   chainIds: Digest[];
 }
 
+/** Bytes a layer takes on disk. */
+export interface LayerUsage {
+  diffId: Digest;
+  /** The unpacked snapshot (Docker's layer size). */
+  unpacked: number;
+  /** The layer's tar in the content store; 0 when it is not kept. */
+  archive: number;
+}
+
 export interface RemoveResult {
   Untagged?: string;
   Deleted?: string;
@@ -78,6 +87,11 @@ export interface ImageStore {
   commit(input: CommitInput, signal?: AbortSignal): Promise<ImageRecord>;
   /** A layer's uncompressed tar, by its diffID (NotFound when the store lacks it). */
   layer(diffId: Digest): Readable;
+  /**
+   * What each layer holds on disk, by chain ID (system df): its unpacked snapshot, and the layer
+   * tar the store keeps by diffID for save and push (one file for every chain with that diffID).
+   */
+  layerUsage(): Map<Digest, LayerUsage>;
   /**
    * Docker's SquashImage: a new image with the config of `image` whose layers above those of
    * `base` (null: all) are replaced by `layer`, their merged diff. History is kept, the entries

@@ -10,7 +10,7 @@ import type { Db } from '../sys/database';
 import { decompressStream } from '../sys/decompress';
 import type { Snapshotter, SnapshotCommitter } from '../snapshot/snapshotter';
 import { ContentStore } from './content-store';
-import type { CommitInput, ImageRecord, ImageStore, ImageUsage, ImportInput, RemoveResult } from './image-store';
+import type { CommitInput, ImageRecord, ImageStore, ImageUsage, ImportInput, LayerUsage, RemoveResult } from './image-store';
 import { KeyedMutex, Pins } from './keyed-mutex';
 import {
   ANNOTATION_IMAGE_NAME, ANNOTATION_REF_NAME, ArchiveManifestEntry, EMPTY_LAYER_DIFF_ID, OciDescriptor, OciIndex, OciManifest,
@@ -111,6 +111,21 @@ export class LocalImageStore implements ImageStore {
     const rec = this.find(refOrId);
     if (!rec) throw notFound(`No such image: ${this.displayName(refOrId)}`);
     return rec;
+  }
+
+  layerUsage(): Map<Digest, LayerUsage> {
+    const rows = this.db.prepare('SELECT chain_id, diff_id, size FROM image_layers WHERE size >= 0').all() as Array<{ chain_id: string; diff_id: string; size: number }>;
+    const archives = new Map<string, number>();
+    const out = new Map<Digest, LayerUsage>();
+    for (const r of rows) {
+      let archive = archives.get(r.diff_id);
+      if (archive === undefined) {
+        try { archive = this.content.size(r.diff_id as Digest); } catch { archive = 0; }
+        archives.set(r.diff_id, archive);
+      }
+      out.set(r.chain_id as Digest, { diffId: r.diff_id as Digest, unpacked: r.size, archive });
+    }
+    return out;
   }
 
   list(): ImageRecord[] {

@@ -998,10 +998,25 @@ export class Engine {
     const rec = this.containers.resolve(idOrName);
     return this.locks.run(rec.id, async () => {
       const c = this.containers.resolve(rec.id);
-      const { hostConfig, limits, warnings } = applyUpdate(c.hostConfig, upd, this.hostResources);
+      // Everything is checked before anything is applied.
+      if (upd.RestartPolicy?.Name) {
+        if (c.hostConfig.AutoRemove && upd.RestartPolicy.Name !== 'no') throw invalidArgument('Restart policy cannot be updated because AutoRemove is enabled for the container');
+        const invalid = restartPolicyError(upd.RestartPolicy, false);
+        if (invalid) throw invalidArgument(invalid);
+      }
+      const { hostConfig, limits, revert, warnings } = applyUpdate(c.hostConfig, upd, this.hostResources);
       if (upd.RestartPolicy?.Name) hostConfig.RestartPolicy = upd.RestartPolicy;
       const resources = ociResources(limits);
-      if (isRunning(c.state) && Object.keys(resources).length) await this.rt(c).update(c.id, resources);
+      if (isRunning(c.state) && Object.keys(resources).length) {
+        try {
+          await this.rt(c).update(c.id, resources);
+        } catch (e) {
+          // The kernel refused one value (a memory limit under what the container uses): put back
+          // what the runtime may have written before it, so nothing of the update holds.
+          await this.rt(c).update(c.id, ociResources(revert)).catch((e2) => this.o.log('warn', `update ${shortId(c.id)}: restoring the limits: ${errorMessage(e2)}`));
+          throw e;
+        }
+      }
       c.hostConfig = hostConfig;
       this.containers.save(c);
       this.events.publish('container', 'update', c.id, { image: c.imageRef, name: c.name });

@@ -59,3 +59,17 @@ test('applyUpdate: zeros leave fields alone; only touched limits go to the runti
   assert.throws(() => applyUpdate(cur, { Memory: MB }, host), /Minimum memory limit/);
   assert.deepEqual(applyUpdate(cur, { PidsLimit: -1 }, host).limits, { pidsLimit: -1 });
 });
+
+test('applyUpdate: --cpus against --cpu-period/--cpu-quota, in one update and across updates, as moby', () => {
+  assert.throws(() => applyUpdate({}, { NanoCpus: 5e8, CpuPeriod: 100000 }, host), /Nano CPUs and CPU Period cannot both be set/);
+  assert.throws(() => applyUpdate({}, { NanoCpus: 5e8, CpuQuota: 50000 }, host), /Nano CPUs and CPU Quota cannot both be set/);
+  assert.throws(() => applyUpdate({ CpuPeriod: 50000 }, { NanoCpus: 5e8 }, host), /Nano CPUs cannot be updated as CPU Period has already been set/);
+  assert.throws(() => applyUpdate({ NanoCpus: 5e8 }, { CpuQuota: 20000 }, host), /CPU Quota cannot be updated as NanoCPUs has already been set/);
+  assert.deepEqual(applyUpdate({ NanoCpus: 5e8 }, { NanoCpus: 1e9 }, host).limits, { cpuPeriod: 100000, cpuQuota: 100000 });
+});
+
+test('applyUpdate: the revert holds the current values of what the update touches, unlimited spelled out', () => {
+  const u = applyUpdate({ Memory: 32 * MB, MemorySwap: 64 * MB, NanoCpus: 5e8 }, { Memory: 16 * MB, NanoCpus: 1e9, CpusetCpus: '1', PidsLimit: 10 }, host);
+  assert.deepEqual(u.revert, { memory: 32 * MB, memorySwap: 64 * MB, cpuPeriod: 100000, cpuQuota: 50000, cpusetCpus: '0-1', pidsLimit: -1 });
+  assert.deepEqual(applyUpdate({}, { Memory: 16 * MB, CpuShares: 512 }, host).revert, { memory: -1, memorySwap: -1, cpuShares: 1024 });
+});

@@ -150,7 +150,15 @@ export function rlimitsOf(h: DockerResources): Array<{ type: string; soft: numbe
  * runtime (only what the update touches; an unlimited pids value becomes -1 so it is lifted).
  */
 export function applyUpdate(current: HostOptions & DockerResources, upd: DockerResources, host: HostResources):
-  { hostConfig: HostOptions; limits: ResourceLimits; warnings: string[] } {
+  { hostConfig: HostOptions; limits: ResourceLimits; revert: ResourceLimits; warnings: string[] } {
+  // moby's update: --cpus and --cpu-period/--cpu-quota exclude each other, in one update and
+  // across updates (NanoCpus effectively sets the period and quota).
+  if (num(upd.NanoCpus) !== 0 && num(upd.CpuPeriod) !== 0) throw invalidArgument('Conflicting options: Nano CPUs and CPU Period cannot both be set');
+  if (num(upd.NanoCpus) !== 0 && num(upd.CpuQuota) !== 0) throw invalidArgument('Conflicting options: Nano CPUs and CPU Quota cannot both be set');
+  if (num(upd.NanoCpus) > 0 && num(current.CpuPeriod) > 0) throw invalidArgument('Conflicting options: Nano CPUs cannot be updated as CPU Period has already been set');
+  if (num(upd.NanoCpus) > 0 && num(current.CpuQuota) > 0) throw invalidArgument('Conflicting options: Nano CPUs cannot be updated as CPU Quota has already been set');
+  if (num(upd.CpuPeriod) > 0 && num(current.NanoCpus) > 0) throw invalidArgument('Conflicting options: CPU Period cannot be updated as NanoCPUs has already been set');
+  if (num(upd.CpuQuota) > 0 && num(current.NanoCpus) > 0) throw invalidArgument('Conflicting options: CPU Quota cannot be updated as NanoCPUs has already been set');
   const next: HostOptions & DockerResources = { ...current };
   const touched = new Set<string>();
   for (const k of UPDATABLE_FIELDS) {
@@ -166,8 +174,6 @@ export function applyUpdate(current: HostOptions & DockerResources, upd: DockerR
       touched.add(k);
     }
   }
-  if (touched.has('NanoCpus')) { next.CpuPeriod = 0; next.CpuQuota = 0; }
-  if (touched.has('CpuPeriod') || touched.has('CpuQuota')) next.NanoCpus = 0;
   const memory = num(next.Memory);
   if (touched.has('Memory') && !touched.has('MemorySwap') && num(current.MemorySwap) > 0 && memory > num(current.MemorySwap)) {
     throw invalidArgument('Memory limit should be smaller than already set memoryswap limit, update the memoryswap at the same time');
@@ -183,5 +189,18 @@ export function applyUpdate(current: HostOptions & DockerResources, upd: DockerR
   if (touched.has('CpusetMems')) limits.cpusetMems = all.cpusetMems;
   if (touched.has('PidsLimit')) limits.pidsLimit = all.pidsLimit ?? -1;
   if (touched.has('BlkioWeight')) limits.blkioWeight = all.blkioWeight;
-  return { hostConfig: next, limits, warnings };
+  // What to write back if the runtime fails half-way (it writes one cgroup file after another):
+  // the current values of what the update touches, "unlimited" spelled out, since an absent field
+  // means "leave as is" to the runtime. A blkio weight cannot be unset; it stays as written.
+  const before = resourceLimitsOf(current, host);
+  const revert: ResourceLimits = {};
+  if ('memory' in limits) { revert.memory = before.memory ?? -1; revert.memorySwap = before.memorySwap ?? -1; }
+  if ('memoryReservation' in limits) revert.memoryReservation = before.memoryReservation ?? -1;
+  if ('cpuShares' in limits) revert.cpuShares = before.cpuShares ?? 1024;
+  if ('cpuQuota' in limits) { revert.cpuPeriod = before.cpuPeriod ?? 100000; revert.cpuQuota = before.cpuQuota ?? -1; }
+  if ('cpusetCpus' in limits) revert.cpusetCpus = before.cpusetCpus ?? host.cpusetCpus;
+  if ('cpusetMems' in limits) revert.cpusetMems = before.cpusetMems ?? host.cpusetMems;
+  if ('pidsLimit' in limits) revert.pidsLimit = before.pidsLimit ?? -1;
+  if (before.blkioWeight && 'blkioWeight' in limits) revert.blkioWeight = before.blkioWeight;
+  return { hostConfig: next, limits, revert, warnings };
 }

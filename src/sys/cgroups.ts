@@ -197,9 +197,20 @@ export function blkioNeedsBfqWeight(root = CGROUP_ROOT): boolean {
 
 /** Writes a v1 BFQ weight (10..1000) into the blkio cgroup of `pid`. */
 export async function writeBfqWeight(pid: number, weight: number, root = CGROUP_ROOT): Promise<void> {
-  const dir = parseProcCgroup(await fsp.readFile(`/proc/${pid}/cgroup`, 'utf8'), root).v1.blkio;
-  if (!dir) throw new Error(`process ${pid} has no blkio cgroup`);
-  await fsp.writeFile(join(dir, 'blkio.bfq.weight'), String(weight));
+  await writeControllerFile(pid, 'blkio', 'blkio.bfq.weight', String(weight), root);
+}
+
+/** Lifts the pids limit of `pid`'s cgroup (v1 or v2: `pids.max` = `max`). */
+export async function liftPidsLimit(pid: number, root = CGROUP_ROOT): Promise<void> {
+  await writeControllerFile(pid, 'pids', 'pids.max', 'max', root);
+}
+
+/** Writes a file of `pid`'s cgroup for a controller: its v1 hierarchy, else the v2 one. */
+async function writeControllerFile(pid: number, controller: string, file: string, value: string, root: string): Promise<void> {
+  const dirs = parseProcCgroup(await fsp.readFile(`/proc/${pid}/cgroup`, 'utf8'), root);
+  const dir = dirs.v1[controller] ?? dirs.v2;
+  if (!dir) throw new Error(`process ${pid} has no ${controller} cgroup`);
+  await fsp.writeFile(join(dir, file), value);
 }
 
 /** The host's total CPU time in ns from /proc/stat (Docker's system_cpu_usage). */

@@ -7,7 +7,7 @@ import { canceled, errnoCode, internal, invalidArgument, notFound } from '../../
 import { run, runStreaming } from '../../sys/exec';
 import { processAlive, spawnDetached } from '../../sys/process';
 import { connectSeqpacket } from '../../sys/seqpacket';
-import { blkioNeedsBfqWeight, writeBfqWeight } from '../../sys/cgroups';
+import { blkioNeedsBfqWeight, liftPidsLimit, writeBfqWeight } from '../../sys/cgroups';
 import type { AttachConnection, ContainerRuntime, CreateOptions, ExecOptions, ExecSession, ExitStatus, ForegroundRunner, ForegroundRunOptions } from '../runtime';
 import { SeqpacketAttach } from './attach';
 import { LogMark, markLog } from '../logs';
@@ -534,8 +534,14 @@ export class ConmonRuntime implements ContainerRuntime, ForegroundRunner {
 
   async update(id: string, resources: Record<string, unknown>): Promise<void> {
     const bfqWeight = this.takeBfqWeight(resources);
-    if (bfqWeight) {
-      await writeBfqWeight(await this.initPid(id), bfqWeight);
+    // crun 1.8 writes an unlimited pids limit (-1) as "-1", which the kernel refuses ("max" it
+    // wants): berth lifts it itself.
+    const liftPids = this.name === 'crun' && ((resources.pids as { limit?: number } | undefined)?.limit ?? 0) < 0;
+    if (liftPids) delete resources.pids;
+    if (bfqWeight || liftPids) {
+      const pid = await this.initPid(id);
+      if (bfqWeight) await writeBfqWeight(pid, bfqWeight);
+      if (liftPids) await liftPidsLimit(pid);
       if (!Object.keys(resources).length) return;
     }
     // Both crun and runc read OCI linux.resources from a file (`update --resources FILE`).

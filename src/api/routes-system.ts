@@ -46,6 +46,9 @@ function eventMatches(e: EngineEvent, f: Record<string, string[]>): boolean {
   return true;
 }
 
+/** Bytes of events a subscriber may leave unread before the next ones are dropped for it. */
+export const EVENTS_UNREAD_MAX = 1 << 20;
+
 /** `buildCache` lists the build cache for `system df` (Docker's CacheRecord objects). */
 export function systemRoutes(r: Router, d: { engine: Engine; images: ImageStore; info: SystemInfo; buildCache?: { records(): object[] } }): void {
   const { engine, images, info } = d;
@@ -102,7 +105,11 @@ export function systemRoutes(r: Router, d: { engine: Engine; images: ImageStore;
       for (const e of engine.events.since(sinceS ?? 0, untilMs !== undefined ? untilMs / 1000 : Infinity)) if (eventMatches(e, f)) res.write(JSON.stringify(e) + '\n');
     }
     if (untilMs !== undefined && untilMs <= Date.now()) { res.end(); return; }
-    const unsubscribe = engine.events.subscribe((e) => { if (eventMatches(e, f)) res.write(JSON.stringify(e) + '\n'); });
+    // A subscriber that stops reading must not make berthd buffer without end: past a bound, new
+    // events are dropped for it, as dockerd's pubsub drops what a subscriber does not take in time.
+    const unsubscribe = engine.events.subscribe((e) => {
+      if (eventMatches(e, f) && res.writableLength < EVENTS_UNREAD_MAX) res.write(JSON.stringify(e) + '\n');
+    });
     const timer = untilMs !== undefined ? setTimeout(() => { unsubscribe(); res.end(); }, untilMs - Date.now()) : undefined;
     req.socket.on('close', () => { unsubscribe(); if (timer) clearTimeout(timer); });
   });

@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import type { Db } from '../sys/database';
+import type { Db, Statement } from '../sys/database';
 
 /** One engine event in Docker's shape (GET /events). */
 export interface EngineEvent {
@@ -63,9 +63,13 @@ export class EventBus {
     this.emitter.emit('event', ev);
   }
 
+  private insert?: Statement<[number, string]>;
+
   private persist(ev: EngineEvent, now: number): void {
     try {
-      this.db!.prepare('INSERT INTO events (time_ms, json) VALUES (?, ?)').run(now, JSON.stringify(ev));
+      // Prepared once: thousands of events a second each paid for compiling the statement.
+      this.insert ??= this.db!.prepare('INSERT INTO events (time_ms, json) VALUES (?, ?)');
+      this.insert.run(now, JSON.stringify(ev));
       // Trim now and then rather than on every insert: retention is a bound, not an exact size.
       if (this.published % 100 === 1) {
         this.db!.prepare('DELETE FROM events WHERE time_ms < ? OR seq <= (SELECT MAX(seq) FROM events) - ?')

@@ -1,6 +1,7 @@
 import Database from 'better-sqlite3';
 
 export type Db = Database.Database;
+export type Statement<P extends unknown[]> = Database.Statement<P>;
 
 /**
  * Opens berth's metadata database (one SQLite file under the data root) in WAL mode.

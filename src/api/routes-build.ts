@@ -10,6 +10,7 @@ import { familiarString, parseReference, withTag } from '../oci/reference';
 import { Router, qbool, qfilters, sendJson } from './router';
 import { messageOf } from './errors';
 import type { CacheMountStore } from '../daemon/build-cache-mounts';
+import { checkContextDir, type ContextDir } from '../build/context-dir';
 import { startOperation, type OperationObserver, type OperationResult } from './server';
 
 /** The step cache as the routes see it. */
@@ -70,12 +71,14 @@ const MAX_SECRET_SIZE = 500 * 1024;
  * berth build's session document (secrets, SSH agent sockets), in front of the context when the
  * `X-Berth-Build-Session` header gives its length. The buffer it was read from is wiped.
  */
-function readSession(header: string | string[] | undefined, body: Buffer): { secrets: Map<string, Buffer>; ssh: Map<string, string>; length: number } | undefined {
+function readSession(header: string | string[] | undefined, body: Buffer): {
+  secrets: Map<string, Buffer>; ssh: Map<string, string>; length: number; context?: { dir: ContextDir; ignore: string[] };
+} | undefined {
   if (header === undefined) return undefined;
   const length = Number(header);
   if (!Number.isInteger(length) || length < 0 || length > body.length) throw invalidArgument(`invalid X-Berth-Build-Session: ${String(header)}`);
   const raw = body.subarray(0, length);
-  let doc: { secrets?: Record<string, unknown>; ssh?: Record<string, unknown> };
+  let doc: { secrets?: Record<string, unknown>; ssh?: Record<string, unknown>; context?: { path?: unknown; dev?: unknown; ino?: unknown; ignore?: unknown } };
   try {
     doc = JSON.parse(raw.toString('utf8')) as typeof doc;
   } catch {
@@ -95,7 +98,70 @@ function readSession(header: string | string[] | undefined, body: Buffer): { sec
     if (typeof v !== 'string' || !v.startsWith('/')) throw invalidArgument(`ssh ${id}: the agent socket must be an absolute path on the daemon's host`);
     ssh.set(id, v);
   }
-  return { secrets, ssh, length };
+  let context: { dir: ContextDir; ignore: string[] } | undefined;
+  if (doc.context !== undefined) {
+    const c = doc.context;
+    if (typeof c.path !== 'string' || !c.path.startsWith('/') || typeof c.dev !== 'number' || typeof c.ino !== 'number' ||
+      !Array.isArray(c.ignore) || !c.ignore.every((x) => typeof x === 'string')) throw invalidArgument('invalid build session document: context');
+    context = { dir: { path: c.path, dev: c.dev, ino: c.ino }, ignore: c.ignore as string[] };
+  }
+  return { secrets, ssh, length, context };
+}
+
+/**
+ * The request body as a stream the build reads while it arrives (the context is parsed and its
+ * files hashed meanwhile), after berth build's session document when the header announces one:
+ * that document is read first, parsed and wiped. Destroying the returned stream leaves the
+ * request alone; `drain` reads what nobody read, so that the answer still reaches the client.
+ */
+async function requestBody(req: IncomingMessage, header: string | string[] | undefined): Promise<{
+  session?: ReturnType<typeof readSession>; body: Readable; drain: () => Promise<void>;
+}> {
+  const it = req[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+  let ended = false;
+  const next = async (): Promise<Buffer | undefined> => {
+    if (ended) return undefined;
+    const r = await it.next();
+    if (r.done) { ended = true; return undefined; }
+    return r.value;
+  };
+  const drain = async () => { while (await next()); };
+  let first: Buffer | undefined;
+  let session: ReturnType<typeof readSession>;
+  if (header !== undefined) {
+    try {
+      const length = Number(header);
+      if (!Number.isInteger(length) || length < 0 || length > 64 << 20) throw invalidArgument(`invalid X-Berth-Build-Session: ${String(header)}`);
+      const parts: Buffer[] = [];
+      for (let have = 0; have < length;) {
+        const c = await next();
+        if (!c) throw invalidArgument(`invalid X-Berth-Build-Session: ${String(header)}`);
+        parts.push(c);
+        have += c.length;
+      }
+      const doc = Buffer.concat(parts);
+      first = doc.subarray(length);
+      try {
+        session = readSession(header, doc);
+      } finally {
+        // The pieces the document came in hold secrets too.
+        let left = length;
+        for (const p of parts) {
+          if (left <= 0) break;
+          p.fill(0, 0, Math.min(left, p.length));
+          left -= p.length;
+        }
+      }
+    } catch (e) {
+      await drain().catch(() => undefined);
+      throw e;
+    }
+  }
+  const body = Readable.from((async function* () {
+    if (first?.length) yield first;
+    for (let c = await next(); c; c = await next()) yield c;
+  })(), { objectMode: false });
+  return { session, body, drain };
 }
 
 /**
@@ -135,25 +201,32 @@ async function buildHandler(d: BuildRouteDeps, req: IncomingMessage, res: Server
     return familiarString(ref.tag ? ref : withTag(ref, 'latest'));
   });
   const quiet = qbool(query, 'q');
+  // The context streams into the build as it arrives; a request stream left half-read would take
+  // the connection (and our answer) down with it, so what the build did not read is drained.
+  // Before the 200: a context directory berthd does not see as the client does is a 409 the
+  // client answers by sending the context as a tar.
+  const got = await requestBody(req, req.headers['x-berth-build-session']);
+  const session = got.session;
+  const secrets = session?.secrets;
+  if (session?.context) {
+    try {
+      checkContextDir(session.context.dir);
+    } catch (e) {
+      for (const v of secrets?.values() ?? []) v.fill(0);
+      await got.drain().catch(() => undefined);
+      throw e;
+    }
+  }
+  const drain = got.drain;
   const ac = new AbortController();
   const onClose = () => { if (!res.writableFinished) ac.abort(new Error('client disconnected')); };
   res.on('close', onClose);
   res.writeHead(200, { 'Content-Type': 'application/json' });
   const send = (o: unknown) => { if (!res.destroyed) res.write(JSON.stringify(o) + '\n'); };
-  let secrets: Map<string, Buffer> | undefined;
   try {
-    // The whole body is read first: the context is held in memory anyway, and a request stream
-    // left half-read would take the connection (and our answer) down with it.
-    const chunks: Buffer[] = [];
-    for await (const c of req) chunks.push(c as Buffer);
-    let body = Buffer.concat(chunks);
-    const session = readSession(req.headers['x-berth-build-session'], body);
-    if (session) {
-      secrets = session.secrets;
-      body = body.subarray(session.length);
-    }
     const img = await d.builder.build({
-      context: decompressStream(Readable.from([body]), ac.signal),
+      context: decompressStream(got.body, ac.signal),
+      contextDir: session?.context,
       secrets: session?.secrets, ssh: session?.ssh,
       dockerfile: query.get('dockerfile') || 'Dockerfile',
       tags,
@@ -184,6 +257,7 @@ async function buildHandler(d: BuildRouteDeps, req: IncomingMessage, res: Server
   } finally {
     // The build's secrets are gone with it: wiped, not left for the garbage collector.
     for (const v of secrets?.values() ?? []) v.fill(0);
+    await drain().catch(() => undefined);
     res.off('close', onClose);
     res.end();
   }

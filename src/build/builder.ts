@@ -21,6 +21,7 @@ import { ShellLex, type EnvLookup } from './shell/lex';
 import { planDockerfile, splitArg, stageRef, stepSources, PlanError, type Plan, type Step } from './plan';
 import { parseMount, type CacheSharing } from './run-mount';
 import { BuildContext, cleanRel, isTarHeader, LayerWriter } from './context';
+import { FileDigestCache, readContextDir, type ContextDir } from './context-dir';
 import { parseChmod } from './chmod';
 import { decompressStream } from '../sys/decompress';
 import { chooseDockerignore, DockerIgnore } from '../base/dockerignore';
@@ -28,7 +29,7 @@ import { resolveUserIn } from '../runtime/user';
 import type { Heredoc } from './dockerfile/parser';
 
 /** Where a mount's files come from: a subtree of the build context (as a tar), or a path in an image. */
-export type MountSource = { context: Buffer[]; path: string } | { image: Digest | null; path: string };
+export type MountSource = { context: Iterable<Buffer>; path: string } | { image: Digest | null; path: string };
 
 /**
  * An extra mount of a RUN step's container (`RUN --mount`), resolved by the builder; the engine
@@ -93,7 +94,13 @@ export interface BuildCache {
 }
 
 export interface BuildRequest {
+  /** The context tar; with `contextDir`, only the files the client adds to that directory's (they win). */
   context: Readable;
+  /**
+   * A context directory on this host (berth build on the daemon's host, see context-dir.ts), read
+   * with the client's .dockerignore patterns (`ignore`, the ones it would have tarred it with).
+   */
+  contextDir?: { dir: ContextDir; ignore: string[] };
   dockerfile: string;
   tags: string[];
   buildArgs: Record<string, string>;
@@ -153,6 +160,9 @@ export class PhaseClock {
 export type BuildLog = (level: 'debug' | 'info' | 'warn' | 'error', msg: string) => void;
 
 export class Builder {
+  /** Digests of the files of context directories, by their stat (context-dir.ts). */
+  private readonly fileDigests = new FileDigestCache();
+
   constructor(
     private readonly images: ImageStore, private readonly containers: BuildContainers, private readonly cache: BuildCache,
     private readonly fetcher?: UrlFetcher, private readonly log: BuildLog = () => undefined,
@@ -161,8 +171,13 @@ export class Builder {
   /** Builds; returns the final image. Throws BerthError; progress goes to `req.out`. */
   async build(req: BuildRequest): Promise<ImageRecord> {
     const started = performance.now();
-    const ctx = await BuildContext.read(req.context, req.signal);
-    this.log('debug', `build: context read in ${(performance.now() - started).toFixed(0)}ms (${ctx.entries.size} entries)`);
+    let ctx = await BuildContext.read(req.context, req.signal);
+    if (req.contextDir) {
+      const dirCtx = await readContextDir(req.contextDir.dir, new DockerIgnore(req.contextDir.ignore), this.fileDigests, req.signal);
+      for (const [k, e] of ctx.entries) dirCtx.entries.set(k, e);
+      ctx = dirCtx;
+    }
+    this.log('debug', `build: context ${req.contextDir ? `directory ${req.contextDir.dir.path}` : 'tar'} read in ${(performance.now() - started).toFixed(0)}ms (${ctx.entries.size} entries)`);
     const text = ctx.file(req.dockerfile || 'Dockerfile');
     if (!text) throw invalidArgument(`Cannot locate specified Dockerfile: ${req.dockerfile || 'Dockerfile'}`);
     const plan = planDockerfile(text, { buildArgs: req.buildArgs, target: req.target });

@@ -15,7 +15,7 @@ function ctxOf(files: Record<string, string>): BuildContext {
   return c;
 }
 
-async function members(tar: Buffer[]): Promise<string[]> {
+async function members(tar: Iterable<Buffer>): Promise<string[]> {
   const out: string[] = [];
   for await (const e of readTar(Readable.from(tar))) {
     for await (const _ of e.body) { /* drain */ }

@@ -13,8 +13,23 @@ import { encodeTarHeader, padding, readTar, TAR_END, type TarHeader } from '../a
 export interface ContextEntry {
   header: TarHeader;
   data: Buffer;
+  /** The data in the pieces it arrived in, when it was received: what a layer is written from (no copy). */
+  chunks?: Buffer[];
+  /** The data's length, when it is known without reading the data (a file read only when copied). */
+  size?: number;
   /** sha256 (hex) of `data`, computed as it was read, or when first asked for (`entryDigest`). */
   digest?: string;
+}
+
+/** A received file: its pieces are joined only if `data` is asked for (a 50 MB copy otherwise). */
+class ReceivedEntry implements ContextEntry {
+  private joined: Buffer | undefined;
+  constructor(readonly header: TarHeader, readonly chunks: Buffer[], public digest: string | undefined) {}
+
+  get data(): Buffer {
+    this.joined ??= this.chunks.length === 1 ? this.chunks[0] : Buffer.concat(this.chunks);
+    return this.joined;
+  }
 }
 
 /** The sha256 (hex) of an entry's data, computed once. */
@@ -43,8 +58,7 @@ export class BuildContext {
       for await (const c of e.body) { chunks.push(c); hash?.update(c); }
       const rel = cleanRel(e.header.name);
       if (rel === undefined) throw invalidArgument(`build context member ${JSON.stringify(e.header.name)} is outside the context`);
-      const data = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
-      ctx.entries.set(rel, { header: e.header, data, digest: hash?.digest('hex') });
+      ctx.entries.set(rel, new ReceivedEntry(e.header, chunks, hash?.digest('hex')));
       // Parents implied by a member are directories even when the tar omits them.
       for (let p = posix.dirname(rel); p !== '.' && p !== '' && !ctx.entries.has(p); p = posix.dirname(p)) {
         ctx.entries.set(p, { header: dirHeader(p), data: Buffer.alloc(0) });
@@ -71,7 +85,8 @@ export class BuildContext {
     for (const k of [...this.entries.keys()]) this.implyParents(k);
   }
 
-  private implyParents(rel: string): void {
+  /** Adds the directories above `rel` the context lacks (as a tar without them implies them). */
+  implyParents(rel: string): void {
     for (let p = posix.dirname(rel); p !== '.' && p !== '' && !this.entries.has(p); p = posix.dirname(p)) {
       this.entries.set(p, { header: dirHeader(p), data: Buffer.alloc(0) });
     }
@@ -128,7 +143,7 @@ export class BuildContext {
    * A directory source copies its contents; a file goes to `dest` itself unless `destIsDir`.
    * Returns the tar (as chunks) and the digest of what it holds (see LayerWriter.finish).
    */
-  copyLayer(srcs: string[], dest: string, opts: { uid?: number; gid?: number; mode?: number; destIsDir: boolean }): { chunks: Buffer[]; digest: string } {
+  copyLayer(srcs: string[], dest: string, opts: { uid?: number; gid?: number; mode?: number; destIsDir: boolean }): { chunks: Iterable<Buffer>; digest: string } {
     const w = new LayerWriter({ uid: opts.uid, gid: opts.gid, mode: opts.mode === undefined ? undefined : () => opts.mode! });
     for (const src of srcs) w.source(this, src, dest, opts.destIsDir);
     return w.finish();
@@ -165,10 +180,11 @@ export type ModeFn = (mode: number, isDir: boolean) => number;
  * A COPY/ADD layer tar, built entry by entry: each path once (the first wins), parent directories
  * before their contents, owner (--chown) and mode (--chmod) applied to what is copied (not to the
  * parents made for it), hardlinks turned into copies of their target (its name in the layer is
- * not the one in the source). The file data is referenced, never copied, until the tar is written.
+ * not the one in the source). The file data is referenced, never copied, and read only when the tar
+ * is written (not at all for a step found in the cache).
  */
 export class LayerWriter {
-  private readonly out: Buffer[] = [];
+  private readonly out: Array<Buffer | ContextEntry> = [];
   private readonly seen = new Set<string>();
   /** Over each header and the digest of each file's data: what the layer holds, without hashing the data again. */
   private readonly hash = createHash('sha256');
@@ -178,12 +194,12 @@ export class LayerWriter {
     const name = h.name.replace(/^\/+/, '');
     if (!name || this.seen.has(name)) return;
     this.seen.add(name);
-    const data = h.type === 'file' && e ? e.data : EMPTY;
-    const header = encodeTarHeader({ ...h, name, size: data.length });
+    const size = h.type === 'file' && e ? e.chunks?.reduce((n, c) => n + c.length, 0) ?? e.size ?? e.data.length : 0;
+    const header = encodeTarHeader({ ...h, name, size });
     this.out.push(header);
     this.hash.update(header);
-    if (data.length) {
-      this.out.push(data, Buffer.alloc(padding(data.length)));
+    if (size) {
+      this.out.push(e!, Buffer.alloc(padding(size)));
       this.hash.update(entryDigest(e!));
     }
   }
@@ -251,9 +267,13 @@ export class LayerWriter {
    * file's data digest (the context's files were hashed as they arrived). Equal digests mean equal
    * tars; it is not the tar's own sha256 (the diffID, computed when the layer is stored).
    */
-  finish(): { chunks: Buffer[]; digest: string } {
+  finish(): { chunks: Iterable<Buffer>; digest: string } {
     this.out.push(TAR_END);
-    return { chunks: this.out, digest: this.hash.digest('hex') };
+    const out = this.out;
+    return {
+      chunks: { *[Symbol.iterator]() { for (const x of out) if (Buffer.isBuffer(x)) yield x; else yield* x.chunks ?? [x.data]; } },
+      digest: this.hash.digest('hex'),
+    };
   }
 }
 
@@ -272,8 +292,6 @@ export function isTarHeader(block: Buffer): boolean {
   }
   return want === unsigned || want === signed;
 }
-
-const EMPTY = Buffer.alloc(0);
 
 function dirHeader(name: string): TarHeader {
   return { name, type: 'directory', mode: 0o755, uid: 0, gid: 0, size: 0, mtime: 0, linkname: '', devmajor: 0, devminor: 0, xattrs: new Map() };

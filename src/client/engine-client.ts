@@ -33,6 +33,12 @@ export interface BuildSession {
   secrets: Record<string, Buffer>;
   /** Agent sockets on the daemon's host (absolute paths). */
   ssh: Record<string, string>;
+  /**
+   * A context directory on the daemon's host, which berthd reads itself (the body's tar then holds
+   * only files added to it): its path, device and inode, and the .dockerignore patterns to apply.
+   * berthd answers 409 when it does not see that directory there; send the tar then.
+   */
+  context?: { path: string; dev: number; ino: number; ignore: string[] };
 }
 
 export interface PingResult { apiVersion?: string; osType?: string; experimental: boolean; builderVersion?: string; swarm?: string }
@@ -406,6 +412,7 @@ export class EngineClient {
       const doc = Buffer.from(JSON.stringify({
         secrets: Object.fromEntries(Object.entries(opts.session.secrets).map(([k, v]) => [k, v.toString('base64')])),
         ssh: opts.session.ssh,
+        ...(opts.session.context ? { context: opts.session.context } : {}),
       }));
       headers['X-Berth-Build-Session'] = String(doc.length);
       body = Readable.from((async function* () { yield doc; for await (const c of context) yield c as Buffer; })());

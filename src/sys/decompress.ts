@@ -73,7 +73,8 @@ export function decompressStream(input: Readable, signal?: AbortSignal): Readabl
     input.off('data', onData);
     input.off('end', onEnd);
     input.off('error', onError);
-    const head = Buffer.concat(chunks);
+    // (One chunk, often the whole input, is used as it is: concat would copy it.)
+    const head = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
     let source: Readable;
     if (ended) source = Readable.from(head.length ? [head] : []);
     else {

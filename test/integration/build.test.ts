@@ -1,9 +1,9 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { Daemon, startDaemon } from './harness';
+import { BERTH, Daemon, startDaemon } from './harness';
 
 // `docker build` (CLI 28 without buildx, DOCKER_BUILDKIT=0) posts the context to POST /build.
 describe('docker build against berthd (legacy builder protocol)', () => {
@@ -237,6 +237,34 @@ describe('docker build against berthd (legacy builder protocol)', () => {
       assert.equal(r.stdout, `${id}\n`, name);
       assert.equal(inspect(`iid:${name}`, '{{.Id}}'), id);
     }
+  });
+
+  test('berth build on berthd\'s host: berthd reads the context directory; a file rewritten in place is copied again; the tar gives the same keys; a directory berthd does not see falls back to the tar', () => {
+    const ctx = context('localdir', { Dockerfile: 'FROM busybox\nCOPY f /f\nCMD ["cat", "/f"]\n', f: 'one\n', 'sub/g': 'g\n' });
+    const b1 = berth(['-t', 'local:1', ctx]);
+    assert.equal(b1.status, 0, env(b1));
+    assert.equal(ok(['run', '--rm', 'local:1']), 'one\n');
+    // Same size and mtime: only the content (and the ctime, which nothing sets back) changed.
+    const { atime, mtime } = statSync(join(ctx, 'f'));
+    writeFileSync(join(ctx, 'f'), 'two\n');
+    utimesSync(join(ctx, 'f'), atime, mtime);
+    const b2 = berth(['--progress', 'plain', '-t', 'local:2', ctx]);
+    assert.equal(b2.status, 0, env(b2));
+    assert.doesNotMatch(b2.stdout.split('COPY f /f')[1], /^ ---> Using cache/m);
+    assert.equal(ok(['run', '--rm', 'local:2']), 'two\n');
+    // The tar of the same directory gives the same cache keys (the same headers, the same digests).
+    const b3 = spawnSync(BERTH, ['build', '--progress', 'plain', '-t', 'local:3', ctx], { env: { ...d.env, BERTH_BUILD_CONTEXT: 'tar' }, encoding: 'utf8', timeout: 60_000 });
+    assert.equal(b3.status, 0, env(b3));
+    assert.equal(b3.stdout.match(/---> Using cache/g)?.length, 2, b3.stdout);
+    assert.equal(ok(['image', 'inspect', '-f', '{{.Id}}', 'local:3']), ok(['image', 'inspect', '-f', '{{.Id}}', 'local:2']));
+    // In a mount namespace of its own the CLI sees another directory there than berthd does: 409, then the tar.
+    const hidden = join(dir, 'hidden');
+    mkdirSync(hidden);
+    const ns = spawnSync('unshare', ['-m', '--propagation', 'private', 'sh', '-c',
+      `mount -t tmpfs tmpfs ${hidden} && printf 'FROM busybox\\nCOPY h /h\\nCMD ["cat", "/h"]\\n' > ${hidden}/Dockerfile && echo hidden > ${hidden}/h && exec ${BERTH} build -q -t local:ns ${hidden}`,
+    ], { env: d.env, encoding: 'utf8', timeout: 60_000 });
+    assert.equal(ns.status, 0, env(ns));
+    assert.equal(ok(['run', '--rm', 'local:ns']), 'hidden\n');
   });
 
   test('a missing stage or image and a COPY --from cycle fail before any step runs', () => {

@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import * as tar from 'tar-stream';
 import { jsonMessages, type BuildSession } from '../../client/engine-client';
+import { ClientError } from '../../client/client-error';
 import { chooseDockerignore, DockerIgnore, keepBuildFiles } from '../../base/dockerignore';
 import { csvFields } from '../../base/csv';
 import { StatusError, bool, list, str, type Cli, type Command } from '../cli';
@@ -113,6 +114,8 @@ const build: Command = {
     if (iidfile) await fs.rm(iidfile, { force: true });
 
     let body: Readable;
+    /** A context directory berthd may read itself (the same host): its identity and patterns, the files added to it. */
+    let local: { context: NonNullable<BuildSession['context']>; tar: () => Readable } | undefined;
     let dockerfile: string | undefined = file && file !== '-' ? file : undefined;
     const generated = () => `.dockerfile.${randomBytes(10).toString('hex')}`;
     if (spec === '-') {
@@ -144,30 +147,50 @@ const build: Command = {
       let outside: Buffer | undefined;
       if (file === '-') outside = await readAll(cli.input);
       else if (rel !== undefined && (rel === '..' || rel.startsWith('../'))) outside = await fs.readFile(dfPath!);
-      let ignore: DockerIgnore;
+      let sent: string[];
       if (outside) {
         rel = generated();
         extra.push({ name: rel, data: outside });
         // As docker's AddDockerfileToBuildContext: the sent .dockerignore also lists itself and the
         // generated Dockerfile, so the daemon drops both from what COPY sees.
         extra.push({ name: '.dockerignore', data: Buffer.from(`${[...patterns, '.dockerignore', rel].join('\n')}\n`) });
-        ignore = new DockerIgnore(patterns);
+        sent = patterns;
       } else {
-        ignore = new DockerIgnore(keepBuildFiles(patterns, rel ?? 'Dockerfile'));
+        sent = keepBuildFiles(patterns, rel ?? 'Dockerfile');
         // The daemon applies the patterns again: a Dockerfile's own ignore file goes as .dockerignore.
         if (ownIgnore) extra.push({ name: '.dockerignore', data: Buffer.from(`${patterns.join('\n')}\n`) });
       }
+      const ignore = new DockerIgnore(sent);
       dockerfile = rel;
       body = tarContext(dir, ignore, extra);
+      // On berthd's own host, berthd reads the directory (no tar of it through the socket, and an
+      // unchanged file is not even read again): see docs/builder.md. BERTH_BUILD_CONTEXT=tar sends the tar.
+      if (cli.client.host.socketPath && process.env.BERTH_BUILD_CONTEXT !== 'tar') {
+        const real = await fs.realpath(dir);
+        const dst = await fs.stat(real);
+        // The extra files (in the body's tar) replace the directory's files of the same name.
+        local = { context: { path: real, dev: dst.dev, ino: dst.ino, ignore: sent }, tar: () => tarContext(dir, ignore, extra) };
+        body = tarOf(extra);
+      }
     }
 
     const quiet = bool(p, 'quiet') || progress === 'quiet';
     const session = await buildSession(list(p, 'secret'), list(p, 'ssh'), cli.client.host);
-    const res = await cli.client.imageBuild(body, {
+    const send = (b: Readable, s: BuildSession | undefined) => cli.client.imageBuild(b, {
       tags: list(p, 'tag'), dockerfile, buildArgs: kvMap(list(p, 'build-arg'), true), labels: kvMap(list(p, 'label'), false),
-      target: str(p, 'target'), noCache: bool(p, 'no-cache'), quiet, networkMode: str(p, 'network'), squash: bool(p, 'squash'), session,
+      target: str(p, 'target'), noCache: bool(p, 'no-cache'), quiet, networkMode: str(p, 'network'), squash: bool(p, 'squash'), session: s,
       stepTimes: !quiet,
     });
+    let res: Readable;
+    if (local) {
+      try {
+        res = await send(body, { secrets: {}, ssh: {}, ...session, context: local.context });
+      } catch (e) {
+        // berthd does not see the directory as we do (another mount namespace): the tar it is.
+        if (!(e instanceof ClientError && e.status === 409)) throw e;
+        res = await send(local.tar(), session);
+      }
+    } else res = await send(body, session);
     const mode = quiet ? 'quiet' : progress === 'auto' || !progress ? (cli.out.isTTY ? 'tty' : 'plain') : progress;
     return printBuild(cli, res, { quiet, iidfile, mode: mode as 'plain' | 'tty' | 'quiet' | 'rawjson' });
   },

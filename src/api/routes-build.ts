@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
-import type { Builder } from '../build/builder';
+import type { Builder, RegistryAuth } from '../build/builder';
 import type { ImageStore } from '../image/image-store';
 import type { EventBus } from '../daemon/events';
 import { parseUntil } from '../daemon/engine';
@@ -62,6 +62,32 @@ function jsonMap(v: string | null, what: string): Record<string, string> {
   } catch {
     throw invalidArgument(`invalid ${what}: ${v}`);
   }
+}
+
+/**
+ * X-Registry-Config, the credentials the docker CLI sends with a build: base64url JSON of
+ * registry address -> AuthConfig. Unreadable or absent: none.
+ */
+function registryConfig(h: string | string[] | undefined): Record<string, RegistryAuth> | undefined {
+  const v = Array.isArray(h) ? h[0] : h;
+  if (!v) return undefined;
+  let doc: Record<string, Record<string, unknown>>;
+  try { doc = JSON.parse(Buffer.from(v, 'base64').toString()) as typeof doc; } catch { return undefined; }
+  const out: Record<string, RegistryAuth> = {};
+  for (const [k, a] of Object.entries(doc ?? {})) {
+    if (!a || typeof a !== 'object') continue;
+    const s = (f: string) => (typeof a[f] === 'string' && a[f] !== '' ? (a[f] as string) : undefined);
+    let username = s('username');
+    let password = s('password');
+    const auth = s('auth');
+    if (!username && auth) {
+      const plain = Buffer.from(auth, 'base64').toString();
+      const colon = plain.indexOf(':');
+      if (colon > 0) { username = plain.slice(0, colon); password = plain.slice(colon + 1); }
+    }
+    out[k] = { username, password, registryToken: s('registrytoken') ?? s('identitytoken') };
+  }
+  return out;
 }
 
 /** BuildKit's limit on one secret (session/secrets/secretsprovider). */
@@ -235,6 +261,8 @@ async function buildHandler(d: BuildRouteDeps, req: IncomingMessage, res: Server
       target: query.get('target') || undefined,
       noCache: qbool(query, 'nocache'),
       squash: qbool(query, 'squash'),
+      pull: qbool(query, 'pull'),
+      registryAuth: registryConfig(req.headers['x-registry-config']),
       // berth build's extension: each step's time on its ` ---> id` line.
       stepTimes: qbool(query, 'steptimes'),
       networkMode: query.get('networkmode') || 'default',

@@ -87,6 +87,20 @@ export interface UrlFetcher {
   fetch(url: string, signal: AbortSignal): Promise<{ data: Buffer; lastModified?: number }>;
 }
 
+/** Credentials for one registry, as a client sent them (X-Registry-Config); opaque to the builder. */
+export interface RegistryAuth { username?: string; password?: string; registryToken?: string }
+
+/**
+ * Pulls images for builds (`--pull`, or an image this host lacks), through the engine's registry
+ * client. `ref` is what the Dockerfile names (`busybox`, `127.0.0.1:5000/base:1`); `auth` holds
+ * the client's credentials by registry, the puller picks the ones for `ref`. Progress goes to `out`
+ * as the lines Docker prints (`latest: Pulling from base`, `Digest: ...`, `Status: ...`).
+ * Errors as the registry client's (NotFound, Unavailable, Unauthenticated, PermissionDenied).
+ */
+export interface ImagePuller {
+  pull(ref: string, opts: { auth?: Record<string, RegistryAuth>; out: (text: string) => void; signal: AbortSignal }): Promise<ImageRecord>;
+}
+
 /** The build cache: key -> image ID. */
 export interface BuildCache {
   get(key: string): string | undefined;
@@ -118,6 +132,13 @@ export interface BuildRequest {
   ssh?: Map<string, string>;
   /** `--squash`: the final stage's own layers become one, on top of its base image (history kept). */
   squash?: boolean;
+  /**
+   * `--pull`: every image the build starts from or copies from is pulled first, even when this
+   * host has it (Docker's PullOptionForcePull). Without it an image is pulled only when missing.
+   */
+  pull?: boolean;
+  /** Registry credentials by registry host (X-Registry-Config), for those pulls. */
+  registryAuth?: Record<string, RegistryAuth>;
   /** Adds each step's time to its result line (` ---> 0123456789ab (0.42s)`): berth build asks, docker gets Docker's text. */
   stepTimes?: boolean;
   /** Progress lines (each ends with a newline). */
@@ -163,10 +184,19 @@ export class Builder {
   /** Digests of the files of context directories, by their stat (context-dir.ts). */
   private readonly fileDigests = new FileDigestCache();
 
+  private readonly fetcher?: UrlFetcher;
+  private readonly puller?: ImagePuller;
+  private readonly log: BuildLog;
+
+  /** Without a `puller`, images must be here already; without a `fetcher`, ADD of a URL fails. */
   constructor(
     private readonly images: ImageStore, private readonly containers: BuildContainers, private readonly cache: BuildCache,
-    private readonly fetcher?: UrlFetcher, private readonly log: BuildLog = () => undefined,
-  ) {}
+    opts: { fetcher?: UrlFetcher; puller?: ImagePuller; log?: BuildLog } = {},
+  ) {
+    this.fetcher = opts.fetcher;
+    this.puller = opts.puller;
+    this.log = opts.log ?? (() => undefined);
+  }
 
   /** Builds; returns the final image. Throws BerthError; progress goes to `req.out`. */
   async build(req: BuildRequest): Promise<ImageRecord> {
@@ -185,7 +215,7 @@ export class Builder {
     // may send more), which also drops a generated Dockerfile the client listed there.
     const df = req.dockerfile || 'Dockerfile';
     ctx.exclude(new DockerIgnore(chooseDockerignore((p) => ctx.file(p), df)));
-    this.checkImages(plan);
+    await this.prepareImages(req, plan);
     const labels = Object.keys(req.labels).length > 0;
     const total = plan.order.reduce((n, i) => n + 1 + plan.stages[i].steps.length, 0) + (labels ? 1 : 0);
     const results = new Map<number, StageState>();
@@ -268,6 +298,7 @@ export class Builder {
     } else if (stage.base.toLowerCase() === 'scratch') {
       st = { image: null, config: { Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'] }, args: new Map() };
     } else {
+      // (Pulled before the first step when it had to be.)
       const img = this.images.find(stage.base);
       if (!img) throw notFound(`pull access denied for ${stage.base}, repository does not exist or may require 'docker login'`);
       st = { image: img.id, config: structuredClone(img.config.config ?? {}), args: new Map() };
@@ -311,25 +342,52 @@ export class Builder {
   }
 
   /**
-   * Every image a stage starts FROM or a COPY --from names must exist before any step runs (no
-   * partial build for a typo in the last stage).
+   * Every image a stage starts FROM or a COPY --from / RUN --mount from= names (those known before
+   * any step runs) is pulled now when `--pull` asks for it or this host lacks it, each once, as
+   * Docker's builder pulls (force, or prefer local); one that is missing and cannot be pulled
+   * fails the build before any step runs (no partial build for a typo in the last stage). The
+   * pull's progress comes before the first step's.
    */
-  private checkImages(plan: Plan): void {
+  private async prepareImages(req: BuildRequest, plan: Plan): Promise<void> {
+    const wanted = new Map<string, () => BerthError>();
     for (const si of plan.order) {
       const stage = plan.stages[si];
-      if (stage.baseStage === undefined && stage.base.toLowerCase() !== 'scratch' && !this.images.find(stage.base)) {
-        throw notFound(`pull access denied for ${stage.base}, repository does not exist or may require 'docker login'`);
+      if (stage.baseStage === undefined && stage.base.toLowerCase() !== 'scratch') {
+        wanted.set(stage.base, () => notFound(`pull access denied for ${stage.base}, repository does not exist or may require 'docker login'`));
       }
       for (const step of stage.steps) {
         for (const from of stepSources(step)) {
-          if (/\$/.test(from)) continue;
-          if (stageRef(plan.stages, si, from) === undefined && !this.images.find(from)) {
-            const what = step.kind === 'run' ? `RUN --mount from=${from}` : `COPY --from=${from}`;
-            throw notFound(`Dockerfile line ${step.line}: ${what}: no build stage and no image named ${JSON.stringify(from)}`);
-          }
+          if (/\$/.test(from) || stageRef(plan.stages, si, from) !== undefined || wanted.has(from)) continue;
+          const what = step.kind === 'run' ? `RUN --mount from=${from}` : `COPY --from=${from}`;
+          wanted.set(from, () => notFound(`Dockerfile line ${step.line}: ${what}: no build stage and no image named ${JSON.stringify(from)}`));
         }
       }
     }
+    for (const [ref, missing] of wanted) {
+      this.check(req.signal);
+      let img: ImageRecord | undefined;
+      try {
+        img = await this.image(req, ref);
+      } catch (e) {
+        // A typo'd stage name or image is tried as a pull: say what the Dockerfile names, then why the pull failed.
+        if (this.images.find(ref) || req.signal.aborted) throw e;
+        const m = missing();
+        throw new BerthError(m.kind, `${m.message} (pull: ${(e as Error).message})`, { cause: e });
+      }
+      if (!img) throw missing();
+    }
+  }
+
+  /**
+   * The image `ref` names, pulled first when `--pull` asks for it or this host lacks it (and a
+   * puller is there); undefined when it is missing and cannot be pulled for lack of a puller. An
+   * image ID is never pulled.
+   */
+  private async image(req: BuildRequest, ref: string): Promise<ImageRecord | undefined> {
+    const local = this.images.find(ref);
+    const isId = local !== undefined && (local.id === ref || local.id.startsWith(`sha256:${ref}`) || local.id.startsWith(ref));
+    if ((local && !req.pull) || isId || !this.puller) return local;
+    return this.puller.pull(ref, { auth: req.registryAuth, out: req.out, signal: req.signal });
   }
 
   private async step(req: BuildRequest, plan: Plan, ctx: BuildContext, st: StageState, step: Step, results: Map<number, StageState>, usedArgs: Set<string>, stageIdx: number, waitStage: (si: number) => Promise<StageState>): Promise<void> {
@@ -569,7 +627,7 @@ export class Builder {
         if (!r) throw fail(`cannot mount from stage ${JSON.stringify(from)} to ${JSON.stringify(path)}, stage needs to be defined before current command`);
         image = r.image;
       } else {
-        const img = this.images.find(from);
+        const img = this.images.find(from); // (pulled before the first step when it had to be)
         if (!img) throw notFound(`Dockerfile line ${step.line}: RUN --mount from=${from}: no build stage and no image named ${JSON.stringify(from)}`);
         image = img.id;
       }
@@ -697,8 +755,8 @@ export class Builder {
       const dep = stageRef(plan.stages, stageIdx, ref);
       let fromImage: Digest | null | undefined;
       if (dep === undefined) {
-        // Not a stage: an image reference (`COPY --from=busybox`).
-        const img = this.images.find(ref);
+        // Not a stage: an image reference (`COPY --from=busybox`); one named through a variable is pulled only now.
+        const img = /\$/.test(f.from) ? await this.image(req, ref) : this.images.find(ref);
         if (!img) throw notFound(`COPY --from=${ref}: no build stage and no image named ${JSON.stringify(ref)}`);
         fromImage = img.id;
       } else fromImage = (results.get(dep) ?? (dep !== stageIdx && plan.order.includes(dep) ? await waitStage(dep) : undefined))?.image;

@@ -401,6 +401,8 @@ export class EngineClient {
   imageBuild(context: Readable, opts: {
     tags?: string[]; dockerfile?: string; buildArgs?: Record<string, string>; labels?: Record<string, string>; target?: string;
     noCache?: boolean; quiet?: boolean; networkMode?: string; squash?: boolean;
+    /** `--pull`: pull every image the build uses first, even those the daemon has. */
+    pull?: boolean;
     session?: BuildSession;
     /** berthd: each step's time on its result line (another engine ignores it). */
     stepTimes?: boolean;
@@ -422,7 +424,7 @@ export class EngineClient {
       query: {
         t: opts.tags?.length ? opts.tags : undefined, dockerfile: opts.dockerfile, buildargs: json(opts.buildArgs), labels: json(opts.labels),
         target: opts.target || undefined, nocache: opts.noCache || undefined, q: opts.quiet || undefined, networkmode: opts.networkMode || undefined,
-        squash: opts.squash || undefined, rm: true, steptimes: opts.stepTimes || undefined,
+        squash: opts.squash || undefined, pull: opts.pull || undefined, rm: true, steptimes: opts.stepTimes || undefined,
       },
     });
   }

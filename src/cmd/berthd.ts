@@ -24,6 +24,7 @@ import { Builder } from '../build/builder';
 import { HttpFetcher } from '../build/http-fetcher';
 import { SqliteBuildCache } from '../build/build-cache';
 import { EngineBuildContainers } from '../daemon/build-containers';
+import { RegistryImagePuller } from '../daemon/build-puller';
 import { CacheMountStore } from '../daemon/build-cache-mounts';
 import { registryAuth, registryRoutes } from '../api/routes-registry';
 import { DistributionClient } from '../registry/client/distribution-client';
@@ -293,7 +294,9 @@ async function main(): Promise<void> {
   const buildContainers = new EngineBuildContainers(engine, snapshotter, {
     images, cacheMounts, workDir: join(o.dataRoot, 'build', 'tmp'), runDir: join(o.execRoot, 'build'), secretEnvHelper: join(__dirname, 'berth-secret-env'),
   });
-  buildRoutes(router, { builder: new Builder(images, buildContainers, buildCache, fetcher, log), images, events, cache: buildCache, cacheMounts, observeBuild: metrics.observeBuild });
+  buildRoutes(router, { builder: new Builder(images, buildContainers, buildCache, {
+    fetcher, log, puller: new RegistryImagePuller({ registry, images, events, verify: (ref, creds, signal) => trust.pullGate(ref, undefined, creds, signal) }),
+  }), images, events, cache: buildCache, cacheMounts, observeBuild: metrics.observeBuild });
   registryRoutes(router, { registry, images, events });
   const idFile = join(o.dataRoot, 'engine-id');
   if (!existsSync(idFile)) writeFileSync(idFile, randomUUID());

@@ -178,7 +178,7 @@ const build: Command = {
     const session = await buildSession(list(p, 'secret'), list(p, 'ssh'), cli.client.host);
     const send = (b: Readable, s: BuildSession | undefined) => cli.client.imageBuild(b, {
       tags: list(p, 'tag'), dockerfile, buildArgs: kvMap(list(p, 'build-arg'), true), labels: kvMap(list(p, 'label'), false),
-      target: str(p, 'target'), noCache: bool(p, 'no-cache'), quiet, networkMode: str(p, 'network'), squash: bool(p, 'squash'), session: s,
+      target: str(p, 'target'), noCache: bool(p, 'no-cache'), quiet, networkMode: str(p, 'network'), squash: bool(p, 'squash'), pull: bool(p, 'pull'), session: s,
       stepTimes: !quiet,
     });
     let res: Readable;

@@ -25,7 +25,7 @@ PM="podman $PODMAN_ARGS"
 emit() { printf '%s\n' "$1" >>"$OUT"; }
 jstr() { node -e 'process.stdout.write(JSON.stringify(process.argv[1]))' "$1"; }
 section() { printf '\n## %s\n' "$*" >&2; }
-want() { [[ " ${SECTIONS:-1 2 3 4 5 6} " == *" $1 "* ]]; }   # SECTIONS="5": only the networking section
+want() { [[ " ${SECTIONS:-1 2 3 4 5 6 7 8} " == *" $1 "* ]]; }   # SECTIONS="5": only the networking section
 
 # measure ID LABEL -- CMD ARGS...   (arguments without spaces; cycles are script files)
 # Wall clock of the whole client process, RUNS samples after WARMUP unmeasured runs: hyperfine -N
@@ -430,6 +430,39 @@ build_check podman $PM
 build_cleanup berth "$before_berth"; build_cleanup docker "$before_docker"; build_cleanup podman "$before_podman"
 rm -rf "$CTX"
 emit "{\"id\":\"load_build_end\",\"loadavg\":\"$(cut -d' ' -f1-3 /proc/loadavg)\"}"
+fi
+
+# ---- 7 and 8: standalone scripts (bench/logs-since.sh, bench/registry.sh), each with daemons and temp
+# roots of its own, which its own traps remove on exit, also on failure or Ctrl-C (this shell's
+# Ctrl-C reaches them too: same process group). What they print as a Markdown table is kept as a
+# result row: {"id", "title", "header", "rows"} (see report.mjs).
+standalone() { # standalone ID SCRIPT [VAR=VALUE...]
+  local id=$1 script=$2 out rc; shift 2
+  printf '  %-50s ' "$script $*" >&2
+  out=$(env "$@" bash "$REPO/bench/$script" 2>"$W/$id.log"); rc=$?
+  int_check $rc
+  if [ $rc -ne 0 ]; then
+    printf 'FAILED (exit %s): %s\n' "$rc" "$(tail -3 "$W/$id.log" | tr '\n' ' ')" >&2
+    emit "{\"id\":\"$id\",\"label\":$(jstr "$script"),\"error\":$(jstr "$(tail -5 "$W/$id.log")")}"
+    failures=$((failures + 1)); return
+  fi
+  emit "$(printf '%s\n' "$out" | node -e '
+    const [id, script, args] = process.argv.slice(1);
+    const lines = require("fs").readFileSync(0, "utf8").split("\n");
+    const cells = (l) => l.trim().replace(/^\|/, "").replace(/\|$/, "").split("|").map((c) => c.trim());
+    const table = lines.filter((l) => l.trim().startsWith("|") && !/^\|[-| :]+\|$/.test(l.trim()));
+    const title = lines.find((l) => l.startsWith("#"))?.replace(/^#+\s*/, "");
+    console.log(JSON.stringify({ id, script, args, title, header: table.length ? cells(table[0]) : [], rows: table.slice(1).map(cells) }));
+  ' "$id" "$script" "$*")"
+  printf 'done (%s rows)\n' "$(printf '%s\n' "$out" | grep -c '^|')" >&2
+}
+if want 7; then
+section "7. logs --since / --tail on a ${LOGS_MB:-256} MB log: berthd (k8s-file, binary search) vs dockerd (json-file) (bench/logs-since.sh)"
+standalone logs_since logs-since.sh LOG_MB="${LOGS_MB:-256}" RUNS="${LOGS_RUNS:-3}"
+fi
+if want 8; then
+section "8. push / pull of a ${REG_SIZE_MB:-200} MB image over loopback (bench/registry.sh)"
+standalone registry registry.sh SIZE_MB="${REG_SIZE_MB:-200}" RUNS="${REG_RUNS:-3}" WARMUP="${REG_WARMUP:-1}"
 fi
 
 emit "{\"id\":\"load_end\",\"loadavg\":\"$(cut -d' ' -f1-3 /proc/loadavg)\"}"

@@ -106,6 +106,28 @@ if (hasBuild) {
     [`build, fully cached rebuild, docker CLI -> berthd (dockerd: BuildKit${bkNote})`, t('build_cached.docker_berthd'), bk('cached'), t('build_cached.podman'), sec, 'berth < BuildKit', faster],
   );
 }
+// Sections 7 and 8: the tables bench/logs-since.sh and bench/registry.sh printed (cells as text).
+const num = (cell) => (cell === undefined ? undefined : Number.isFinite(parseFloat(cell)) ? parseFloat(cell) : undefined);
+const tableRow = (id, re) => by[id]?.rows?.find((r) => re.test(r[0]));
+const logsRow = (re) => tableRow('logs_since', re);
+if (by.logs_since?.rows) {
+  const mbOf = (by.logs_since.title ?? by.logs_since.header?.[0] ?? '').match(/(\d+) MB/)?.[1] ?? '?';
+  for (const [re, what] of [[/^`--since`/, '`logs --since` (the last lines)'], [/^`--tail 10`/, '`logs --tail 10`'], [/^`--since` \+ `--tail 10`/, '`logs --since --tail 10`']]) {
+    const r = logsRow(re);
+    cmp.push([`${what} on a ${mbOf} MB log, docker CLI (berthd k8s-file / dockerd json-file)`, num(r?.[1]), num(r?.[2]), undefined, sec, '', null]);
+  }
+}
+const regRow = (re) => num(tableRow('registry', re)?.[1]);
+if (by.registry?.rows) {
+  const fasterThanQ = (b, d, q) => b < q;
+  const regMb = (by.registry.title ?? '').match(/(\d+) MB/)?.[1] ?? '?';
+  cmp.push(
+    [`push ${regMb} MB to a loopback registry (berth -> berth registry / dockerd -> distribution / skopeo -> distribution)`, regRow(/^berth push -> berth registry/), regRow(/^dockerd push -> docker-registry/), regRow(/^skopeo push .*-> docker-registry/), sec, 'berth < skopeo+distribution', fasterThanQ],
+    [`pull ${regMb} MB from a loopback registry (same pairs)`, regRow(/^berth pull <- berth registry/), regRow(/^dockerd pull <- docker-registry/), regRow(/^skopeo pull docker-registry/), sec, 'berth < skopeo+distribution', fasterThanQ],
+    ['skopeo push to berth registry (podman column: to distribution)', regRow(/^skopeo push .*-> berth registry/), undefined, regRow(/^skopeo push .*-> docker-registry/), sec, 'berth registry < distribution', fasterThanQ],
+    ['skopeo pull from berth registry (podman column: from distribution)', regRow(/^skopeo pull berth registry/), undefined, regRow(/^skopeo pull docker-registry/), sec, 'berth registry < distribution', fasterThanQ],
+  );
+}
 p('| work | berth | dockerd | podman | berth/dockerd | berth/podman | goal | met |');
 p('|---|---:|---:|---:|---:|---:|---|---|');
 for (const [work, b, d, q, f, goal, check, noD] of cmp) {
@@ -121,7 +143,7 @@ p();
 // ---- every timing
 p('| command | median | min | max | n |');
 p('|---|---:|---:|---:|---:|');
-for (const r of rows.filter((r) => (r.times || r.error) && !r.id.startsWith('http.'))) {
+for (const r of rows.filter((r) => (r.times || r.error) && !r.id.startsWith('http.') && r.id !== 'logs_since' && r.id !== 'registry')) {
   const s = stats(r);
   p(`| ${r.label}${failed(r.id)} | ${sec(s?.median)} | ${sec(s?.min)} | ${sec(s?.max)} | ${s?.n ?? 0}${r.failed_runs ? ` (+${r.failed_runs} failed: exit ${r.failed_exit_codes.join(', ')})` : ''} |`);
 }
@@ -194,6 +216,19 @@ if (hasBuild) {
   const bad = rows.filter((r) => r.id.startsWith('build_check.'));
   if (bad.length) p(), p(`Images that did not print the context's sha256: ${bad.map((r) => `${r.id.slice('build_check.'.length)} (${r.error})`).join('; ')}.`);
   p();
+}
+// ---- standalone scripts' own tables (sections 7 and 8)
+for (const r of rows.filter((x) => x.id === 'logs_since' || x.id === 'registry')) {
+  p(`${r.id === 'logs_since' ? 'Section 7' : 'Section 8'}: \`${r.script}\` (${r.args || 'defaults'})${r.title ? `, ${r.title}` : ''}${r.error ? ` FAILED: ${String(r.error).split('\n').pop()}` : ''}.`);
+  p();
+  if (r.rows?.length) {
+    const width = Math.max(r.header.length, ...r.rows.map((x) => x.length));
+    const head = r.header.length === width ? r.header : r.id === 'logs_since' ? [r.header[0], ...r.header.slice(1).join(' ').split(/\s+/)] : r.header;
+    p(`| ${head.join(' | ')} |`);
+    p(`|${'---|'.repeat(head.length)}`);
+    for (const x of r.rows) p(`| ${x.join(' | ')} |`);
+    p();
+  }
 }
 const starts = rows.filter((r) => r.id.startsWith('start_serial.'));
 if (starts.length) {

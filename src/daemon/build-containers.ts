@@ -233,7 +233,8 @@ export class EngineBuildContainers implements BuildContainers {
     const chain = src.image ? this.o.images.resolve(src.image).chainIds.at(-1) ?? null : null;
     await this.snapshotter.prepare(key, chain);
     try {
-      mountAll(this.snapshotter.mounts(key), dir);
+      // A throwaway view: nothing written there is kept, so its unmount need not sync anything.
+      mountAll(this.snapshotter.mounts(key, { ephemeral: true }), dir);
     } catch (e) {
       await this.snapshotter.remove(key).catch(() => undefined);
       throw e;
@@ -296,7 +297,7 @@ export class EngineBuildContainers implements BuildContainers {
     };
     try {
       await this.snapshotter.prepare(key, b?.chainIds.at(-1) ?? null);
-      mountAll(this.snapshotter.mounts(key), dir);
+      mountAll(this.snapshotter.mounts(key, { ephemeral: true }), dir);
       try {
         for (const d of diffIds.slice(below.length)) await applyTar(this.o.images.layer(d as Digest), dir, { whiteouts: 'delete', signal });
       } finally {

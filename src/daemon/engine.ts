@@ -437,7 +437,8 @@ export class Engine {
    * Starts a created container and runs it to its end in the foreground, its output to `onOutput`
    * (no log): the runtime runs it as berthd's child with no monitor (ForegroundRunner), which
    * saves the monitor's start. For build steps: such a run does not outlive berthd (recover()
-   * finds it without a monitor and ends it). The container goes through running to exited as with
+   * finds it without a monitor and ends it), and its writable layer is mounted ephemeral (never
+   * synced, not to be mounted again: commit or remove it). The container goes through running to exited as with
    * start; `signal` kills it. Resolves with the exit code; undefined when the container's runtime
    * cannot run in the foreground (the caller then starts it and waits).
    */
@@ -454,7 +455,8 @@ export class Engine {
       const bundle = join(dir, 'bundle');
       mkdirSync(rootfs, { recursive: true });
       mkdirSync(bundle, { recursive: true });
-      if (!isMounted(rootfs)) mountAll(this.o.snapshotter.mounts(c.id), rootfs);
+      // Ephemeral: a foreground run is mounted once, and its unmount must not wait for a sync of the filesystem.
+      if (!isMounted(rootfs)) mountAll(this.o.snapshotter.mounts(c.id, { ephemeral: true }), rootfs);
       let sandbox: Sandbox | undefined;
       try {
         sandbox = await this.networks.attach(c);

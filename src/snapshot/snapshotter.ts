@@ -43,8 +43,14 @@ export interface Snapshotter {
 
   /** Creates the writable snapshot `key` over the layer chain ending at `parent` (null = empty). */
   prepare(key: string, parent: Digest | null): Promise<Mount[]>;
-  /** The mounts of an existing snapshot (stable across restarts). */
-  mounts(key: string): Mount[];
+  /**
+   * The mounts of an existing snapshot (stable across restarts). `ephemeral`: the snapshot is
+   * mounted this once, and what is written through the mount need not survive a crash (a build
+   * step, a throwaway view); the snapshotter may then skip syncing it, which makes the unmount
+   * cheap (overlay syncs the whole upper filesystem on unmount otherwise). Such a snapshot may not
+   * be mountable again: commit (SnapshotCommitter) or remove it.
+   */
+  mounts(key: string, opts?: { ephemeral?: boolean }): Mount[];
   /** Removes the snapshot; its mounts must already be unmounted. No-op when absent. */
   remove(key: string): Promise<void>;
   /** The directory holding the snapshot's own changes (overlay upperdir). */

@@ -60,7 +60,10 @@ it('overlay: commitSnapshot makes a snapshot\'s changes a layer in place, as unp
       { name: 'gone', content: 'g' }, { name: 'd/', type: 'directory' }, { name: 'd/old', content: 'o' }, { name: 'keep', content: 'k' },
     ]));
     await s.prepare('run', base);
-    mountAll(s.mounts('run'), mnt);
+    // Mounted as a build step's container is: ephemeral (overlay's volatile), never synced.
+    assert.ok(s.mounts('run', { ephemeral: true })[0].options.includes('volatile'));
+    assert.ok(!s.mounts('run')[0].options.includes('volatile'));
+    mountAll(s.mounts('run', { ephemeral: true }), mnt);
     try {
       writeFileSync(join(mnt, 'new'), 'n');
       rmSync(join(mnt, 'gone'));

@@ -1,14 +1,11 @@
 import { closeSync, linkSync, lchownSync, lutimesSync, mkdirSync, openSync, readdirSync, symlinkSync, constants as C } from 'node:fs';
-import { write } from 'node:fs';
 import { posix } from 'node:path';
-import { promisify } from 'node:util';
 import type { Readable } from 'node:stream';
 import { canceled, errnoCode, invalidArgument, BerthError } from '../base/errors';
+import { FdWriter } from '../sys/fd-writer';
 import { O_DIRECTORY, O_PATH, S_IFBLK, S_IFCHR, S_IFIFO, nativeSys } from '../sys/native';
 import { chmodAt, fdPath, fsError, lstatAt, openChild, removeAllAt, ScopedRoot } from './scoped-root';
 import { readTar, type TarHeader } from './tar-codec';
-
-const writeAsync = promisify(write);
 
 export const WHITEOUT_PREFIX = '.wh.';
 export const WHITEOUT_OPAQUE = '.wh..wh..opq';
@@ -145,13 +142,17 @@ export async function applyTarInRoot(root: ScopedRoot, base: string, tar: Readab
           break;
         case 'file': {
           const fd = openSync(p, C.O_WRONLY | C.O_CREAT | C.O_EXCL | C.O_NOFOLLOW, 0o600);
+          // Writes run behind the reads, batched (a layer's big files arrive in 64 KiB chunks).
+          const out = new FdWriter(fd);
           try {
             for await (const chunk of body) {
-              let off = 0;
-              while (off < chunk.length) off += (await writeAsync(fd, chunk, off, chunk.length - off)).bytesWritten;
+              const wait = out.write(chunk);
+              if (wait) await wait;
               size += chunk.length;
             }
+            await out.flush();
           } finally {
+            await out.settle();
             closeSync(fd);
           }
           break;

@@ -4,12 +4,13 @@
  */
 import { createHash, randomBytes, randomUUID, type Hash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, open, readdir, readFile, rename, rm, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, rm, stat, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { hexOf, type Digest } from '../../../base/digest';
 import { errnoCode } from '../../../base/errors';
 import { KeyedMutex } from '../../../image/keyed-mutex';
+import { FdWriter } from '../../../sys/fd-writer';
 import { registryError } from '../errors';
 import type { Descriptor } from '../manifest';
 import type { BlobStore, ManifestStore, RegistryStorage, StoredManifest, UploadState, UploadStore } from '../storage';
@@ -133,7 +134,8 @@ class FsBlobs implements BlobStore {
   async open(repo: string, digest: Digest, range?: { start: number; end: number }): Promise<Readable> {
     await this.stat(repo, digest);
     const fh = await open(this.layout.blob(digest), 'r');
-    return fh.createReadStream(range ? { start: range.start, end: range.end } : {});
+    // 1 MiB reads: a 200 MB layer in 200 reads and socket writes instead of 3200.
+    return fh.createReadStream({ highWaterMark: 1 << 20, ...(range ? { start: range.start, end: range.end } : {}) });
   }
 
   async delete(repo: string, digest: Digest): Promise<void> {
@@ -200,6 +202,9 @@ class FsUploads implements UploadStore {
       const hash = cached && cached.offset === rec.offset ? cached.hash.copy() : undefined;
       const data = join(this.layout.upload(id), 'data');
       const fh = await open(data, 'r+');
+      // Writes run behind the socket reads, batched; write-back starts during the upload, so that
+      // the fsync at its end is short (see FdWriter).
+      const out = new FdWriter(fh.fd, { position: rec.offset, syncBehind: 32 << 20 });
       let pos = rec.offset;
       try {
         for await (const chunk of body as AsyncIterable<Buffer>) {
@@ -207,17 +212,19 @@ class FsUploads implements UploadStore {
           if (opts.length !== undefined && pos + chunk.length - rec.offset > opts.length) {
             throw registryError('InvalidArgument', 'size', `chunk longer than its declared ${opts.length} bytes`);
           }
-          await writeAll(fh, chunk, pos);
           hash?.update(chunk);
+          const wait = out.write(chunk);
+          if (wait) await wait;
           pos += chunk.length;
         }
         opts.signal?.throwIfAborted();
         if (opts.length !== undefined && pos - rec.offset !== opts.length) {
           throw registryError('InvalidArgument', 'size', `chunk of ${pos - rec.offset} bytes, ${opts.length} declared`);
         }
-        await fh.sync();
+        await out.sync();
       } catch (e) {
         // Nothing of a failed chunk is kept: the committed offset stays where it was.
+        await out.settle();
         await fh.truncate(rec.offset).catch(() => undefined);
         throw e;
       } finally {
@@ -262,14 +269,6 @@ class FsUploads implements UploadStore {
       this.hashes.delete(id);
       await rm(this.layout.upload(id), { recursive: true, force: true });
     });
-  }
-}
-
-async function writeAll(fh: FileHandle, chunk: Buffer, pos: number): Promise<void> {
-  let done = 0;
-  while (done < chunk.length) {
-    const { bytesWritten } = await fh.write(chunk, done, chunk.length - done, pos + done);
-    done += bytesWritten;
   }
 }
 

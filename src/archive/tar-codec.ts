@@ -102,6 +102,16 @@ class ByteSource {
     }
   }
 
+  /** Reads and discards everything up to the end of the source. */
+  async drain(): Promise<void> {
+    this.chunks = [];
+    this.have = 0;
+    while (await this.pull()) {
+      this.chunks = [];
+      this.have = 0;
+    }
+  }
+
   /** Ends the underlying iterator (destroys the source) when we stop early. */
   async close(): Promise<void> {
     await this.it.return?.();
@@ -158,7 +168,11 @@ export interface TarEntry {
 
 const MAX_META = 16 << 20; // bound PAX / long-name payloads: they are held in memory
 
-/** Parses a tar stream, yielding entries in order. Throws InvalidArgument on malformed input. */
+/**
+ * Parses a tar stream, yielding entries in order. Throws InvalidArgument on malformed input. The
+ * generator finishes only once the source has ended (bytes after the end-of-archive marker are read
+ * and dropped), so an error the source raises at its end still reaches the caller.
+ */
 export async function* readTar(src: Readable, signal?: AbortSignal): AsyncGenerator<TarEntry> {
   const bytes = new ByteSource(src, signal);
   let globalPax = new Map<string, Buffer>();
@@ -169,7 +183,13 @@ export async function* readTar(src: Readable, signal?: AbortSignal): AsyncGenera
     for (;;) {
       const block = await bytes.read(512);
       if (block === null) return;
-      if (block.every((x) => x === 0)) return; // end-of-archive marker (the second block may be absent)
+      if (block.every((x) => x === 0)) {
+        // End-of-archive marker (the second block may be absent). The source is still read to its
+        // end: a consumer that checks a digest over the stream fails the read there, before the
+        // caller commits anything (a pulled layer is unpacked while its digest is computed).
+        await bytes.drain();
+        return;
+      }
       if (parseNumber(block.subarray(148, 156)) !== checksumOf(block)) throw invalidArgument('tar: header checksum mismatch');
       const flag = String.fromCharCode(block[156]!);
       const size = parseNumber(block.subarray(124, 136));

@@ -2,9 +2,10 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { sha256, type Digest } from '../base/digest';
-import { isKind } from '../base/errors';
+import { BerthError, isKind } from '../base/errors';
 import { readTar } from '../archive/tar-codec';
 import { makeTar } from '../archive/testing/make-tar';
 import { isMounted, mountAll, unmountAll } from '../sys/mount';
@@ -156,6 +157,18 @@ export function snapshotterSuite(name: string, factory: (root: string) => Snapsh
       assert.throws(() => s.mounts('nope'), (e) => isKind(e, 'NotFound'));
       await assert.rejects(s.changes('nope'), (e) => isKind(e, 'NotFound'));
       await assert.rejects(s.applyLayer(sha256('p'), sha256('missing-parent'), makeTar([])), (e) => isKind(e, 'NotFound'));
+    });
+
+    it('commits a layer only once its tar stream ended: an error after the end-of-archive marker vetoes it', async () => {
+      const vetoed = sha256(`vetoed-${process.pid}`);
+      const tar = new PassThrough();
+      const applied = s.applyLayer(vetoed, null, tar);
+      for await (const c of makeTar([{ name: 'f', content: 'whole archive' }])) tar.write(c);
+      await new Promise((r) => setTimeout(r, 50)); // the whole archive, end marker included, has been read
+      assert.equal(s.hasLayer(vetoed), false);
+      tar.destroy(new BerthError('InvalidArgument', 'content digest mismatch'));
+      await assert.rejects(applied);
+      assert.equal(s.hasLayer(vetoed), false);
     });
 
     it('leaves nothing behind for a hostile layer', async () => {

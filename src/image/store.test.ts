@@ -2,12 +2,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
 import { Digest, sha256 } from '../base/digest';
 import { isKind } from '../base/errors';
 import type { ImageUsage } from './image-store';
 import { collect, makeEnv, makeTar, readTar, streamOf } from './testing/fixtures';
-import { EMPTY_LAYER_DIFF_ID } from './archive-format';
+import { EMPTY_LAYER_DIFF_ID, chainIds as chainIdsOf } from './archive-format';
 
 const noUsage: ImageUsage = () => undefined;
 const kind = (k: string) => (e: unknown) => isKind(e, k as never);
@@ -422,6 +423,39 @@ test('hostile layers are rejected and leave nothing behind', async () => {
     assert.deepEqual(env.store.list(), []);
     assert.deepEqual(env.store.content.list(), []);
     assert.equal((env.db.prepare('SELECT count(*) AS n FROM image_layers').get() as { n: number }).n, 0);
+  } finally {
+    await env.close();
+  }
+});
+
+test('putLayer (pull): unpacks while storing; a mismatch keeps neither blob nor layer; a child beside its parent is only stored', async () => {
+  const env = await makeEnv();
+  try {
+    const base = await rootfs('base');
+    const child = await makeTar([{ name: 'etc/child', data: 'child' }]);
+    const chains = chainIdsOf([sha256(base), sha256(child)]);
+    // The child first: its parent is not unpacked yet, so it is only stored.
+    await env.store.putLayer(streamOf(child), [sha256(base), sha256(child)]);
+    assert.ok(env.store.content.has(sha256(child)));
+    assert.equal(env.snapshotter.hasLayer(chains[1]), false);
+    // A bad base: the bytes of `base` with one changed, under base's digest.
+    const bad = Buffer.from(base);
+    bad[bad.length - 1] ^= 1; // in the tar's end padding: a valid archive that unpacks fine
+    await assert.rejects(env.store.putLayer(streamOf(bad), [sha256(base)]), kind('InvalidArgument'));
+    assert.equal(env.store.content.has(sha256(base)), false);
+    assert.equal(env.snapshotter.hasLayer(chains[0]), false);
+    // The good base, in small chunks: stored and unpacked in one pass.
+    const pieces = Array.from({ length: Math.ceil(base.length / 1000) }, (_, i) => base.subarray(i * 1000, (i + 1) * 1000));
+    await env.store.putLayer(Readable.from(pieces), [sha256(base)]);
+    assert.ok(env.store.content.has(sha256(base)));
+    assert.ok(env.snapshotter.hasLayer(chains[0]));
+    // createImage then unpacks the child from its blob and uses the base as it is.
+    const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [sha256(base), sha256(child)] } }));
+    const cfg = await env.store.content.putBuffer(config);
+    const img = await env.store.createImage({ config: cfg.digest, refs: ['pulled:1'] });
+    assert.deepEqual(img.chainIds, chains);
+    assert.ok(env.snapshotter.hasLayer(chains[1]));
+    assert.ok(img.size > 0);
   } finally {
     await env.close();
   }

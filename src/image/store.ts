@@ -1,5 +1,5 @@
 import { readFileSync, existsSync } from 'node:fs';
-import { Readable, Writable, pipeline } from 'node:stream';
+import { PassThrough, Readable, Writable, pipeline } from 'node:stream';
 import * as tarStream from 'tar-stream';
 import { Digest, hexOf, isDigest, sha256 } from '../base/digest';
 import { BerthError, canceled, conflict, errnoCode, invalidArgument, isKind, notFound } from '../base/errors';
@@ -363,6 +363,105 @@ export class LocalImageStore implements ImageStore {
 
   private release(pinned: Digest[]): void {
     for (const d of pinned) this.pins.unpin(d);
+  }
+
+  // ---- pull -------------------------------------------------------------------------------------
+
+  /**
+   * Stores a pulled layer (see PullTarget.putLayer): `tar` goes into the content store under the
+   * last of `diffIds`, verified. When the layers below it are unpacked already (or there are none),
+   * it is unpacked in the same pass: download, digest, store and unpack overlap instead of running
+   * one after the other. Otherwise (a layer downloaded beside its parent) it is only stored, and
+   * unpacked from the blob once its parent is (unpackLayer, or at the latest createImage).
+   */
+  async putLayer(tar: AsyncIterable<Buffer>, diffIds: Digest[], signal?: AbortSignal): Promise<void> {
+    const diffId = diffIds[diffIds.length - 1];
+    const chains = computeChainIds(diffIds);
+    const chain = chains[chains.length - 1];
+    const parent = chains.length > 1 ? chains[chains.length - 2] : null;
+    const pinned = [diffId, chain];
+    for (const p of pinned) this.pins.pin(p);
+    try {
+      const parentReady = parent === null || ((this.layerRow(parent)?.size ?? -1) >= 0 && this.snapshotter.hasLayer(parent));
+      if (!parentReady || this.snapshotter.hasLayer(chain)) {
+        await this.content.put(tar, diffId, signal);
+        return;
+      }
+      await this.layerLocks.run(chain, async () => {
+        if (this.snapshotter.hasLayer(chain)) {
+          await this.content.put(tar, diffId, signal);
+          return;
+        }
+        // As ensureLayer: the intent first, so that a crash leaves a row gc() cleans up.
+        this.db.prepare(`INSERT INTO image_layers (chain_id, diff_id, parent, depth, size) VALUES (?, ?, ?, ?, -1)
+          ON CONFLICT(chain_id) DO UPDATE SET size = -1`).run(chain, diffId, parent, chains.length - 1);
+        let size: number;
+        try {
+          size = await this.storeAndUnpack(tar, diffId, chain, parent, signal);
+        } catch (e) {
+          if (!this.db.prepare('SELECT 1 FROM image_chains WHERE chain_id = ? LIMIT 1').get(chain)) {
+            this.db.prepare('DELETE FROM image_layers WHERE chain_id = ?').run(chain);
+          }
+          throw e;
+        }
+        this.db.prepare('UPDATE image_layers SET size = ? WHERE chain_id = ?').run(size, chain);
+      });
+    } finally {
+      this.release(pinned);
+    }
+  }
+
+  /** See PullTarget.unpackLayer. */
+  async unpackLayer(diffIds: Digest[], signal?: AbortSignal): Promise<void> {
+    const chains = computeChainIds(diffIds);
+    const chain = chains[chains.length - 1];
+    this.pins.pin(chain);
+    try {
+      await this.ensureLayer(chain, diffIds[diffIds.length - 1], chains.length > 1 ? chains[chains.length - 2] : null, chains.length - 1, signal);
+    } finally {
+      this.pins.unpin(chain);
+    }
+  }
+
+  /**
+   * Feeds `src` to a content write and to the snapshotter at once. The snapshotter commits a layer
+   * only after its tar stream ended cleanly (Snapshotter.applyLayer), and the stream is ended only
+   * once the content hashed to `diffId`; otherwise it is destroyed with the error, and neither the
+   * blob nor the layer is kept. Returns the unpacked size.
+   */
+  private async storeAndUnpack(src: AsyncIterable<Buffer>, diffId: Digest, chain: Digest, parent: Digest | null, signal?: AbortSignal): Promise<number> {
+    const writer = this.content.writer();
+    const tar = new PassThrough({ highWaterMark: 8 << 20 });
+    let unpackSettled = false;
+    const unpacked = this.snapshotter.applyLayer(chain, parent, tar, signal).finally(() => { unpackSettled = true; });
+    unpacked.catch(() => undefined);
+    const stopped = unpacked.then(() => undefined, () => undefined);
+    try {
+      for await (const c of src) {
+        if (signal?.aborted) throw canceled('pull canceled');
+        const chunk = Buffer.isBuffer(c) ? c : Buffer.from(c);
+        const wait = writer.write(chunk);
+        if (!unpackSettled && !tar.write(chunk)) await drained(tar, stopped);
+        if (wait) await wait;
+        if (unpackSettled) {
+          // The unpack reads to the end of its stream: one that stopped early failed, and its error wins.
+          await unpacked;
+          throw new BerthError('Internal', `layer ${chain}: the snapshotter finished before the end of its tar`);
+        }
+      }
+      const got = writer.digest();
+      if (got !== diffId) throw invalidArgument(`content digest mismatch: expected ${diffId}, got ${got}`);
+      tar.end();
+      const [layer, blob] = await Promise.allSettled([unpacked, writer.commit(diffId)]);
+      if (layer.status === 'rejected') throw layer.reason;
+      if (blob.status === 'rejected') throw blob.reason;
+      return layer.value.size;
+    } catch (e) {
+      tar.destroy(e instanceof Error ? e : new Error(String(e)));
+      await stopped;
+      await writer.abort();
+      throw e;
+    }
   }
 
   // ---- load -------------------------------------------------------------------------------------
@@ -908,3 +1007,11 @@ function matchLabels(labels: Record<string, string>, filters: string[]): boolean
   return true;
 }
 
+/** Resolves when `stream` wants more data, or when `stop` settles (its reader went away). */
+function drained(stream: PassThrough, stop: Promise<void>): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const done = () => { stream.off('drain', done); resolve(); };
+    stream.on('drain', done);
+    void stop.then(done);
+  });
+}

@@ -6,9 +6,11 @@ import { createHash } from 'node:crypto';
 import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
+import { gzipSync } from 'node:zlib';
 import { invalidArgument, isKind } from '../../base/errors';
 import type { Digest } from '../../base/digest';
 import type { ImageRecord } from '../../image/image-store';
+import { makeEnv, makeTar } from '../../image/testing/fixtures';
 import { DistributionClient } from './distribution-client';
 import type { PullTarget } from './registry-client';
 
@@ -34,6 +36,8 @@ function memoryStore(): PullTarget & { images: string[]; blobs: Map<string, Buff
         return { digest: d, size: data.length };
       },
     },
+    async putLayer(tar, diffIds) { await this.content.put(tar, diffIds[diffIds.length - 1]); },
+    async unpackLayer() { /* nothing to unpack in memory */ },
     find: () => undefined,
     list: () => [],
     resolve: (id) => ({ id, repoTags: [], repoDigests: [] } as unknown as ImageRecord),
@@ -43,16 +47,18 @@ function memoryStore(): PullTarget & { images: string[]; blobs: Map<string, Buff
   };
 }
 
-interface Fixture { layer: Buffer; config: Buffer; manifest: Buffer; manifestDigest: Digest }
+interface Fixture { layer: Buffer; blob: Buffer; config: Buffer; manifest: Buffer; manifestDigest: Digest }
 
-function image(layer = Buffer.alloc(300_000, 7)): Fixture {
+/** An image of one layer; with `gzip` the registry holds the layer compressed. */
+function image(layer = Buffer.alloc(300_000, 7), opts: { gzip?: boolean } = {}): Fixture {
+  const blob = opts.gzip ? gzipSync(layer) : layer;
   const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [dg(layer)] } }));
   const manifest = Buffer.from(JSON.stringify({
     schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json',
     config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: dg(config), size: config.length },
-    layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: dg(layer), size: layer.length }],
+    layers: [{ mediaType: `application/vnd.oci.image.layer.v1.tar${opts.gzip ? '+gzip' : ''}`, digest: dg(blob), size: blob.length }],
   }));
-  return { layer, config, manifest, manifestDigest: dg(manifest) };
+  return { layer, blob, config, manifest, manifestDigest: dg(manifest) };
 }
 
 /** A registry whose answers a test can replace per path. */
@@ -66,7 +72,7 @@ async function fakeRegistry(f: Fixture, override: (req: IncomingMessage, res: Se
       res.end(f.manifest);
       return;
     }
-    const blob = url.endsWith(dg(f.config)) ? f.config : url.endsWith(dg(f.layer)) ? f.layer : undefined;
+    const blob = url.endsWith(dg(f.config)) ? f.config : url.endsWith(dg(f.blob)) ? f.blob : undefined;
     if (!blob) { res.writeHead(404); res.end('{"errors":[{"code":"BLOB_UNKNOWN","message":"blob unknown"}]}'); return; }
     const m = /^bytes=(\d+)-$/.exec(String(req.headers.range ?? ''));
     if (m) {
@@ -103,8 +109,8 @@ test('a clean pull stores config and layer and makes the image', async () => {
 test('a layer whose bytes do not match the manifest digest is refused; no image is made', async () => {
   const f = image();
   const r = await pullWith(f, (req, res) => {
-    if (!req.url?.endsWith(dg(f.layer))) return false;
-    const bad = Buffer.from(f.layer);
+    if (!req.url?.endsWith(dg(f.blob))) return false;
+    const bad = Buffer.from(f.blob);
     bad[1000] ^= 1;
     res.writeHead(200, { 'Content-Length': bad.length });
     res.end(bad);
@@ -118,10 +124,10 @@ test('a blob cut short on every attempt fails Unavailable after the retries; no 
   const f = image();
   let attempts = 0;
   const r = await pullWith(f, (req, res) => {
-    if (!req.url?.endsWith(dg(f.layer))) return false;
+    if (!req.url?.endsWith(dg(f.blob))) return false;
     attempts++;
-    res.writeHead(200, { 'Content-Length': f.layer.length });
-    res.write(f.layer.subarray(0, 1000));
+    res.writeHead(200, { 'Content-Length': f.blob.length });
+    res.write(f.blob.subarray(0, 1000));
     setTimeout(() => res.socket?.destroy(), 10);
     return true;
   });
@@ -133,8 +139,8 @@ test('a blob cut short on every attempt fails Unavailable after the retries; no 
 test('a registry that sends more than the manifest size, or a wrong Content-Range on resume, is refused', async () => {
   const f = image();
   const more = await pullWith(f, (req, res) => {
-    if (!req.url?.endsWith(dg(f.layer))) return false;
-    const big = Buffer.concat([f.layer, Buffer.alloc(10)]);
+    if (!req.url?.endsWith(dg(f.blob))) return false;
+    const big = Buffer.concat([f.blob, Buffer.alloc(10)]);
     res.writeHead(200, { 'Content-Length': big.length });
     res.end(big);
     return true;
@@ -142,16 +148,16 @@ test('a registry that sends more than the manifest size, or a wrong Content-Rang
   assert.ok('err' in more && isKind(more.err, 'InvalidArgument'), String((more as { err?: unknown }).err));
   let first = true;
   const range = await pullWith(f, (req, res) => {
-    if (!req.url?.endsWith(dg(f.layer))) return false;
+    if (!req.url?.endsWith(dg(f.blob))) return false;
     if (first) {
       first = false;
-      res.writeHead(200, { 'Content-Length': f.layer.length });
-      res.write(f.layer.subarray(0, 5000));
+      res.writeHead(200, { 'Content-Length': f.blob.length });
+      res.write(f.blob.subarray(0, 5000));
       setTimeout(() => res.socket?.destroy(), 10);
       return true;
     }
-    res.writeHead(206, { 'Content-Range': `bytes 0-${f.layer.length - 1}/${f.layer.length}`, 'Content-Length': f.layer.length });
-    res.end(f.layer);
+    res.writeHead(206, { 'Content-Range': `bytes 0-${f.blob.length - 1}/${f.blob.length}`, 'Content-Length': f.blob.length });
+    res.end(f.blob);
     return true;
   });
   assert.ok('err' in range && isKind(range.err, 'InvalidArgument'), String((range as { err?: unknown }).err));
@@ -198,3 +204,69 @@ test('tags: junk entries are dropped and Link pagination is followed', async () 
   } finally { reg.server.close(); }
 });
 
+
+test('a gzip layer is decompressed into the store under its diffID', async () => {
+  const f = image(Buffer.alloc(300_000, 9), { gzip: true });
+  const r = await pullWith(f, () => false);
+  assert.ok('ok' in r, String((r as { err?: unknown }).err));
+  assert.ok(r.store.blobs.get(dg(f.layer))?.equals(f.layer));
+  assert.equal(r.store.blobs.has(dg(f.blob)), false);
+});
+
+test('a gzip layer whose bytes differ from the manifest digest is refused, even when they decompress to the diffID', async () => {
+  const f = image(Buffer.alloc(300_000, 9), { gzip: true });
+  const other = Buffer.from(f.blob);
+  other.writeUInt32LE(1_600_000_000, 4); // gzip's MTIME: the same content, other bytes
+  const r = await pullWith(f, (req, res) => {
+    if (!req.url?.endsWith(dg(f.blob))) return false;
+    res.writeHead(200, { 'Content-Length': other.length });
+    res.end(other);
+    return true;
+  });
+  assert.ok('err' in r && isKind(r.err, 'InvalidArgument'), String((r as { err?: unknown }).err));
+  assert.match((r as { err: Error }).err.message, /digest mismatch/);
+  assert.deepEqual(r.store.images, []);
+  assert.equal(r.store.blobs.has(dg(f.layer)), false);
+});
+
+test('a gzip layer cut short on every attempt fails Unavailable, not as bad gzip', async () => {
+  const f = image(Buffer.alloc(300_000, 9), { gzip: true });
+  const r = await pullWith(f, (req, res) => {
+    if (!req.url?.endsWith(dg(f.blob))) return false;
+    res.writeHead(200, { 'Content-Length': f.blob.length });
+    res.write(f.blob.subarray(0, 100));
+    setTimeout(() => res.socket?.destroy(), 10);
+    return true;
+  });
+  assert.ok('err' in r && isKind(r.err, 'Unavailable'), String((r as { err?: unknown }).err));
+  assert.deepEqual(r.store.images, []);
+});
+
+test('a pull into the real store: layers downloaded side by side are unpacked in order, each as soon as it can be', async () => {
+  const env = await makeEnv();
+  const layers = await Promise.all(['one', 'two', 'three'].map((n) => makeTar([{ name: `etc/${n}`, data: n.repeat(50_000) }])));
+  const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: layers.map(dg) } }));
+  const manifest = Buffer.from(JSON.stringify({
+    schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json',
+    config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: dg(config), size: config.length },
+    layers: layers.map((l, i) => ({ mediaType: `application/vnd.oci.image.layer.v1.tar${i === 1 ? '+gzip' : ''}`, digest: dg(i === 1 ? gzipSync(l) : l), size: (i === 1 ? gzipSync(l) : l).length })),
+  }));
+  const blobs = new Map([[dg(config), config], ...layers.map((l, i): [string, Buffer] => [dg(i === 1 ? gzipSync(l) : l), i === 1 ? gzipSync(l) : l])]);
+  const f: Fixture = { layer: layers[0], blob: layers[0], config, manifest, manifestDigest: dg(manifest) };
+  const reg = await fakeRegistry(f, (req, res) => {
+    const blob = [...blobs].find(([d]) => req.url?.endsWith(d))?.[1];
+    if (!blob) return false;
+    // The bottom layer comes last: the others are stored first and unpacked after it.
+    setTimeout(() => { res.writeHead(200, { 'Content-Length': blob.length }); res.end(blob); }, blob === layers[0] ? 100 : 0);
+    return true;
+  });
+  try {
+    const r = await new DistributionClient(env.store).pull({ ref: `${reg.addr}/x/y:1` }, () => undefined);
+    assert.deepEqual(r.image.config.rootfs.diff_ids, layers.map(dg));
+    for (const c of r.image.chainIds) assert.ok(env.snapshotter.hasLayer(c));
+    for (const l of layers) assert.ok(env.store.content.has(dg(l)));
+  } finally {
+    reg.server.close();
+    await env.close();
+  }
+});

@@ -1,6 +1,6 @@
-import { createHash } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import { PassThrough, Readable, Transform, pipeline } from 'node:stream';
+import { Readable } from 'node:stream';
 import { Digest, isDigest, sha256 } from '../../base/digest';
 import { BerthError, canceled, invalidArgument, notFound, unavailable } from '../../base/errors';
 import { MEDIA_TYPES } from '../../oci/image';
@@ -24,6 +24,8 @@ const MAX_PAYLOAD = 64 << 10;
 /** dockerd's defaults (max-concurrent-downloads 3, max-concurrent-uploads 5). */
 const DOWNLOADS = 3;
 const UPLOADS = 5;
+/** A download's socket reads are passed on in chunks of this size (see blobChunks). */
+const GATHER = 1 << 20;
 
 type Descriptor = OciDescriptor & { artifactType?: string };
 interface ManifestDoc { mediaType?: string; config?: OciDescriptor; layers?: OciDescriptor[]; manifests?: Descriptor[] }
@@ -42,6 +44,14 @@ async function bounded<T>(items: T[], limit: number, fn: (t: T) => Promise<void>
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
   if (failed !== undefined) throw failed;
+}
+
+function deferred(): { promise: Promise<void>; resolve: () => void; reject: (e: unknown) => void } {
+  let resolve!: () => void;
+  let reject!: (e: unknown) => void;
+  const promise = new Promise<void>((res, rej) => { resolve = res; reject = rej; });
+  promise.catch(() => undefined);
+  return { promise, resolve, reject };
 }
 
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {
@@ -126,7 +136,7 @@ export class DistributionClient implements RegistryClient {
       throw invalidArgument(`${refName}: manifest has ${doc.layers.length} layers but the config ${diffIds.length} diff_ids`);
     }
     const existed = this.store.find(configDigest) !== undefined;
-    const todo: Array<{ desc: OciDescriptor; diffId: Digest }> = [];
+    const todo: Array<{ desc: OciDescriptor; index: number }> = [];
     const seen = new Set<string>();
     doc.layers.forEach((desc, i) => {
       const id = short(desc.digest);
@@ -136,9 +146,33 @@ export class DistributionClient implements RegistryClient {
       }
       seen.add(diffIds[i]);
       progress({ id, status: 'Pulling fs layer' });
-      todo.push({ desc, diffId: diffIds[i] });
+      todo.push({ desc, index: i });
     });
-    await bounded(todo, DOWNLOADS, (l) => this.downloadLayer(t, ref, l.desc, l.diffId, scopes, progress, signal));
+    // Each layer is unpacked as soon as it and the layers below it are there: while it downloads
+    // when those are unpacked already (putLayer), otherwise from its blob right after, in layer
+    // order, while later layers still download. createImage then finds them done.
+    const downloaded = new Map(todo.map((l) => [l.index, deferred()]));
+    let unpacked: Promise<void> = Promise.resolve();
+    diffIds.forEach((_, i) => {
+      unpacked = unpacked.then(() => downloaded.get(i)?.promise).then(() => this.store.unpackLayer(diffIds.slice(0, i + 1), signal));
+    });
+    unpacked.catch(() => undefined); // awaited below; an unpack that fails early is not unhandled
+    try {
+      await bounded(todo, DOWNLOADS, async (l) => {
+        try {
+          await this.downloadLayer(t, ref, l.desc, diffIds.slice(0, l.index + 1), scopes, progress, signal);
+          downloaded.get(l.index)!.resolve();
+        } catch (e) {
+          downloaded.get(l.index)!.reject(e);
+          throw e;
+        }
+      });
+    } finally {
+      // Nothing runs on after the pull returned or failed.
+      for (const d of downloaded.values()) d.reject(canceled('operation canceled'));
+      await unpacked.catch(() => undefined);
+    }
+    await unpacked;
     const image = await this.store.createImage({ config: configDigest, refs: ref.tag !== undefined ? [fullString({ domain: ref.domain, path: ref.path, tag: ref.tag })] : [] }, signal);
     for (const l of todo) progress({ id: short(l.desc.digest), status: 'Pull complete' });
     this.store.addRepoDigest(image.id, `${repositoryName(ref)}@${top.digest}`);
@@ -161,84 +195,125 @@ export class DistributionClient implements RegistryClient {
   }
 
   /**
-   * Downloads one layer into the store. A connection that drops mid-blob is picked up where it
-   * stopped with `Range: bytes=N-` (dockerd retries a layer 5 times, resuming when it can); a
-   * registry that answers the range with a whole 200 body has its first N bytes skipped. The
-   * digest is computed over the bytes as they arrive, so a resumed blob is verified as a whole.
+   * Downloads one layer into the store (PullTarget.putLayer, which also unpacks it when it can, in
+   * the same pass). `diffIds`: the layer's own diffID last, those below it first.
+   *
+   * An uncompressed layer's blob digest is its diffID: the store's check of the diffID is then the
+   * check of the blob, and the bytes go to the store as they arrive (one hash, no decompressor). A
+   * compressed layer is hashed on the way in and decompressed into the store, which checks the
+   * diffID; the blob's digest is checked when its last byte has arrived, before the stream ends,
+   * so the store commits nothing of a blob that does not match.
    */
-  private async downloadLayer(t: RegistryTransport, ref: Reference, desc: OciDescriptor, diffId: Digest, scopes: string[], progress: ProgressSink, signal?: AbortSignal): Promise<void> {
+  private async downloadLayer(t: RegistryTransport, ref: Reference, desc: OciDescriptor, diffIds: Digest[], scopes: string[], progress: ProgressSink, signal?: AbortSignal): Promise<void> {
     const digest = checkedDigest('manifest layer', desc.digest);
+    const diffId = diffIds[diffIds.length - 1];
+    const plain = digest === diffId;
+    const body = this.blobChunks(t, ref, desc, digest, plain ? undefined : createHash('sha256'), scopes, progress, signal);
+    let src: AsyncIterable<Buffer> = body;
+    if (!plain) {
+      const decoded = decompressStream(Readable.from(body), signal);
+      // The store reads it after it has the layer's lock; a decoding error before then is not
+      // uncaught, and the store's read still gets it.
+      decoded.on('error', () => undefined);
+      src = decoded;
+    }
+    try {
+      await this.store.putLayer(src, diffIds, signal);
+    } catch (e) {
+      if (src instanceof Readable) src.destroy(); // and with it the download, if the store never read it
+      if (e instanceof BerthError && /content digest mismatch/.test(e.message)) {
+        throw invalidArgument(plain ? `layer ${digest}: digest mismatch` : `layer ${digest}: uncompressed content does not match diff_id ${diffId}`, e);
+      }
+      if (e instanceof Error && !(e instanceof BerthError)) throw unavailable(`layer ${digest}: ${e.message}`, e);
+      throw e;
+    }
     const id = short(digest);
-    const hash = createHash('sha256');
-    const raw = new PassThrough();
-    let failed: unknown;
+    progress({ id, status: 'Verifying Checksum' });
+    progress({ id, status: 'Download complete' });
+  }
+
+  /**
+   * A blob's bytes as they arrive. A connection that drops mid-blob is picked up where it stopped
+   * with `Range: bytes=N-` (dockerd retries a layer 5 times, resuming when it can); a registry that
+   * answers the range with a whole 200 body has its first N bytes skipped. After the last byte, the
+   * size is checked and, with `hash`, the digest over all the bytes (a resumed blob as a whole):
+   * a mismatch is an error at the end of the stream, never a clean end. Socket reads (64 KiB) are
+   * gathered into 1 MiB chunks: every stage after this one (digest, content write, tar parser,
+   * unpack) then runs 16 times less often per byte.
+   */
+  private async *blobChunks(t: RegistryTransport, ref: Reference, desc: OciDescriptor, digest: Digest, hash: Hash | undefined, scopes: string[], progress: ProgressSink, signal?: AbortSignal): AsyncGenerator<Buffer> {
+    const id = short(digest);
     let current = 0;
     let lastReport = 0;
     let total = desc.size;
-    let res: IncomingMessage | undefined;
-    const stored = this.store.content.put(decompressStream(raw, signal), diffId, signal).catch((e: unknown) => {
-      failed = e;
-      res?.destroy();
-      raw.destroy();
-      throw e;
-    });
-    stored.catch(() => undefined);
     const tooBig = () => invalidArgument(`layer ${digest}: registry sent more than the manifest's ${desc.size} bytes`);
-    try {
-      for (let attempt = 0; ; attempt++) {
-        const resumeAt = current;
-        try {
-          res = await t.request('GET', `/v2/${ref.path}/blobs/${digest}`, { scopes, signal, headers: resumeAt > 0 ? { Range: `bytes=${resumeAt}-` } : {} });
-          let skip = 0;
-          if (resumeAt > 0 && res.statusCode === 206) {
-            const m = /^bytes (\d+)-/.exec(String(res.headers['content-range'] ?? ''));
-            if (!m || Number(m[1]) !== resumeAt) { res.destroy(); throw invalidArgument(`layer ${digest}: registry answered bytes=${resumeAt}- with Content-Range ${res.headers['content-range']}`); }
-          } else {
-            await expectStatus(res, [200], `layer ${digest}`);
-            skip = resumeAt;
-            if (attempt === 0) total = Number(res.headers['content-length'] ?? desc.size) || desc.size;
-          }
-          for await (const c of res) {
-            let chunk = c as Buffer;
-            if (skip > 0) {
-              const n = Math.min(skip, chunk.length);
-              skip -= n;
-              chunk = chunk.subarray(n);
-              if (!chunk.length) continue;
-            }
-            hash.update(chunk);
-            current += chunk.length;
-            if (current > desc.size) throw tooBig();
-            // About 100 updates per layer at most: the CLI redraws on each.
-            if (current - lastReport >= Math.max(total / 100, 64 << 10) || current === total) {
-              lastReport = current;
-              progress({ id, status: 'Downloading', current, total });
-            }
-            if (!raw.write(chunk)) await new Promise<void>((resolve) => { raw.once('drain', resolve); raw.once('close', resolve); });
-            if (failed !== undefined) throw failed;
-          }
-          break;
-        } catch (e) {
-          if (failed !== undefined || signal?.aborted || (e instanceof BerthError && e.kind !== 'Unavailable') || attempt >= 4 || current >= desc.size) throw e;
-          // A dropped connection: resume from what has arrived.
-          progress({ id, status: `Retrying in ${attempt + 1} second${attempt ? 's' : ''}` });
-          await sleep(200 * (attempt + 1), signal);
+    let pending: Buffer[] = [];
+    let pendingBytes = 0;
+    const take = () => {
+      const out = pending.length === 1 ? pending[0] : Buffer.concat(pending, pendingBytes);
+      pending = [];
+      pendingBytes = 0;
+      return out;
+    };
+    for (let attempt = 0; ; attempt++) {
+      const resumeAt = current;
+      let res: IncomingMessage | undefined;
+      let done = false;
+      try {
+        res = await t.request('GET', `/v2/${ref.path}/blobs/${digest}`, { scopes, signal, headers: resumeAt > 0 ? { Range: `bytes=${resumeAt}-` } : {} });
+        let skip = 0;
+        if (resumeAt > 0 && res.statusCode === 206) {
+          const m = /^bytes (\d+)-/.exec(String(res.headers['content-range'] ?? ''));
+          if (!m || Number(m[1]) !== resumeAt) throw invalidArgument(`layer ${digest}: registry answered bytes=${resumeAt}- with Content-Range ${res.headers['content-range']}`);
+        } else {
+          await expectStatus(res, [200], `layer ${digest}`);
+          skip = resumeAt;
+          if (attempt === 0) total = Number(res.headers['content-length'] ?? desc.size) || desc.size;
         }
+        for await (const c of res) {
+          let chunk = c as Buffer;
+          if (skip > 0) {
+            const n = Math.min(skip, chunk.length);
+            skip -= n;
+            chunk = chunk.subarray(n);
+            if (!chunk.length) continue;
+          }
+          current += chunk.length;
+          if (current > desc.size) throw tooBig();
+          hash?.update(chunk);
+          // About 100 updates per layer at most: the CLI redraws on each.
+          if (current - lastReport >= Math.max(total / 100, 64 << 10) || current === total) {
+            lastReport = current;
+            progress({ id, status: 'Downloading', current, total });
+          }
+          pending.push(chunk);
+          pendingBytes += chunk.length;
+          if (pendingBytes >= GATHER) yield take();
+        }
+        done = true;
+        break;
+      } catch (e) {
+        if (signal?.aborted || (e instanceof BerthError && e.kind !== 'Unavailable') || attempt >= 4 || current >= desc.size) {
+          // Kinds, not socket errors: a decompressor in between must not take them for bad input.
+          if (e instanceof BerthError) throw e;
+          if (signal?.aborted) throw canceled('operation canceled', e);
+          throw unavailable(`layer ${digest}: ${e instanceof Error ? e.message : String(e)}`, e);
+        }
+        // A dropped connection: resume from what has arrived.
+        if (pendingBytes > 0) yield take();
+        progress({ id, status: `Retrying in ${attempt + 1} second${attempt ? 's' : ''}` });
+        await sleep(200 * (attempt + 1), signal);
+      } finally {
+        // Also when the consumer stopped reading (the store failed, or the pull was canceled).
+        if (!done) res?.destroy();
       }
-      raw.end();
-      await stored;
-    } catch (e) {
-      res?.destroy();
-      raw.destroy();
-      const err = failed ?? e;
-      if (err instanceof BerthError && /digest mismatch/.test(err.message)) throw invalidArgument(`layer ${digest}: uncompressed content does not match diff_id ${diffId}`, err);
-      if (err instanceof Error && !(err instanceof BerthError)) throw unavailable(`layer ${digest}: ${err.message}`, err);
-      throw err;
     }
-    const got = `sha256:${hash.digest('hex')}`;
-    progress({ id, status: 'Verifying Checksum' });
-    if (got !== digest || current !== desc.size) throw invalidArgument(`layer ${digest}: digest mismatch (got ${got}, ${current} bytes)`);
-    progress({ id, status: 'Download complete' });
+    if (current !== desc.size) throw invalidArgument(`layer ${digest}: ${current} bytes, the manifest says ${desc.size}`);
+    if (pendingBytes > 0) yield take();
+    if (hash) {
+      const got = `sha256:${hash.digest('hex')}`;
+      if (got !== digest) throw invalidArgument(`layer ${digest}: digest mismatch (got ${got})`);
+    }
   }
 
   // ---- push ------------------------------------------------------------------------------------
@@ -324,20 +399,20 @@ export class DistributionClient implements RegistryClient {
       scopes, signal,
       headers: { 'Content-Type': 'application/octet-stream', 'Content-Length': size },
       body: () => {
-        let current = 0;
-        let last = 0;
-        const tap = new Transform({
-          transform(chunk: Buffer, _e, cb) {
+        // The blob goes straight to the socket; progress counts what was read.
+        const src = this.store.content.get(d);
+        if (progress) {
+          let current = 0;
+          let last = 0;
+          src.on('data', (chunk: Buffer) => {
             current += chunk.length;
-            if (progress && (current - last >= Math.max(size / 100, 64 << 10) || current === size)) {
+            if (current - last >= Math.max(size / 100, 64 << 10) || current === size) {
               last = current;
               progress({ id, status: 'Pushing', current, total: size });
             }
-            cb(null, chunk);
-          },
-        });
-        pipeline(this.store.content.get(d), tap, () => undefined);
-        return tap;
+          });
+        }
+        return src;
       },
     });
     await expectStatus(res, [201, 204], `uploading ${d}`);

@@ -85,6 +85,19 @@ export interface PullTarget {
     get(d: Digest): Readable;
     put(src: AsyncIterable<Buffer | Uint8Array>, expected?: Digest, signal?: AbortSignal): Promise<{ digest: Digest; size: number }>;
   };
+  /**
+   * Stores a pulled layer, `tar` uncompressed, under the last of `diffIds` (the layer's own diffID;
+   * those below it come first), verified against it: InvalidArgument ("content digest mismatch")
+   * and nothing stored when it differs. The store may unpack the layer in the same pass; it commits
+   * nothing of it unless the digest matched.
+   */
+  putLayer(tar: AsyncIterable<Buffer>, diffIds: Digest[], signal?: AbortSignal): Promise<void>;
+  /**
+   * Unpacks a stored layer (the last of `diffIds`) on top of the layers below it, which must be
+   * unpacked already; no-op when it is. A pull unpacks each layer this way as soon as it and those
+   * below are there, while later layers still download.
+   */
+  unpackLayer(diffIds: Digest[], signal?: AbortSignal): Promise<void>;
   find(refOrId: string): ImageRecord | undefined;
   list(): ImageRecord[];
   resolve(refOrId: string): ImageRecord;

@@ -1,4 +1,4 @@
-import { closeSync, fstatSync, read, readdirSync, readlinkSync, type Stats } from 'node:fs';
+import { closeSync, fstatSync, read, readdirSync, readlinkSync, readSync, type Stats } from 'node:fs';
 import { posix } from 'node:path';
 import { Readable } from 'node:stream';
 import { promisify } from 'node:util';
@@ -10,6 +10,8 @@ import { encodeTarHeader, padding, TAR_END, type TarHeader } from './tar-codec';
 
 const readAsync = promisify(read);
 const CHUNK = 256 * 1024;
+/** Files up to this size are read synchronously in one call. */
+const SMALL_FILE = 64 * 1024;
 
 export interface PackDirOptions {
   /** 'overlay-to-oci': overlay whiteouts (0/0 char devices, opaque dirs) become OCI `.wh.` entries. */
@@ -203,6 +205,14 @@ async function* packFile(dirFd: number, name: string, st: Stats, h: TarHeader, c
     yield encodeTarHeader(h);
     // The header promised h.size bytes: a file that shrinks meanwhile is padded, one that grows cut.
     let left = h.size;
+    if (left <= SMALL_FILE) {
+      // Read at once: a thread-pool round trip per small file costs more than the read.
+      const buf = Buffer.alloc(left + padding(left));
+      let got = 0;
+      for (let n = -1; got < left && n !== 0; got += n) n = readSync(fd, buf, got, left - got, null);
+      if (buf.length) yield buf;
+      return;
+    }
     while (left > 0) {
       if (ctx.opts.signal?.aborted) throw canceled('archive canceled');
       const buf = Buffer.allocUnsafe(Math.min(CHUNK, left));

@@ -8,10 +8,19 @@
 # Every push goes to an empty registry (the registry is restarted on a fresh root before each run:
 # skopeo and dockerd remember where blobs live and would mount them); every pull starts with the
 # image and its layer absent (rmi, or a fresh oci: dir). Times are wall clock of the client command,
-# median of $RUNS runs after $WARMUP. Standalone: bench/run.sh may call it later.
+# median of $RUNS runs after $WARMUP, all pushes interleaved, then all pulls (see measure_rows).
+# Standalone: bench/run.sh calls it (section 8).
+# Like for like: nobody compresses in a timed berth or skopeo run. berth pushes its layer tar as it
+# is (uncompressed, application/vnd.oci.image.layer.v1.tar); skopeo's oci: source holds the layer
+# gzipped (skopeo compressed it when it made the dir, untimed), and skopeo pushes and pulls that blob
+# as it is (no decompression into oci:). dockerd gzips on push. A berth pull also unpacks the layer;
+# skopeo's does not. berth fsyncs every blob it stores (registry and berthd); distribution 2.8 and
+# skopeo's oci: destination do not fsync blob data (strace: fsync/fdatasync of small files only).
 #
 #   bash bench/registry.sh            # RUNS=5 WARMUP=1
 #   RUNS=10 bash bench/registry.sh
+#   CASES="berth skopeo" bash bench/registry.sh   # only some groups (berth skopeo dockerd berthd floor)
+#   BERTH_DIST=/tmp/old-dist bash bench/registry.sh  # measure another build of berth (a dist/ dir)
 #
 # Everything lives under a fresh $W (/tmp) and $R (/run); removed on exit together with every process
 # it started (by PID) and every mount. docker-registry is not installed: its Debian package is
@@ -20,6 +29,8 @@ set -euo pipefail
 BENCH_DIR=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$BENCH_DIR/.." && pwd)
 RUNS=${RUNS:-5} WARMUP=${WARMUP:-1} SIZE_MB=${SIZE_MB:-200}
+CASES=${CASES:-berth skopeo dockerd berthd floor}
+want() { [[ " $CASES " == *" $1 "* ]]; }
 DOCKER_CLI=${DOCKER_CLI:-$(command -v docker)}
 [ "$(id -u)" = 0 ] || { echo "bench/registry.sh must run as root" >&2; exit 1; }
 for t in skopeo dockerd node curl; do command -v "$t" >/dev/null || { echo "bench/registry.sh: $t is missing (bench/install-peers.sh, scripts/install-deps.sh)" >&2; exit 1; }; done
@@ -49,28 +60,38 @@ head -c $((SIZE_MB * 1024 * 1024)) /dev/urandom > "$W/rootfs/big.bin"
 tar -C "$W/rootfs" -cf "$W/big.tar" . && rm -rf "$W/rootfs"
 
 # ---- berthd ---------------------------------------------------------------------------------------
-[ -f "$REPO/dist/berthd.js" ] || node "$REPO/scripts/build.mjs"
+# A private copy of dist/ runs (other engineers rebuild dist/ in this tree during a run); modules
+# resolve from the repo.
+[ -n "${BERTH_DIST:-}" ] || { [ -f "$REPO/dist/berthd.js" ] || node "$REPO/scripts/build.mjs"; }
+cp -a "${BERTH_DIST:-$REPO/dist}" "$W/dist"
+mkdir -p "$W/bin"
+for b in berth berthd; do printf '#!/usr/bin/env node\nrequire("../dist/%s.js");\n' "$b" >"$W/bin/$b"; chmod 755 "$W/bin/$b"; done
+export NODE_PATH=$REPO/node_modules
 BSOCK=$R/berth.sock
-node "$REPO/bin/berthd" -H "unix://$BSOCK" --data-root "$W/berth-data" --exec-root "$R/berth-exec" --log-level warn \
+node "$W/bin/berthd" -H "unix://$BSOCK" --data-root "$W/berth-data" --exec-root "$R/berth-exec" --log-level warn \
   --bridge "brb$$" --default-address-pool base=10.236.0.0/16,size=24 >"$W/berthd.log" 2>&1 &
 PIDS+=($!)
 for _ in $(seq 100); do [ -S "$BSOCK" ] && break; sleep 0.1; done
 bk() { DOCKER_HOST="unix://$BSOCK" DOCKER_CONFIG="$W/cfg" "$DOCKER_CLI" "$@"; }
-berth() { BERTH_HOST="unix://$BSOCK" DOCKER_HOST="unix://$BSOCK" BERTH_CONFIG="$W/berth-cfg" "$REPO/bin/berth" "$@"; }
+berth() { BERTH_HOST="unix://$BSOCK" DOCKER_HOST="unix://$BSOCK" BERTH_CONFIG="$W/berth-cfg" "$W/bin/berth" "$@"; }
 bk import -c 'CMD ["sh"]' "$W/big.tar" regbench/big:1 >/dev/null
 
 # ---- private dockerd ------------------------------------------------------------------------------
 DSOCK=$R/docker.sock
+dk() { DOCKER_HOST="unix://$DSOCK" DOCKER_CONFIG="$W/cfg" "$DOCKER_CLI" "$@"; }
+if want dockerd; then
 dockerd --data-root "$W/docker-data" --exec-root "$R/docker-exec" -H "unix://$DSOCK" --pidfile "$R/dockerd.pid" \
   --bridge=none --iptables=false --ip6tables=false --ip-masq=false --ip-forward=false --storage-driver overlay2 >"$W/dockerd.log" 2>&1 &
 PIDS+=($!)
-dk() { DOCKER_HOST="unix://$DSOCK" DOCKER_CONFIG="$W/cfg" "$DOCKER_CLI" "$@"; }
 for _ in $(seq 120); do dk version >/dev/null 2>&1 && break; sleep 0.25; done
 dk import -c 'CMD ["sh"]' "$W/big.tar" regbench/big:1 >/dev/null
+fi
 
 # ---- skopeo's source: an oci: dir of the same image ----------------------------------------------
-bk save -o "$W/big-archive.tar" regbench/big:1
-skopeo copy -q "docker-archive:$W/big-archive.tar" "oci:$W/oci:big"
+if want skopeo; then
+  bk save -o "$W/big-archive.tar" regbench/big:1
+  skopeo copy -q "docker-archive:$W/big-archive.tar" "oci:$W/oci:big"
+fi
 
 # ---- registries: berth registry serve, Debian's docker-registry (unpacked) ------------------------
 REGBIN=$(command -v docker-registry || true)
@@ -85,7 +106,7 @@ BREG_PID= DREG_PID=
 start_berth_registry() {
   [ -n "$BREG_PID" ] && { kill "$BREG_PID"; wait "$BREG_PID" 2>/dev/null || true; }
   rm -rf "$W/breg" && mkdir -p "$W/breg"
-  node "$REPO/bin/berth" registry serve --addr "$BREG" --root "$W/breg" >"$W/breg.log" 2>&1 &
+  node "$W/bin/berth" registry serve --addr "$BREG" --root "$W/breg" >"$W/breg.log" 2>&1 &
   BREG_PID=$!; PIDS+=($BREG_PID)
   wait_http "http://$BREG/v2/"
 }
@@ -101,56 +122,84 @@ start_berth_registry
 start_distribution
 
 # ---- measurement ------------------------------------------------------------------------------------
+# Rows are measured interleaved: run i of every row, then run i+1, the order rotated each round, so
+# that drift in the machine's load (other test suites) hits every row alike. Before each timed run
+# its setup runs (untimed), then `sync`, so that no write-back of an earlier step lands in a timed one.
 RESULTS=()
-# measure LABEL SETUP CMD: median wall seconds of CMD, SETUP (untimed) before each run.
-measure() {
-  local label=$1 setup=$2 cmd=$3 i t0 t1 ts=()
+ROWS=()
+row() { ROWS+=("$1"$'\t'"$2"$'\t'"$3"); }
+measure_rows() {
+  local n=${#ROWS[@]} i j k label setup cmd t0 t1
+  local -a ts=()
   for ((i = 0; i < WARMUP + RUNS; i++)); do
-    eval "$setup" >/dev/null 2>&1 || true   # rmi of a tag already gone fails harmlessly
-    t0=$(date +%s%N)
-    eval "$cmd" >/dev/null 2>"$W/last.err" || { echo "failed: $label: $(tail -3 "$W/last.err")" >&2; return 1; }
-    t1=$(date +%s%N)
-    ((i >= WARMUP)) && ts+=($(((t1 - t0) / 1000000)))
+    for ((j = 0; j < n; j++)); do
+      k=$(((i + j) % n))
+      IFS=$'\t' read -r label setup cmd <<<"${ROWS[k]}"
+      eval "$setup" >/dev/null 2>&1 || true   # rmi of a tag already gone fails harmlessly
+      sync
+      t0=$(date +%s%N)
+      eval "$cmd" >/dev/null 2>"$W/last.err" || { echo "failed: $label: $(tail -3 "$W/last.err")" >&2; return 1; }
+      t1=$(date +%s%N)
+      ((i >= WARMUP)) && ts[k]+="$(((t1 - t0) / 1000000)) "
+    done
   done
-  local med
-  med=$(printf '%s\n' "${ts[@]}" | sort -n | awk '{a[NR]=$1} END {m=(NR%2)?a[(NR+1)/2]:(a[NR/2]+a[NR/2+1])/2; printf "%.3f", m/1000}')
-  local mm
-  mm=$(printf '%s\n' "${ts[@]}" | sort -n | awk 'NR==1{min=$1} {max=$1} END {printf "%.3f-%.3f", min/1000, max/1000}')
-  RESULTS+=("| $label | $med | $mm |")
-  log "$label: median ${med}s (min-max ${mm}s)"
+  for ((k = 0; k < n; k++)); do
+    IFS=$'\t' read -r label setup cmd <<<"${ROWS[k]}"
+    local med mm
+    # shellcheck disable=SC2086
+    med=$(printf '%s\n' ${ts[k]} | sort -n | awk '{a[NR]=$1} END {m=(NR%2)?a[(NR+1)/2]:(a[NR/2]+a[NR/2+1])/2; printf "%.3f", m/1000}')
+    # shellcheck disable=SC2086
+    mm=$(printf '%s\n' ${ts[k]} | sort -n | awk 'NR==1{min=$1} {max=$1} END {printf "%.3f-%.3f", min/1000, max/1000}')
+    RESULTS+=("| $label | $med | $mm |")
+    log "$label: median ${med}s (min-max ${mm}s)"
+  done
+  ROWS=()
 }
+# The image absent from an engine: every tag of it gone (the layer goes with the last one).
+berth_absent() { bk rmi -f "$BREG/big/berth:1" "$DREG/big/berthd:1" regbench/big:1; }
+docker_absent() { dk rmi -f "$DREG/big/docker:1" "$BREG/big/docker:1" regbench/big:1; }
 
-log "berth CLI -> berthd -> berth registry"
+LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 bk tag regbench/big:1 "$BREG/big/berth:1"
-measure "berth push -> berth registry (empty)" "start_berth_registry" "berth push -q $BREG/big/berth:1"
-measure "berth pull <- berth registry (image absent)" "berth rmi -f $BREG/big/berth:1 regbench/big:1" "berth pull -q $BREG/big/berth:1"
-bk tag "$BREG/big/berth:1" regbench/big:1
-
-log "skopeo -> docker-registry, skopeo -> berth registry"
-measure "skopeo push oci: -> docker-registry (empty)" "start_distribution" "skopeo copy -q --dest-tls-verify=false oci:$W/oci:big docker://$DREG/big/skopeo:1"
-measure "skopeo pull docker-registry -> oci: (fresh dir)" "rm -rf $W/pulled" "skopeo copy -q --src-tls-verify=false docker://$DREG/big/skopeo:1 oci:$W/pulled:big"
-measure "skopeo push oci: -> berth registry (empty)" "start_berth_registry" "skopeo copy -q --dest-tls-verify=false oci:$W/oci:big docker://$BREG/big/skopeo:1"
-measure "skopeo pull berth registry -> oci: (fresh dir)" "rm -rf $W/pulled" "skopeo copy -q --src-tls-verify=false docker://$BREG/big/skopeo:1 oci:$W/pulled:big"
-
-log "dockerd -> docker-registry, dockerd -> berth registry"
-dk tag regbench/big:1 "$DREG/big/docker:1"
-dk tag regbench/big:1 "$BREG/big/docker:1"
-measure "dockerd push -> docker-registry (empty)" "start_distribution" "dk push -q $DREG/big/docker:1"
-measure "dockerd pull <- docker-registry (image absent)" "dk rmi -f $DREG/big/docker:1 regbench/big:1 $BREG/big/docker:1" "dk pull -q $DREG/big/docker:1"
-dk tag "$DREG/big/docker:1" "$BREG/big/docker:1"
-measure "dockerd push -> berth registry (empty)" "start_berth_registry" "dk push -q $BREG/big/docker:1"
-measure "dockerd pull <- berth registry (image absent)" "dk rmi -f $DREG/big/docker:1 $BREG/big/docker:1" "dk pull -q $BREG/big/docker:1"
-
-log "berthd -> docker-registry"
 bk tag regbench/big:1 "$DREG/big/berthd:1"
-measure "berthd push -> docker-registry (empty)" "start_distribution" "bk push -q $DREG/big/berthd:1"
-measure "berthd pull <- docker-registry (image absent)" "bk rmi -f $DREG/big/berthd:1 regbench/big:1 $BREG/big/berth:1" "bk pull -q $DREG/big/berthd:1"
+if want dockerd; then dk tag regbench/big:1 "$DREG/big/docker:1"; dk tag regbench/big:1 "$BREG/big/docker:1"; fi
 
-log "floor"
-measure "cp of the 200 MB tar (write floor)" "rm -f $W/copy.tar" "cp $W/big.tar $W/copy.tar"
+log "push, to an empty registry each time"
+want berth && row "berth push -> berth registry (empty)" "start_berth_registry" "berth push -q $BREG/big/berth:1"
+want skopeo && row "skopeo push oci: -> docker-registry (empty)" "start_distribution" "skopeo copy -q --dest-tls-verify=false oci:$W/oci:big docker://$DREG/big/skopeo:1"
+want skopeo && row "skopeo push oci: -> berth registry (empty)" "start_berth_registry" "skopeo copy -q --dest-tls-verify=false oci:$W/oci:big docker://$BREG/big/skopeo:1"
+want dockerd && row "dockerd push -> docker-registry (empty)" "start_distribution" "dk push -q $DREG/big/docker:1"
+want dockerd && row "dockerd push -> berth registry (empty)" "start_berth_registry" "dk push -q $BREG/big/docker:1"
+want berthd && row "berthd push -> docker-registry (empty)" "start_distribution" "bk push -q $DREG/big/berthd:1"
+[ ${#ROWS[@]} -eq 0 ] || measure_rows
+
+log "pull, with the image absent"
+# What the pulls need, pushed untimed to fresh registries.
+start_berth_registry
+start_distribution
+want berth && berth push -q "$BREG/big/berth:1" >/dev/null
+want skopeo && { skopeo copy -q --dest-tls-verify=false "oci:$W/oci:big" "docker://$DREG/big/skopeo:1"; skopeo copy -q --dest-tls-verify=false "oci:$W/oci:big" "docker://$BREG/big/skopeo:1"; }
+want dockerd && { dk push -q "$DREG/big/docker:1" >/dev/null; dk push -q "$BREG/big/docker:1" >/dev/null; }
+want berthd && bk push -q "$DREG/big/berthd:1" >/dev/null
+want berth && row "berth pull <- berth registry (image absent)" "berth_absent" "berth pull -q $BREG/big/berth:1"
+want skopeo && row "skopeo pull docker-registry -> oci: (fresh dir)" "rm -rf $W/pulled" "skopeo copy -q --src-tls-verify=false docker://$DREG/big/skopeo:1 oci:$W/pulled:big"
+want skopeo && row "skopeo pull berth registry -> oci: (fresh dir)" "rm -rf $W/pulled" "skopeo copy -q --src-tls-verify=false docker://$BREG/big/skopeo:1 oci:$W/pulled:big"
+want dockerd && row "dockerd pull <- docker-registry (image absent)" "docker_absent" "dk pull -q $DREG/big/docker:1"
+want dockerd && row "dockerd pull <- berth registry (image absent)" "docker_absent" "dk pull -q $BREG/big/docker:1"
+want berthd && row "berthd pull <- docker-registry (image absent)" "berth_absent" "bk pull -q $DREG/big/berthd:1"
+[ ${#ROWS[@]} -eq 0 ] || measure_rows
+
+if want floor; then
+  log "floor"
+  row "cp of the ${SIZE_MB} MB tar (write floor, no fsync)" "rm -f $W/copy.tar" "cp $W/big.tar $W/copy.tar"
+  row "cp + fsync of the ${SIZE_MB} MB tar" "rm -f $W/copy.tar" "cp $W/big.tar $W/copy.tar && sync $W/copy.tar"
+  measure_rows
+fi
 
 {
   echo "### registry push/pull, ${SIZE_MB} MB image over loopback (median of $RUNS, seconds)"
+  echo
+  echo "berth $(git -C "$REPO" rev-parse --short HEAD)${BERTH_DIST:+ (dist from $BERTH_DIST)}; rows interleaved, \`sync\` before each timed run; load average at the start $LOAD_START, at the end $(cut -d' ' -f1-3 /proc/loadavg)."
   echo
   echo "| work | median s | min-max s |"
   echo "|---|---|---|"

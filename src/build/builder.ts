@@ -181,6 +181,8 @@ export class PhaseClock {
 export type BuildLog = (level: 'debug' | 'info' | 'warn' | 'error', msg: string) => void;
 
 export class Builder {
+  /** Removals of each running build's intermediate containers still under way, by the build's signal. */
+  private readonly removals = new WeakMap<AbortSignal, Set<Promise<void>>>();
   /** Digests of the files of context directories, by their stat (context-dir.ts). */
   private readonly fileDigests = new FileDigestCache();
 
@@ -234,6 +236,8 @@ export class Builder {
     setMaxListeners(0, ac.signal);
     const onAbort = () => ac.abort(req.signal.reason);
     req.signal.addEventListener('abort', onAbort, { once: true });
+    const removals = new Set<Promise<void>>();
+    this.removals.set(ac.signal, removals);
     const running = new Map<number, Promise<StageState>>();
     let failure: unknown;
     const runStage = (si: number): Promise<StageState> => {
@@ -256,6 +260,9 @@ export class Builder {
       await Promise.allSettled(plan.order.map(runStage));
     } finally {
       req.signal.removeEventListener('abort', onAbort);
+      // Every intermediate container is gone before the build answers, succeeded or not.
+      await Promise.allSettled([...removals]);
+      this.removals.delete(ac.signal);
     }
     if (failure !== undefined) {
       out.flushAll();
@@ -591,8 +598,13 @@ export class Builder {
       st.image = img.id;
     } finally {
       if (id) {
-        await this.containers.remove(id).catch(() => undefined);
-        st.clock?.mark('remove');
+        // Off the step's path: removed while the next steps run, waited for at the build's end.
+        const removed = this.containers.remove(id).catch(() => undefined);
+        const pending = this.removals.get(req.signal);
+        if (pending) {
+          pending.add(removed);
+          void removed.then(() => pending.delete(removed));
+        } else await removed;
       }
     }
   }

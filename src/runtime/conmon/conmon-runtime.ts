@@ -366,18 +366,26 @@ export class ConmonRuntime implements ContainerRuntime, ForegroundRunner {
   }
 
   waitExit(id: string, signal?: AbortSignal): Promise<ExitStatus> {
-    return this.waitForFile(id, () => this.exitStatus(id), () => this.monitorGone(id), signal);
+    // The monitor's PID is read once per wait: the check runs every second for every container.
+    let monitor: number | undefined;
+    return this.waitForFile(id, () => this.exitStatus(id), () => {
+      monitor ??= this.monitorPid(id);
+      return monitor === undefined ? !existsSync(this.persistDir(id)) : !processAlive(monitor);
+    }, signal);
   }
 
-  /** True when conmon is known dead (no exit file will ever come). */
-  private monitorGone(id: string): boolean {
+  /** conmon's PID for a container's current run, when it has written it. */
+  private monitorPid(id: string): number | undefined {
     try {
       const pid = Number(readFileSync(join(this.persistDir(id), 'conmon.pid'), 'utf8').trim());
-      return !processAlive(pid);
+      return pid > 0 ? pid : undefined;
     } catch {
-      return !existsSync(this.persistDir(id));
+      return undefined;
     }
   }
+
+  private readonly slowChecks = new Set<() => void>();
+  private slowTimer?: NodeJS.Timeout;
 
   /** Shared inotify watch on the exit dir, plus a slow re-check for conmon dying without an exit file. */
   private waitForFile(id: string, check: () => ExitStatus | undefined, gone: () => boolean, signal?: AbortSignal): Promise<ExitStatus> {
@@ -391,7 +399,8 @@ export class ConmonRuntime implements ContainerRuntime, ForegroundRunner {
       const done = () => {
         set!.delete(recheck);
         if (set!.size === 0) this.exitWaiters.delete(id);
-        clearInterval(timer);
+        this.slowChecks.delete(recheck);
+        if (!this.slowChecks.size) { clearInterval(this.slowTimer); this.slowTimer = undefined; }
         signal?.removeEventListener('abort', onAbort);
         this.maybeCloseWatcher();
       };
@@ -405,7 +414,9 @@ export class ConmonRuntime implements ContainerRuntime, ForegroundRunner {
         }
       };
       const onAbort = () => { done(); reject(canceled('wait canceled')); };
-      const timer = setInterval(recheck, 1000);
+      // One timer for every waiter: fifty containers cost one wake-up a second, not fifty.
+      this.slowChecks.add(recheck);
+      this.slowTimer ??= setInterval(() => { for (const cb of [...this.slowChecks]) cb(); }, 1000);
 
       signal?.addEventListener('abort', onAbort);
       set.add(recheck);
@@ -592,6 +603,9 @@ export class ConmonRuntime implements ContainerRuntime, ForegroundRunner {
 }
 
 function readExitStatus(exitFile: string, persistDir: string): ExitStatus | undefined {
+  // Checked first: an ENOENT error (with its stack) for every running container every second was
+  // most of an idle berthd's CPU.
+  if (!existsSync(exitFile)) return undefined;
   let text: string;
   let mtime: Date;
   try {

@@ -230,7 +230,10 @@ fi
 # middle of a run must not change the berth CLI being measured. Modules resolve from the repo.
 cp -a "$REPO/dist" "$W/dist"
 mkdir -p "$BIN"
-for b in berth berthd; do printf '#!/usr/bin/env node\nrequire("../dist/%s.js");\n' "$b" >"$BIN/$b"; chmod 755 "$BIN/$b"; done
+# berthd as bin/berthd starts it; berth through the repo's own launcher (bin/berth: V8's code cache
+# beside the bundle, written on its first run here, in the warm-ups), as users start it.
+printf '#!/usr/bin/env node\nrequire("../dist/berthd.js");\n' >"$BIN/berthd"; chmod 755 "$BIN/berthd"
+cp "$REPO/bin/berth" "$BIN/berth"; chmod 755 "$BIN/berth"
 export NODE_PATH=$REPO/node_modules
 
 # (measured here, outside the namespace below, which hides the cgroup2 mount)

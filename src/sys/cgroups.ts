@@ -31,28 +31,42 @@ export function parseProcCgroup(text: string, root = CGROUP_ROOT): CgroupDirs {
     }
     for (const c of ctrls.split(',')) {
       const name = c.startsWith('name=') ? c.slice(5) : c;
-      // v1 controllers mounted together (cpu,cpuacct) share a directory named for the pair.
-      const mount = [join(root, ctrls), join(root, name)].find((p) => existsSync(p)) ?? join(root, name);
-      out.v1[name] = join(mount, path);
+      out.v1[name] = join(v1Mount(root, ctrls, name), path);
     }
   }
   return out;
 }
 
-export async function cgroupDirsOf(pid: number): Promise<CgroupDirs | undefined> {
-  try {
-    return parseProcCgroup(await fsp.readFile(`/proc/${pid}/cgroup`, 'utf8'));
-  } catch {
-    return undefined;
+/** Where a v1 hierarchy is mounted; the mounts do not move while berthd runs, so it is looked up once. */
+const v1Mounts = new Map<string, string>();
+function v1Mount(root: string, ctrls: string, name: string): string {
+  const key = `${root}\0${ctrls}\0${name}`;
+  let mount = v1Mounts.get(key);
+  if (mount === undefined) {
+    // v1 controllers mounted together (cpu,cpuacct) share a directory named for the pair.
+    mount = [join(root, ctrls), join(root, name)].find((p) => existsSync(p));
+    if (mount === undefined) return join(root, name);
+    v1Mounts.set(key, mount);
   }
+  return mount;
 }
 
-async function readText(path: string): Promise<string | undefined> {
-  try { return await fsp.readFile(path, 'utf8'); } catch { return undefined; }
+export async function cgroupDirsOf(pid: number): Promise<CgroupDirs | undefined> {
+  const text = readText(`/proc/${pid}/cgroup`);
+  return text === undefined ? undefined : parseProcCgroup(text);
 }
 
-async function readNum(path: string): Promise<number | undefined> {
-  const t = (await readText(path))?.trim();
+/**
+ * Reads a small /proc or cgroup file. Synchronously on purpose: these pseudo-files never block,
+ * and `docker stats` reads a dozen per container per second; through fs.promises each cost an
+ * open, fstat, read and close on the thread pool and a FileHandle (most of berthd's CPU for stats).
+ */
+function readText(path: string): string | undefined {
+  try { return readFileSync(path, 'utf8'); } catch { return undefined; }
+}
+
+function readNum(path: string): number | undefined {
+  const t = readText(path)?.trim();
   if (t === undefined || t === '') return undefined;
   if (t === 'max') return Number.MAX_SAFE_INTEGER;
   const n = Number(t);
@@ -132,7 +146,7 @@ export async function readCgroupSample(dirs: CgroupDirs): Promise<CgroupSample |
   if (v1.memory || v1.cpuacct) {
     const acct = v1.cpuacct ?? v1.cpu;
     const mem = v1.memory;
-    const [usage, perCpu, acctStat, cpuStat, memUsage, memMax, memFail, memLimit, memStat, pidsCur, pidsMax, bytes, ios] = await Promise.all([
+    const [usage, perCpu, acctStat, cpuStat, memUsage, memMax, memFail, memLimit, memStat, pidsCur, pidsMax, bytes, ios] = [
       readNum(join(acct, 'cpuacct.usage')), readText(join(acct, 'cpuacct.usage_percpu')), readText(join(acct, 'cpuacct.stat')),
       readText(join(v1.cpu ?? acct, 'cpu.stat')),
       readNum(join(mem, 'memory.usage_in_bytes')), readNum(join(mem, 'memory.max_usage_in_bytes')), readNum(join(mem, 'memory.failcnt')),
@@ -140,7 +154,7 @@ export async function readCgroupSample(dirs: CgroupDirs): Promise<CgroupSample |
       v1.pids ? readNum(join(v1.pids, 'pids.current')) : undefined, v1.pids ? readNum(join(v1.pids, 'pids.max')) : undefined,
       v1.blkio ? readText(join(v1.blkio, 'blkio.throttle.io_service_bytes_recursive')) : undefined,
       v1.blkio ? readText(join(v1.blkio, 'blkio.throttle.io_serviced_recursive')) : undefined,
-    ]);
+    ];
     if (usage === undefined && memUsage === undefined) return undefined;
     const st = parseFlatKeyed(acctStat ?? '');
     const thr = parseFlatKeyed(cpuStat ?? '');
@@ -163,10 +177,10 @@ export async function readCgroupSample(dirs: CgroupDirs): Promise<CgroupSample |
   }
   if (!dirs.v2) return undefined;
   const d = dirs.v2;
-  const [cpuStat, memCur, memMax, memStat, memEvents, pidsCur, pidsMax, io] = await Promise.all([
+  const [cpuStat, memCur, memMax, memStat, memEvents, pidsCur, pidsMax, io] = [
     readText(join(d, 'cpu.stat')), readNum(join(d, 'memory.current')), readNum(join(d, 'memory.max')), readText(join(d, 'memory.stat')),
     readText(join(d, 'memory.events')), readNum(join(d, 'pids.current')), readNum(join(d, 'pids.max')), readText(join(d, 'io.stat')),
-  ]);
+  ];
   if (cpuStat === undefined && memCur === undefined) return undefined;
   const cs = parseFlatKeyed(cpuStat ?? '');
   return {
@@ -241,7 +255,7 @@ export function parseNetDev(text: string): Record<string, NetDevCounters> {
 }
 
 export async function readNetDev(pid: number): Promise<Record<string, NetDevCounters> | undefined> {
-  const t = await readText(`/proc/${pid}/net/dev`);
+  const t = readText(`/proc/${pid}/net/dev`);
   return t === undefined ? undefined : parseNetDev(t);
 }
 

@@ -133,6 +133,24 @@ describe('resource limits through the docker CLI', () => {
       '500000000 512 0 8388608');
   });
 
+  test('busy loops on one CPU get CPU time in the ratio of their --cpu-shares', async () => {
+    // Both on CPU 0, so they compete; 1024 against 512 shares: about 2:1, whatever else runs there.
+    for (const [name, shares] of [['share-hi', '1024'], ['share-lo', '512']]) {
+      ok(['run', '-d', '--name', name, '--cpuset-cpus', '0', '--cpu-shares', shares, 'busybox', 'sh', '-c', 'while :; do :; done']);
+    }
+    const v2 = existsSync('/sys/fs/cgroup/cgroup.controllers');
+    const usage = () => ['share-hi', 'share-lo'].map((n) => (v2
+      ? Number(/usage_usec (\d+)/.exec(cg(n, 'cpu', 'cpu.stat'))![1]) * 1000
+      : Number(cg(n, 'cpuacct', 'cpuacct.usage'))));
+    await new Promise((r) => setTimeout(r, 500));
+    const [h0, l0] = usage();
+    await new Promise((r) => setTimeout(r, 3000));
+    const [h1, l1] = usage();
+    const ratio = (h1 - h0) / (l1 - l0);
+    assert.ok(ratio > 1.5 && ratio < 2.7, `CPU time ratio ${ratio.toFixed(2)} (${((h1 - h0) / 1e9).toFixed(2)} s against ${((l1 - l0) / 1e9).toFixed(2)} s)`);
+    ok(['rm', '-f', 'share-hi', 'share-lo']);
+  });
+
   test('docker update changes a running container\'s cgroups and inspect', () => {
     assert.equal(ok(['update', '--memory', '64m', '--memory-swap', '128m', '--pids-limit', '50', 'lim']), 'lim');
     assert.equal(cg('lim', 'memory', 'memory.limit_in_bytes'), String(64 * 1024 * 1024));

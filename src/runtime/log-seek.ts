@@ -61,7 +61,7 @@ const CHUNK = 64 * 1024;
 const SCAN_WINDOW = 16 * 1024;
 
 /** Head of the record starting at `pos` (which must start a line). */
-async function headAt(src: LogSource, pos: number): Promise<RecordHead | undefined> {
+export async function headAt(src: LogSource, pos: number): Promise<RecordHead | undefined> {
   const buf = Buffer.alloc(HEAD);
   const n = await src.read(buf, pos);
   return parseHead(buf.subarray(0, n));

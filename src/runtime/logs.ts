@@ -3,7 +3,7 @@ import { basename, dirname, join } from 'node:path';
 import { gunzip } from 'node:zlib';
 import { promisify } from 'node:util';
 import type { LogEntry, LogReadOptions, LogReader } from './runtime';
-import { backOverPartials, dateKey, LogSource, parseHead, previousLine, seekSince, tailStart, timeKey } from './log-seek';
+import { backOverPartials, dateKey, headAt, LogSource, parseHead, previousLine, seekSince, tailStart, timeKey } from './log-seek';
 
 /**
  * Reader for a container's log: conmon's k8s-file format, one line per record,
@@ -220,7 +220,11 @@ export const readLogs: LogReader = async function* readLogs(logPath: string, opt
         remaining = r.remaining;
       }
     }
-    if (opts.since) {
+    // With --tail too, the tail's first entry may already be at or after `since`: records are in
+    // time order, so the search could only find an earlier start, and the later one wins.
+    const tailIsLater = opts.since && opts.tail !== undefined && startOff < (await files[startIdx].end())
+      && ((await headAt(files[startIdx].src, startOff))?.key ?? -1n) >= dateKey(opts.since);
+    if (opts.since && !tailIsLater) {
       const key = dateKey(opts.since);
       let i = files.length - 1;
       for (; i > 0; i--) {

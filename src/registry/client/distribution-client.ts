@@ -1,5 +1,4 @@
 import { createHash, type Hash } from 'node:crypto';
-import type { IncomingMessage } from 'node:http';
 import { Readable } from 'node:stream';
 import { Digest, isDigest, sha256 } from '../../base/digest';
 import { BerthError, canceled, invalidArgument, notFound, unavailable } from '../../base/errors';
@@ -12,7 +11,7 @@ import type { OciDescriptor } from '../../image/archive-format';
 import { decompressStream } from '../../sys/decompress';
 import type { ManifestDescriptor, Progress, ProgressSink, PullRequest, PullResult, PullTarget, PushRequest, PushResult, RegistryClient, SignatureArtifact } from './registry-client';
 import { COSIGN_SIGNATURE_ANNOTATION, COSIGN_SIGNATURE_ARTIFACT, OCI_EMPTY_DIGEST, OCI_EMPTY_MEDIA_TYPE, SIMPLE_SIGNING_MEDIA_TYPE, cosignSignatureTag } from '../../oci/signature';
-import { Credentials, RegistryTransport, readBody, registryError } from './transport';
+import { Credentials, RegistryTransport, readBody, registryError, type BodyResponse } from './transport';
 import { RegistryHosts } from './registry-hosts';
 
 const MANIFEST_ACCEPT = [MEDIA_TYPES.ociManifest, MEDIA_TYPES.dockerManifest, MEDIA_TYPES.ociIndex, MEDIA_TYPES.dockerManifestList].join(', ');
@@ -24,8 +23,8 @@ const MAX_PAYLOAD = 64 << 10;
 /** dockerd's defaults (max-concurrent-downloads 3, max-concurrent-uploads 5). */
 const DOWNLOADS = 3;
 const UPLOADS = 5;
-/** A download's socket reads are passed on in chunks of this size (see blobChunks). */
-const GATHER = 1 << 20;
+/** A download's smaller socket reads are passed on gathered into chunks of this size (see blobChunks). */
+const GATHER = 256 << 10;
 
 type Descriptor = OciDescriptor & { artifactType?: string };
 interface ManifestDoc { mediaType?: string; config?: OciDescriptor; layers?: OciDescriptor[]; manifests?: Descriptor[] }
@@ -63,7 +62,7 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   });
 }
 
-function expectStatus(res: IncomingMessage, ok: number[], context: string): Promise<void> {
+function expectStatus(res: BodyResponse, ok: number[], context: string): Promise<void> {
   if (ok.includes(res.statusCode ?? 0)) return Promise.resolve();
   return readBody(res, 1 << 20).catch(() => Buffer.alloc(0)).then((b) => { throw registryError(res.statusCode ?? 0, b, context); });
 }
@@ -237,9 +236,10 @@ export class DistributionClient implements RegistryClient {
    * with `Range: bytes=N-` (dockerd retries a layer 5 times, resuming when it can); a registry that
    * answers the range with a whole 200 body has its first N bytes skipped. After the last byte, the
    * size is checked and, with `hash`, the digest over all the bytes (a resumed blob as a whole):
-   * a mismatch is an error at the end of the stream, never a clean end. Socket reads (64 KiB) are
-   * gathered into 1 MiB chunks: every stage after this one (digest, content write, tar parser,
-   * unpack) then runs 16 times less often per byte.
+   * a mismatch is an error at the end of the stream, never a clean end. Small socket reads (64 KiB
+   * through node's http) are gathered into 256 KiB chunks: every stage after this one (digest,
+   * content write, tar parser, unpack) then runs a quarter as often per byte. On plain HTTP the
+   * transport reads the body itself (RegistryTransport.getBody), in reads of that size or more.
    */
   private async *blobChunks(t: RegistryTransport, ref: Reference, desc: OciDescriptor, digest: Digest, hash: Hash | undefined, scopes: string[], progress: ProgressSink, signal?: AbortSignal): AsyncGenerator<Buffer> {
     const id = short(digest);
@@ -257,10 +257,10 @@ export class DistributionClient implements RegistryClient {
     };
     for (let attempt = 0; ; attempt++) {
       const resumeAt = current;
-      let res: IncomingMessage | undefined;
+      let res: BodyResponse | undefined;
       let done = false;
       try {
-        res = await t.request('GET', `/v2/${ref.path}/blobs/${digest}`, { scopes, signal, headers: resumeAt > 0 ? { Range: `bytes=${resumeAt}-` } : {} });
+        res = await t.getBody(`/v2/${ref.path}/blobs/${digest}`, { scopes, signal, headers: resumeAt > 0 ? { Range: `bytes=${resumeAt}-` } : {} });
         let skip = 0;
         if (resumeAt > 0 && res.statusCode === 206) {
           const m = /^bytes (\d+)-/.exec(String(res.headers['content-range'] ?? ''));

@@ -3,9 +3,11 @@ import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { Readable } from 'node:stream';
 import { BerthError, ErrorKind, canceled, isKind, unavailable } from '../../base/errors';
 import { parseChallenges } from './auth-challenge';
+import { rawGet, type BodyResponse } from './raw-get';
 import { RegistryHosts, isLoopbackDomain, unreachableDockerHub, type RegistryEndpoint } from './registry-hosts';
 
 export { isLoopbackDomain, unreachableDockerHub };
+export type { BodyResponse };
 
 /** Docker's AuthConfig, as the CLI sends it in X-Registry-Auth and POST /auth. */
 export interface Credentials {
@@ -21,6 +23,7 @@ export function registryBase(domain: string, hosts: RegistryHosts = DEFAULT_HOST
 }
 
 const DEFAULT_HOSTS = new RegistryHosts();
+const USER_AGENT = 'berth/0.1 (docker compatible)';
 
 const httpAgent = new HttpAgent({ keepAlive: true, maxSockets: 16 });
 const httpsAgent = new HttpsAgent({ keepAlive: true, maxSockets: 16 });
@@ -92,6 +95,30 @@ export class RegistryTransport {
   }
 
   /**
+   * A GET of a blob's bytes. On a plain-HTTP endpoint that has answered before, the body is read
+   * straight off the socket (rawGet: no parser copy, large reads); what rawGet does not take (an
+   * auth challenge, a redirect, an error, chunked encoding, a failed connection) is asked again
+   * through request(), which deals with it. Elsewhere this is request().
+   */
+  async getBody(pathOrUrl: string, opts: RequestOptions = {}): Promise<BodyResponse> {
+    const url = new URL(pathOrUrl, this.base);
+    if (this.pinned && url.protocol === 'http:' && url.host === this.base.host) {
+      const scopeKey = (opts.scopes ?? []).slice().sort().join(' ');
+      const headers: Record<string, string | number> = { 'User-Agent': USER_AGENT, ...opts.headers, ...this.authHeader(scopeKey) };
+      if (Object.values(headers).every((v) => !/[\r\n]/.test(String(v)))) {
+        try {
+          const res = await rawGet(url, headers, opts.signal);
+          if (res.bodyFramed && (res.statusCode === 200 || res.statusCode === 206)) return res;
+          res.destroy();
+        } catch (e) {
+          if (opts.signal?.aborted) throw canceled('operation canceled', e);
+        }
+      }
+    }
+    return this.request('GET', pathOrUrl, opts);
+  }
+
+  /**
    * Sends to the endpoint in use; before any endpoint has answered, a connection or TLS failure
    * moves on to the next one (unverified HTTPS -> HTTP for insecure registries, as dockerd).
    */
@@ -151,7 +178,7 @@ export class RegistryTransport {
   private async send(method: string, url: URL, opts: RequestOptions, auth: Record<string, string>, redirects = 0): Promise<IncomingMessage> {
     if (opts.signal?.aborted) throw canceled('operation canceled');
     const body = opts.body?.();
-    const headers: Record<string, string | number> = { 'User-Agent': 'berth/0.1 (docker compatible)', ...opts.headers, ...auth };
+    const headers: Record<string, string | number> = { 'User-Agent': USER_AGENT, ...opts.headers, ...auth };
     if (Buffer.isBuffer(body)) headers['Content-Length'] = body.length;
     const res = await new Promise<IncomingMessage>((resolve, reject) => {
       const isHttps = url.protocol === 'https:';
@@ -181,7 +208,7 @@ export function basicAuth(c: Credentials): string {
 }
 
 /** Reads a whole response body, refusing more than `limit` bytes. */
-export async function readBody(res: IncomingMessage, limit: number): Promise<Buffer> {
+export async function readBody(res: BodyResponse, limit: number): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let n = 0;
   for await (const c of res) {

@@ -37,12 +37,19 @@ export function imageRoutes(r: Router, d: ImageRouteDeps): void {
       if (!['dangling', 'label', 'reference', 'before', 'since', 'until'].includes(k)) throw invalidArgument(`invalid filter '${k}'`);
     }
     let list = images.list();
+    // As dockerd: an untagged image that is the parent of another (a legacy build's intermediate
+    // step) is listed only with all=1, and is never "dangling" (only heads are).
+    const parents = new Set(list.map((i) => i.parent).filter(Boolean));
+    const untagged = (i: ImageRecord) => i.repoTags.length === 0 && i.repoDigests.length === 0;
+    let danglingOnly = false;
     if (f.dangling?.length) {
       const want = f.dangling[0];
       if (!['true', 'false', '1', '0'].includes(want)) throw invalidArgument(`invalid filter 'dangling=${want}'`);
-      const dangling = want === 'true' || want === '1';
-      list = list.filter((i) => (i.repoTags.length === 0) === dangling);
+      danglingOnly = want === 'true' || want === '1';
+      list = list.filter((i) => (i.repoTags.length === 0) === danglingOnly);
     }
+    if (danglingOnly) list = list.filter((i) => !parents.has(i.id));
+    else if (!qbool(query, 'all')) list = list.filter((i) => !(untagged(i) && parents.has(i.id)));
     if (f.label) list = list.filter((i) => matchLabels(i.config.config?.Labels, f.label));
     if (f.reference) {
       // Docker lists only the tags that matched, so `images -q --filter reference=x` prints x's rows.

@@ -284,4 +284,37 @@ describe('docker build against berthd (legacy builder protocol)', () => {
       assert.notEqual(d.docker(['image', 'inspect', `early:${i}`]).status, 0);
     }
   });
+
+  test('intermediate step images are listed only with -a, are not dangling, and go with the image (both CLIs)', () => {
+    const ctx = context('intermediate', { Dockerfile: 'FROM busybox\nRUN echo one > /one\nRUN echo two > /two\nLABEL step=three\n' });
+    const r = build(['--no-cache', '-t', 'inter:1', ctx]);
+    assert.equal(r.status, 0, env(r));
+    const id = ok(['image', 'inspect', '-f', '{{.Id}}', 'inter:1']).trim();
+    // The chain of parents down to busybox: the untagged ones are the build's intermediate images.
+    const chain: string[] = [];
+    for (let p = ok(['image', 'inspect', '-f', '{{.Parent}}', id]).trim(); p; p = ok(['image', 'inspect', '-f', '{{.Parent}}', p]).trim()) {
+      if (ok(['image', 'inspect', '-f', '{{len .RepoTags}}', p]).trim() !== '0') break;
+      chain.push(p);
+    }
+    assert.ok(chain.length >= 2, `intermediate images: ${chain.join(' ')}`);
+    const berthOk = (args: string[]) => {
+      const b = d.berth(args);
+      assert.equal(b.status, 0, `berth ${args.join(' ')}: ${b.stderr}`);
+      return b.stdout;
+    };
+    for (const cli of [ok, berthOk]) {
+      const plain = cli(['images', '-q', '--no-trunc']).split('\n');
+      const all = cli(['images', '-a', '-q', '--no-trunc']).split('\n');
+      const dangling = cli(['images', '-q', '--no-trunc', '--filter', 'dangling=true']).split('\n');
+      assert.ok(plain.includes(id) && all.includes(id));
+      for (const p of chain) {
+        assert.ok(!plain.includes(p), `${p} hidden without -a`);
+        assert.ok(all.includes(p), `${p} listed with -a`);
+        assert.ok(!dangling.includes(p), `${p} is no dangling image`);
+      }
+    }
+    const rmi = ok(['rmi', 'inter:1']);
+    for (const p of chain) assert.match(rmi, new RegExp(`Deleted: ${p}`));
+    assert.equal(ok(['images', '-a', '-q', '--no-trunc']).split('\n').filter((i) => chain.includes(i)).length, 0);
+  });
 });

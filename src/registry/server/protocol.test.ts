@@ -157,6 +157,83 @@ test('uploads: a truncated body stores nothing (monolithic) and is dropped whole
   assert.deepEqual((await call(a, 'GET', `/v2/t/blobs/${d}`)).body, data);
 }));
 
+test('uploads: a PUT whose last chunk is cut off leaves the session where it was; the retried PUT completes', () => withRegistry(async (reg, a) => {
+  const data = Buffer.alloc(200_000);
+  for (let i = 0; i < data.length; i++) data[i] = (i * 31) & 0xff;
+  const d = digestOf(data);
+  const loc = String((await call(a, 'POST', '/v2/resume/blobs/uploads/')).headers.location);
+  await call(a, 'PATCH', loc, { body: data.subarray(0, 50_000), headers: { 'Content-Range': '0-49999' } });
+  // The last chunk comes with the PUT (as berth's client sends a blob) and the connection drops.
+  await truncated(a, 'PUT', `${loc}?digest=${d}`, 150_000, data.subarray(50_000, 120_000));
+  await new Promise((r) => setTimeout(r, 50));
+  assert.equal((await call(a, 'GET', loc)).headers.range, '0-49999');
+  assert.equal((await call(a, 'HEAD', `/v2/resume/blobs/${d}`)).status, 404);
+  const fin = await call(a, 'PUT', `${loc}?digest=${d}`, { body: data.subarray(50_000), headers: { 'Content-Range': `50000-${data.length - 1}` } });
+  assert.equal(fin.status, 201);
+  assert.deepEqual((await call(a, 'GET', `/v2/resume/blobs/${d}`)).body, data);
+  assert.deepEqual(readdirSync(join(reg.root, 'uploads')).filter((f) => f !== '.tmp'), []);
+}));
+
+test('uploads: a PUT with a body and a wrong digest is DIGEST_INVALID, keeps no blob and ends the session', () => withRegistry(async (reg, a) => {
+  const loc = String((await call(a, 'POST', '/v2/bad/blobs/uploads/')).headers.location);
+  await call(a, 'PATCH', loc, { body: 'first half, ' });
+  const bad = await call(a, 'PUT', `${loc}?digest=${digestOf('something else')}`, { body: 'second half' });
+  assert.equal(bad.status, 400);
+  assert.equal(errorCode(bad), 'DIGEST_INVALID');
+  assert.equal((await call(a, 'HEAD', `/v2/bad/blobs/${digestOf('first half, second half')}`)).status, 404);
+  assert.deepEqual(readdirSync(join(reg.root, 'blobs', 'sha256')), []);
+  assert.deepEqual(readdirSync(join(reg.root, 'uploads')).filter((f) => f !== '.tmp'), []);
+  assert.equal(errorCode(await call(a, 'GET', loc)), 'BLOB_UPLOAD_UNKNOWN');
+}));
+
+test('uploads: a session outlives a server restart between chunks (its state and digest come from disk)', async () => {
+  const first = await startTestRegistry();
+  const data = Buffer.from('a blob pushed in three chunks, across a restart of the registry');
+  const d = digestOf(data);
+  let second: TestRegistry | undefined;
+  try {
+    const loc = String((await call(first.addr, 'POST', '/v2/restart/blobs/uploads/')).headers.location);
+    await call(first.addr, 'PATCH', loc, { body: data.subarray(0, 10), headers: { 'Content-Range': '0-9' } });
+    await first.close();
+    second = await startTestRegistry({ root: first.root });
+    const a = second.addr;
+    assert.equal((await call(a, 'GET', loc)).headers.range, '0-9');
+    assert.equal((await call(a, 'PATCH', loc, { body: data.subarray(10, 20), headers: { 'Content-Range': '10-19' } })).headers.range, '0-19');
+    // A wrong digest first: the content is hashed from the file, and the session ends.
+    const bad = await call(a, 'PUT', `${loc}?digest=${digestOf('no')}`, { body: data.subarray(20) });
+    assert.equal(errorCode(bad), 'DIGEST_INVALID');
+    assert.deepEqual(readdirSync(join(second.root, 'blobs', 'sha256')), []);
+    // Again from the start, across another restart; the last chunk comes with the PUT.
+    const loc2 = String((await call(a, 'POST', '/v2/restart/blobs/uploads/')).headers.location);
+    await call(a, 'PATCH', loc2, { body: data.subarray(0, 20) });
+    await second.close();
+    second = await startTestRegistry({ root: first.root });
+    const fin = await call(second.addr, 'PUT', `${loc2}?digest=${d}`, { body: data.subarray(20), headers: { 'Content-Range': `20-${data.length - 1}` } });
+    assert.equal(fin.status, 201);
+    assert.deepEqual((await call(second.addr, 'GET', `/v2/restart/blobs/${d}`)).body, data);
+  } finally {
+    await (second ?? first).dispose();
+  }
+});
+
+test('blobs: an empty blob, monolithic and through a session; a range past the end is 416', () => withRegistry(async (_r, a) => {
+  const empty = digestOf('');
+  assert.equal((await call(a, 'POST', `/v2/e/blobs/uploads/?digest=${empty}`, { body: '' })).status, 201);
+  const loc = String((await call(a, 'POST', '/v2/e2/blobs/uploads/')).headers.location);
+  assert.equal((await call(a, 'PUT', `${loc}?digest=${empty}`)).status, 201);
+  for (const repo of ['e', 'e2']) {
+    const g = await call(a, 'GET', `/v2/${repo}/blobs/${empty}`);
+    assert.equal(g.status, 200);
+    assert.equal(g.body.length, 0);
+  }
+  const d = digestOf('0123456789');
+  await call(a, 'POST', `/v2/e/blobs/uploads/?digest=${d}`, { body: '0123456789' });
+  assert.equal((await call(a, 'GET', `/v2/e/blobs/${d}`, { headers: { Range: 'bytes=10-' } })).status, 416);
+  assert.equal((await call(a, 'HEAD', `/v2/e/blobs/${d}`, { headers: { Range: 'bytes=10-' } })).status, 416);
+  assert.equal((await call(a, 'GET', `/v2/e/blobs/${d}`, { headers: { Range: 'bytes=8-' } })).body.toString(), '89');
+  assert.equal(errorCode(await call(a, 'GET', `/v2/e2/blobs/${d}`)), 'BLOB_UNKNOWN');
+}));
+
 test('uploads: concurrent pushes of the same blob to several repositories are all complete', () => withRegistry(async (_r, a) => {
   const data = Buffer.alloc(2_000_000, 'z');
   const d = digestOf(data);

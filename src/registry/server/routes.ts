@@ -164,8 +164,7 @@ const ROUTES: RouteHandlers = {
         const digest = checkDigest(digestParam);
         const up = await storage.uploads.start(name);
         try {
-          await storage.uploads.append(name, up.id, req, { length: contentLength(req), signal });
-          await storage.uploads.finish(name, up.id, digest);
+          await storage.uploads.finish(name, up.id, digest, { body: req, length: contentLength(req), signal });
         } catch (e) {
           await storage.uploads.cancel(name, up.id).catch(() => undefined);
           throw e;
@@ -182,17 +181,15 @@ const ROUTES: RouteHandlers = {
       send(res, 204, uploadHeaders(route.name, st.id, st.offset));
     },
     PATCH: async ({ storage, req, res, route, signal }) => {
-      const st = await storage.uploads.append(route.name, route.id, req, { ...chunkRange(req), signal });
+      const st = await storage.uploads.append(route.name, route.id, { body: req, ...chunkRange(req), signal });
       send(res, 202, uploadHeaders(route.name, st.id, st.offset));
     },
     PUT: async ({ storage, req, res, route, q, signal }) => {
       const digestParam = q.get('digest');
       if (digestParam === null) throw registryError('InvalidArgument', 'digest', 'digest parameter missing');
       const digest = checkDigest(digestParam);
-      await storage.uploads.status(route.name, route.id);
-      // The last chunk may come with the PUT.
-      if (hasBody(req)) await storage.uploads.append(route.name, route.id, req, { ...chunkRange(req), signal });
-      await storage.uploads.finish(route.name, route.id, digest);
+      // The last chunk may come with the PUT (berth's client sends the whole blob so).
+      await storage.uploads.finish(route.name, route.id, digest, hasBody(req) ? { body: req, ...chunkRange(req), signal } : undefined);
       send(res, 201, { Location: `/v2/${route.name}/blobs/${digest}`, 'Docker-Content-Digest': digest });
     },
     DELETE: async ({ storage, res, route }) => {
@@ -252,26 +249,37 @@ function chunkRange(req: IncomingMessage): { start?: number; length?: number } {
 
 async function getBlob({ storage, req, res, route }: Ctx<Extract<Route, { kind: 'blob' }>>): Promise<void> {
   const digest = checkDigest(route.digest);
-  const size = await storage.blobs.stat(route.name, digest);
+  if (req.method === 'HEAD') return sendBlobHead(req, res, digest, await storage.blobs.stat(route.name, digest));
+  const blob = await storage.blobs.open(route.name, digest);
+  let range: { start: number; end: number } | undefined;
+  try {
+    range = parseRange(req.headers.range, blob.size);
+  } catch (e) {
+    await blob.close();
+    throw e;
+  }
+  res.writeHead(range ? 206 : 200, blobHeaders(digest, blob.size, range));
+  await pipeline(blob.read(range), res);
+}
+
+function sendBlobHead(req: IncomingMessage, res: ServerResponse, digest: Digest, size: number): void {
+  const range = parseRange(req.headers.range, size);
+  res.writeHead(range ? 206 : 200, blobHeaders(digest, size, range));
+  res.end();
+}
+
+function blobHeaders(digest: Digest, size: number, range: { start: number; end: number } | undefined): OutgoingHttpHeaders {
   const headers: OutgoingHttpHeaders = {
     ...API_VERSION, 'Content-Type': 'application/octet-stream', 'Docker-Content-Digest': digest, 'Accept-Ranges': 'bytes',
     ETag: `"${digest}"`, 'Cache-Control': 'max-age=31536000',
   };
-  const range = parseRange(req.headers.range, size);
   if (range) {
     headers['Content-Range'] = `bytes ${range.start}-${range.end}/${size}`;
     headers['Content-Length'] = range.end - range.start + 1;
   } else {
     headers['Content-Length'] = size;
   }
-  if (req.method === 'HEAD') {
-    res.writeHead(range ? 206 : 200, headers);
-    res.end();
-    return;
-  }
-  const stream = await storage.blobs.open(route.name, digest, range);
-  res.writeHead(range ? 206 : 200, headers);
-  await pipeline(stream, res);
+  return headers;
 }
 
 /** One byte range of a `Range: bytes=...` header (several ranges: the whole blob, as RFC 9110 allows). */

@@ -20,12 +20,32 @@ import type { Descriptor } from './manifest';
 export interface BlobStore {
   /** The size of a blob the repository has; NotFound/blob otherwise. */
   stat(repo: string, digest: Digest): Promise<number>;
-  /** Reads a blob, whole or bytes [start, end] inclusive (the caller checked the range). */
-  open(repo: string, digest: Digest, range?: { start: number; end: number }): Promise<Readable>;
+  /**
+   * Opens a blob the repository has (NotFound/blob otherwise) for reading: its size, then its bytes
+   * through `read`, whole or [start, end] inclusive (the caller checked the range against `size`).
+   * Call `read` or `close` exactly once; the stream closes the blob when it ends or is destroyed.
+   */
+  open(repo: string, digest: Digest): Promise<OpenBlob>;
   /** Removes the blob from the repository (the content goes when nothing else refers to it). */
   delete(repo: string, digest: Digest): Promise<void>;
   /** Links a blob that `from` has into `repo`; false (nothing changed) if `from` does not have it. */
   mount(repo: string, digest: Digest, from: string): Promise<boolean>;
+}
+
+export interface OpenBlob {
+  size: number;
+  read(range?: { start: number; end: number }): Readable;
+  close(): Promise<void>;
+}
+
+/** A chunk of an upload: the request body, and what Content-Range / Content-Length said of it. */
+export interface UploadChunk {
+  body: Readable;
+  /** Must equal the session's offset, or Conflict/range. */
+  start?: number;
+  /** The body must be exactly this long, or InvalidArgument/size (and nothing of it is kept). */
+  length?: number;
+  signal?: AbortSignal;
 }
 
 export interface UploadState {
@@ -46,12 +66,15 @@ export interface UploadStore {
    * Conflict/range. A body that ends early (a dropped connection) or is aborted through `signal`
    * changes nothing.
    */
-  append(repo: string, id: string, body: Readable, opts?: { start?: number; length?: number; signal?: AbortSignal }): Promise<UploadState>;
+  append(repo: string, id: string, chunk: UploadChunk): Promise<UploadState>;
   /**
    * Verifies the upload's content against `digest` and makes it a blob of `repo`; the session ends
-   * either way. InvalidArgument/digest when the content does not match.
+   * either way. InvalidArgument/digest when the content does not match. `last`: a final chunk
+   * (a PUT with a body, a monolithic POST), appended as `append` would, except that the offset it
+   * reaches is not recorded first (the session ends right after); when that chunk fails as an
+   * append fails, the session stays where it was.
    */
-  finish(repo: string, id: string, digest: Digest): Promise<number>;
+  finish(repo: string, id: string, digest: Digest, last?: UploadChunk): Promise<number>;
   cancel(repo: string, id: string): Promise<void>;
 }
 

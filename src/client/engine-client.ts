@@ -84,8 +84,13 @@ function authHeaders(o: { registryAuth?: string; headers?: Record<string, string
   return { ...(o.headers ?? {}), ...(o.registryAuth ? { 'X-Registry-Auth': o.registryAuth } : {}) };
 }
 
-/** Yields each JSON message of a newline-delimited JSON stream (pull, load, import progress). */
-export async function* jsonMessages(res: Readable): AsyncGenerator<T.JSONMessage> {
+/** Yields each JSON message of a newline-delimited JSON stream (pull, load, import progress; stats, events). */
+export async function* jsonMessages<M = T.JSONMessage>(res: Readable): AsyncGenerator<M> {
+  for await (const line of jsonLines(res)) yield JSON.parse(line) as M;
+}
+
+/** The non-empty lines of a newline-delimited JSON stream, as text (for numbers beyond 2^53). */
+export async function* jsonLines(res: Readable): AsyncGenerator<string> {
   let buf = '';
   for await (const chunk of res) {
     buf += chunk.toString();
@@ -93,10 +98,10 @@ export async function* jsonMessages(res: Readable): AsyncGenerator<T.JSONMessage
     while ((i = buf.indexOf('\n')) >= 0) {
       const line = buf.slice(0, i).trim();
       buf = buf.slice(i + 1);
-      if (line) yield JSON.parse(line) as T.JSONMessage;
+      if (line) yield line;
     }
   }
-  if (buf.trim()) yield JSON.parse(buf) as T.JSONMessage;
+  if (buf.trim()) yield buf.trim();
 }
 
 /**
@@ -231,6 +236,15 @@ export class EngineClient {
 
   systemVersion(): Promise<T.VersionResponse> { return this.json('GET', '/version'); }
   info(): Promise<T.SystemInfo> { return this.json('GET', '/info'); }
+  systemDf(): Promise<T.DiskUsage> { return this.json('GET', '/system/df'); }
+  /**
+   * GET /events: newline-delimited JSON messages until `until` (or the caller aborts). `since` and
+   * `until` are API timestamps (unix seconds, fractions allowed); `filters` "key=value" strings.
+   * The body is a raw stream: a caller that needs exact `timeNano` reads it from the text.
+   */
+  events(opts: { since?: string; until?: string; filters?: string[] }, signal?: AbortSignal): Promise<http.IncomingMessage> {
+    return this.request({ path: '/events', signal, query: { since: opts.since || undefined, until: opts.until || undefined, filters: filtersToJSON(opts.filters ?? []) } });
+  }
 
   // ---- containers ----
 
@@ -278,6 +292,13 @@ export class EngineClient {
   }
   containerPrune(filters: string[] = []): Promise<T.PruneReport> {
     return this.json('POST', '/containers/prune', { filters: filtersToJSON(filters) });
+  }
+  /** GET /containers/{id}/stats: one sample (`stream` false: dockerd fills precpu_stats first) or one per second. */
+  containerStats(id: string, stream: boolean, signal?: AbortSignal): Promise<http.IncomingMessage> {
+    return this.request({ path: `/containers/${encodeURIComponent(id)}/stats`, query: { stream }, signal });
+  }
+  containerUpdate(id: string, body: T.ContainerUpdateRequest): Promise<T.ContainerUpdateResponse> {
+    return this.json('POST', `/containers/${encodeURIComponent(id)}/update`, undefined, body);
   }
   containerCommit(id: string, opts: { repo?: string; tag?: string; comment?: string; author?: string; changes?: string[]; pause?: boolean; config?: T.ContainerConfig }): Promise<{ Id: string }> {
     return this.json('POST', '/commit', {
@@ -379,6 +400,12 @@ export class EngineClient {
   }
   imagePrune(filters: string[] = []): Promise<T.PruneReport> {
     return this.json('POST', '/images/prune', { filters: filtersToJSON(filters) });
+  }
+  /** POST /build/prune. `all` and `keepStorage` are sent as the docker CLI sends them (an engine may ignore them). */
+  buildCachePrune(opts: { all?: boolean; keepStorage?: number; filters?: string[] } = {}): Promise<T.BuildCachePruneReport> {
+    return this.json('POST', '/build/prune', {
+      all: opts.all || undefined, 'keep-storage': opts.keepStorage || undefined, filters: filtersToJSON(opts.filters ?? []) ?? '{}',
+    });
   }
   imageSave(names: string[]): Promise<http.IncomingMessage> { return this.request({ path: '/images/get', query: { names } }); }
   imageLoad(tar: Readable, quiet = false): Promise<http.IncomingMessage> {

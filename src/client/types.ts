@@ -232,6 +232,71 @@ export interface ExecInspect {
   Pid: number;
 }
 
+/** POST /containers/{id}/update: the resources to change (zero: unchanged) and a restart policy. */
+export interface ContainerUpdateRequest {
+  BlkioWeight?: number; CpusetCpus?: string; CpusetMems?: string; CpuShares?: number; Memory?: number; MemoryReservation?: number;
+  MemorySwap?: number; KernelMemory?: number; CpuPeriod?: number; CpuQuota?: number; CpuRealtimePeriod?: number; CpuRealtimeRuntime?: number;
+  NanoCpus?: number; PidsLimit?: number; RestartPolicy?: RestartPolicy;
+}
+export interface ContainerUpdateResponse { Warnings?: string[] | null }
+
+/** The parts of GET /containers/{id}/stats the CLI reads (moby's container.StatsResponse). */
+export interface StatsResponse {
+  name?: string;
+  id?: string;
+  read?: string;
+  preread?: string;
+  pids_stats?: { current?: number; limit?: number };
+  blkio_stats?: { io_service_bytes_recursive?: { major: number; minor: number; op: string; value: number }[] | null };
+  cpu_stats?: CPUStats;
+  precpu_stats?: CPUStats;
+  memory_stats?: { usage?: number; limit?: number; stats?: Record<string, number>; private_working_set?: number };
+  networks?: Record<string, { rx_bytes: number; tx_bytes: number }>;
+}
+export interface CPUStats {
+  cpu_usage?: { total_usage?: number; percpu_usage?: number[] };
+  system_cpu_usage?: number;
+  online_cpus?: number;
+}
+
+/** One GET /events message (moby's events.Message). */
+export interface EventMessage {
+  status?: string;
+  id?: string;
+  from?: string;
+  Type: string;
+  Action: string;
+  Actor: { ID: string; Attributes?: Record<string, string> | null };
+  scope?: string;
+  time?: number;
+  timeNano?: number;
+}
+
+/** One build cache record of GET /system/df (moby's build.CacheRecord). */
+export interface BuildCacheRecord {
+  ID: string;
+  Parent?: string;
+  Parents?: string[] | null;
+  Type: string;
+  Description: string;
+  InUse: boolean;
+  Shared: boolean;
+  Size: number;
+  CreatedAt: string;
+  LastUsedAt?: string | null;
+  UsageCount: number;
+}
+export interface BuildCachePruneReport { CachesDeleted?: string[] | null; SpaceReclaimed: number }
+
+/** GET /system/df. */
+export interface DiskUsage {
+  LayersSize: number;
+  Images: ImageSummary[] | null;
+  Containers: ContainerSummary[] | null;
+  Volumes: Volume[] | null;
+  BuildCache: BuildCacheRecord[] | null;
+}
+
 export interface PruneReport { ContainersDeleted?: string[] | null; ImagesDeleted?: ImageDeleteItem[] | null; SpaceReclaimed: number }
 
 /** A stat of a path in a container, from the X-Docker-Container-Path-Stat header (base64 JSON). */

@@ -1,7 +1,7 @@
 // Values that behave like the Go values docker formats: structs (fields in declaration order, Go's
 // type name in template errors), nil maps (print "map[]", marshal as null), time.Time, and
 // encoding/json's Marshal, MarshalIndent, Indent and Compact over them.
-import { MAP_ZERO } from '../template/go-fmt';
+import { GO_PLAIN_VALUE, MAP_ZERO } from '../template/go-fmt';
 
 /** Base of the objects goStruct makes: own fields in declaration order; JSON names kept on the prototype. */
 abstract class GoStructBase {
@@ -11,7 +11,7 @@ abstract class GoStructBase {
 
 /** encoding/json's "empty" for omitempty: false, 0, "", nil, and empty arrays and maps. */
 function isEmptyValue(v: unknown): boolean {
-  if (v === null || v === undefined || v === false || v === 0 || v === '') return true;
+  if (v === null || v === undefined || v === false || v === 0 || v === '' || (typeof v === 'bigint' && v === BigInt(0))) return true;
   if (Array.isArray(v)) return v.length === 0;
   if (typeof v === 'object' && !(v instanceof GoStructBase) && !(v instanceof GoTime)) {
     const proto = Object.getPrototypeOf(v);
@@ -47,6 +47,7 @@ export function goStruct<T extends Record<string, unknown>>(typeName: string, fi
     Object.defineProperty(C.prototype, 'toJSON', {
       value(this: GoStructBase) { return Object.fromEntries(structEntries(this)); },
     });
+    Object.defineProperty(C.prototype, GO_PLAIN_VALUE, { value: true });
     structTypes.set(typeName, C);
   }
   return Object.assign(Object.create(C.prototype) as T, fields);
@@ -125,6 +126,7 @@ export function goMarshal(v: unknown, indent = '', escapeHTML = true): string {
     if (x === null || x === undefined) return 'null';
     if (typeof x === 'string') return quote(x, escapeHTML);
     if (typeof x === 'number') return Number.isFinite(x) ? JSON.stringify(x) : 'null';
+    if (typeof x === 'bigint') return x.toString();
     if (typeof x === 'boolean') return x ? 'true' : 'false';
     if (Array.isArray(x)) {
       if (!x.length) return '[]';

@@ -1,6 +1,6 @@
 // The functions templates can call: Go's text/template builtins plus docker's extras
 // (json, join, split, title, lower, upper, pad, truncate), as in docker/cli templates/templates.go.
-import { MAP_ZERO, NO_VALUE, formatValue, goTypeName, isMap, sprint, sprintf, sprintln } from './go-fmt';
+import { GO_PLAIN_VALUE, MAP_ZERO, NO_VALUE, formatValue, goTypeName, isMap, sprint, sprintf, sprintln } from './go-fmt';
 
 export type TemplateFunc = (...args: unknown[]) => unknown;
 
@@ -73,14 +73,18 @@ function slice(item: unknown, ...idx: unknown[]): unknown {
   return typeof item === 'string' ? Buffer.from(item).subarray(lo, hi).toString() : item.slice(lo, hi);
 }
 
+const BIGINT_MARK = '\u2063int64:';
+const BIGINT_JSON = /"\u2063int64:(-?\d+)"/g;
+
 /** encoding/json with SetEscapeHTML(false), as docker's `json` function. */
 export function goJSON(v: unknown): string {
   if (v === NO_VALUE || v === undefined) return 'null';
-  const s = JSON.stringify(v, (_k, x) => (x === NO_VALUE ? null : x));
-  let out = (s ?? 'null').replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
+  // int64 values beyond 2^53 (event timeNano) are BigInts: written as their digits.
+  const s = JSON.stringify(v, (_k, x) => (x === NO_VALUE ? null : typeof x === 'bigint' ? `${BIGINT_MARK}${x}` : x));
+  let out = (s ?? 'null').replace(BIGINT_JSON, '$1').replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
   // docker's formatter contexts marshal themselves with json.Marshal, which escapes <, > and &
   // ("Digest":"\u003cnone\u003e" in `images --format json`); plain values keep them.
-  if (v !== null && typeof v === 'object' && !(v instanceof Date) && typeof (v as { toJSON?: unknown }).toJSON === 'function') {
+  if (v !== null && typeof v === 'object' && !(v instanceof Date) && typeof (v as { toJSON?: unknown }).toJSON === 'function' && !(v as { [GO_PLAIN_VALUE]?: boolean })[GO_PLAIN_VALUE]) {
     out = out.replace(/[<>&]/g, (c) => `\\u00${c.charCodeAt(0).toString(16)}`);
   }
   return out;

@@ -9,6 +9,13 @@ export const NO_VALUE: unique symbol = Symbol('no value');
  */
 export const MAP_ZERO = Symbol('goMapZero');
 
+/**
+ * Set on the prototype of plain Go values (structs without a MarshalJSON of their own): the
+ * template function `json` encodes them with HTML escaping off, as docker's does, unlike the
+ * formatter contexts, which marshal themselves with json.Marshal (escaping <, > and &).
+ */
+export const GO_PLAIN_VALUE = Symbol('goPlainValue');
+
 export function isMap(v: unknown): v is Record<string, unknown> {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) return false;
   const proto = Object.getPrototypeOf(v);
@@ -97,6 +104,7 @@ export function goTypeName(v: unknown): string {
   if (v === null || v === undefined || v === NO_VALUE) return 'interface {}';
   if (typeof v === 'string') return 'string';
   if (typeof v === 'number') return Number.isInteger(v) ? 'int' : 'float64';
+  if (typeof v === 'bigint') return 'int64';
   if (typeof v === 'boolean') return 'bool';
   if (Array.isArray(v)) return '[]interface {}';
   if (isMap(v)) return 'map[string]interface {}';

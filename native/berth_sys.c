@@ -257,6 +257,50 @@ static napi_value flock_try(napi_env env, napi_callback_info info) {
   return throw_errno(env, "flock", errno);
 }
 
+// syncfs(path) -> Promise<void>: syncfs(2) of the filesystem holding path, on a libuv pool thread
+// (it can take seconds while other work writes: never on the event loop). Node has no syncfs.
+typedef struct { napi_async_work work; napi_deferred deferred; char path[4096]; int err; } syncfs_job;
+
+static void syncfs_execute(napi_env env, void *data) {
+  syncfs_job *j = data;
+  int fd = open(j->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) { j->err = errno; return; }
+  j->err = syncfs(fd) == 0 ? 0 : errno;
+  close(fd);
+}
+
+static void syncfs_complete(napi_env env, napi_status status, void *data) {
+  syncfs_job *j = data;
+  if (j->err == 0) {
+    napi_value u;
+    napi_get_undefined(env, &u);
+    napi_resolve_deferred(env, j->deferred, u);
+  } else {
+    char msg[4200];
+    snprintf(msg, sizeof msg, "syncfs %s: %s", j->path, strerror(j->err));
+    napi_value code, text, err;
+    napi_create_string_utf8(env, errno_name(j->err), NAPI_AUTO_LENGTH, &code);
+    napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &text);
+    napi_create_error(env, code, text, &err);
+    napi_reject_deferred(env, j->deferred, err);
+  }
+  napi_delete_async_work(env, j->work);
+  free(j);
+}
+
+static napi_value do_syncfs(napi_env env, napi_callback_info info) {
+  ARGS(1);
+  syncfs_job *j = calloc(1, sizeof *j);
+  if (!j) return throw_errno(env, "syncfs", ENOMEM);
+  if (get_string(env, argv[0], j->path, sizeof j->path)) { free(j); return throw_errno(env, "syncfs", ENAMETOOLONG); }
+  napi_value promise, name;
+  napi_create_promise(env, &j->deferred, &promise);
+  napi_create_string_utf8(env, "berth_syncfs", NAPI_AUTO_LENGTH, &name);
+  napi_create_async_work(env, NULL, name, syncfs_execute, syncfs_complete, j, &j->work);
+  napi_queue_async_work(env, j->work);
+  return promise;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
     { "seqpacketConnect", NULL, seqpacket_connect, NULL, NULL, NULL, napi_default, NULL },
@@ -270,6 +314,7 @@ static napi_value init(napi_env env, napi_value exports) {
     { "openat2", NULL, do_openat2, NULL, NULL, NULL, napi_default, NULL },
     { "netnsCreate", NULL, netns_create, NULL, NULL, NULL, napi_default, NULL },
     { "flockTry", NULL, flock_try, NULL, NULL, NULL, napi_default, NULL },
+    { "syncfs", NULL, do_syncfs, NULL, NULL, NULL, napi_default, NULL },
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

@@ -28,6 +28,8 @@ export interface NativeSys {
   netnsCreate(path: string): void;
   /** Takes an exclusive flock(2) on fd without blocking; false when another holder has it. */
   flockTry(fd: number): boolean;
+  /** syncfs(2) of the filesystem holding `path`, on a pool thread; rejects with errno's name in `code`. */
+  syncfs(path: string): Promise<void>;
 }
 
 export const MS_RDONLY = 1;

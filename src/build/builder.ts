@@ -555,7 +555,7 @@ export class Builder {
     const prevImage = st.image;
     if (this.fromCache(req, st, key)) return;
     const img = await this.images.commit({
-      parentImage: prevImage, layer: Readable.from([]), config: parentCfg, containerId: '', createdBy,
+      parentImage: prevImage, layer: null, config: parentCfg, containerId: '', createdBy,
     }, req.signal);
     st.clock?.mark('commit');
     this.cache.set(key, img.id);
@@ -591,7 +591,7 @@ export class Builder {
       st.clock?.mark('run');
       req.out(` ---> Removed intermediate container ${short(id)}\n`);
       const img = await this.images.commit({
-        parentImage: st.image, ...this.containers.diff(id), config: st.config, containerId: id, createdBy,
+        parentImage: st.image, ...this.containers.diff(id), config: st.config, containerId: id, createdBy, lazyTar: true,
       }, req.signal);
       st.clock?.mark('commit');
       this.cache.set(key, img.id);
@@ -846,7 +846,7 @@ export class Builder {
     const key = fromKey ?? this.cacheKey(st, ['copy', step.text, digest, dest]);
     if (!fromKey && this.fromCache(req, st, key)) return;
     const img = await this.images.commit({
-      parentImage: st.image, layer: Readable.from(chunks), config: st.config, containerId: '', createdBy,
+      parentImage: st.image, layer: Readable.from(chunks), config: st.config, containerId: '', createdBy, lazyTar: true,
     }, req.signal);
     st.clock?.mark('commit');
     this.cache.set(key, img.id);

@@ -35,8 +35,8 @@ export interface RemoveResult {
 export interface CommitInput {
   /** Image the container was created from (null for scratch). */
   parentImage: Digest | null;
-  /** Uncompressed layer tar of the container's changes. */
-  layer: Readable;
+  /** Uncompressed layer tar of the container's changes; null for none (a metadata step). */
+  layer: Readable | null;
   config: ImageRuntimeConfig;
   containerId: string;
   comment?: string;
@@ -51,6 +51,15 @@ export interface CommitInput {
    * snapshotter can) instead of unpacking the tar again. Its changes are then gone from it.
    */
   snapshot?: string;
+  /**
+   * The store need not keep the layer's tar: it may commit the layer as a snapshot (`snapshot`, or
+   * one it unpacks `layer` into), digest the snapshot's tar for the diffID without writing it, and
+   * make the tar again from the layer when something needs its bytes (save, push, `layer`). The
+   * diffID is then the digest of the snapshotter's packing of the layer, not of `layer`'s bytes
+   * (same content, maybe another order or other headers). For builds: their layers are rarely
+   * saved or pushed, and writing and fsyncing each step's tar was most of a cold build's time.
+   */
+  lazyTar?: boolean;
 }
 
 export interface ImportInput {
@@ -85,8 +94,18 @@ export interface ImageStore {
   history(refOrId: string): Array<{ Id: string; Created: number; CreatedBy: string; Tags: string[] | null; Size: number; Comment: string }>;
   import(input: ImportInput, signal?: AbortSignal): Promise<ImageRecord>;
   commit(input: CommitInput, signal?: AbortSignal): Promise<ImageRecord>;
-  /** A layer's uncompressed tar, by its diffID (NotFound when the store lacks it). */
+  /**
+   * A layer's uncompressed tar, by its diffID (NotFound when the store lacks it). A layer committed
+   * with `lazyTar` is packed from its snapshot as it is read; the stream fails at its end if that
+   * does not hash to the diffID.
+   */
   layer(diffId: Digest): Readable;
+  /**
+   * Makes sure the content store holds these layers' tars (under their diffIDs), writing those of
+   * layers committed with `lazyTar` from their snapshots, verified; for readers of the content
+   * store (save, push). NotFound when a layer can be made from nowhere.
+   */
+  layerBlobs(diffIds: Digest[], signal?: AbortSignal): Promise<void>;
   /**
    * What each layer holds on disk, by chain ID (system df): its unpacked snapshot, and the layer
    * tar the store keeps by diffID for save and push (one file for every chain with that diffID).

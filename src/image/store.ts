@@ -1,5 +1,6 @@
+import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync, existsSync } from 'node:fs';
-import { PassThrough, Readable, Writable, pipeline } from 'node:stream';
+import { PassThrough, Readable, Transform, Writable, pipeline } from 'node:stream';
 import * as tarStream from 'tar-stream';
 import { Digest, hexOf, isDigest, sha256 } from '../base/digest';
 import { BerthError, canceled, conflict, errnoCode, invalidArgument, isKind, notFound } from '../base/errors';
@@ -8,7 +9,8 @@ import type { ImageConfigBlob, ImageRuntimeConfig, HistoryEntry } from '../oci/i
 import { Reference, familiarName, familiarString, fullString, parseReference, repositoryName } from '../oci/reference';
 import type { Db } from '../sys/database';
 import { decompressStream } from '../sys/decompress';
-import type { Snapshotter, SnapshotCommitter } from '../snapshot/snapshotter';
+import { bootId } from '../sys/sync-fs';
+import type { LayerArchiver, Snapshotter, SnapshotCommitter } from '../snapshot/snapshotter';
 import { ContentStore } from './content-store';
 import type { CommitInput, ImageRecord, ImageStore, ImageUsage, ImportInput, LayerUsage, RemoveResult } from './image-store';
 import { KeyedMutex, Pins } from './keyed-mutex';
@@ -53,6 +55,17 @@ export function migrate(db: Db): void {
       image_id TEXT NOT NULL REFERENCES image_images(id) ON DELETE CASCADE
     );
     CREATE INDEX IF NOT EXISTS image_refs_by_image ON image_refs(image_id);
+    -- Layers committed with lazyTar: their tar is not in the content store (unless something asked
+    -- for it since) but made from the layer; size is the tar's. Until synced, the layer's files may
+    -- not be on disk: written under boot_id, without fsync (see LocalImageStore.checkLazyLayers).
+    CREATE TABLE IF NOT EXISTS image_lazy_layers (
+      chain_id TEXT PRIMARY KEY REFERENCES image_layers(chain_id) ON DELETE CASCADE,
+      diff_id  TEXT NOT NULL,
+      size     INTEGER NOT NULL,
+      boot_id  TEXT NOT NULL,
+      synced   INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX IF NOT EXISTS image_lazy_layers_by_diff ON image_lazy_layers(diff_id);
   `);
 }
 
@@ -67,9 +80,15 @@ export interface NewImage {
   parent?: string;
   /** Full or familiar references to point at the image (tags and/or `name@digest`). */
   refs?: string[];
-  /** A snapshot holding the layer `diffId` unpacked, to commit in place (CommitInput.snapshot). */
-  adopt?: { diffId: Digest; snapshot: string };
+  /**
+   * A snapshot holding the layer `diffId` unpacked, to commit in place (CommitInput.snapshot).
+   * `lazyTar`: the size of the layer's tar, which is not in the content store (CommitInput.lazyTar).
+   */
+  adopt?: { diffId: Digest; snapshot: string; lazyTar?: number };
 }
+
+/** Delay between a lazy layer's commit and the sync that makes it durable (see syncLayers). */
+const SYNC_DELAY_MS = 2000;
 
 export type HistoryItem = { Id: string; Created: number; CreatedBy: string; Tags: string[] | null; Size: number; Comment: string };
 
@@ -86,6 +105,7 @@ export class LocalImageStore implements ImageStore {
   private readonly configs = new Map<string, ImageConfigBlob>();
   private readonly layerLocks = new KeyedMutex();
   private readonly pins = new Pins();
+  private syncTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly db: Db, contentRoot: string, private readonly snapshotter: Snapshotter) {
     migrate(db);
@@ -215,8 +235,25 @@ export class LocalImageStore implements ImageStore {
     if (tagRef?.digest) throw invalidArgument('refusing to create a tag with a digest reference');
     const parent = input.parentImage ? this.resolve(input.parentImage) : undefined;
     const pinned: Digest[] = [];
+    const archiver = input.lazyTar ? this.archiver() : undefined;
+    let own: string | undefined; // a snapshot of ours that `layer` was unpacked into (lazyTar)
     try {
-      const layer = await this.putPinned(input.layer, pinned, undefined, signal);
+      let layer: { digest: Digest; size: number };
+      let snapshot = input.snapshot;
+      if (input.layer === null) layer = { digest: EMPTY_LAYER_DIFF_ID, size: 0 };
+      else if (archiver) {
+        // No tar is written: the layer's content is a snapshot, and its tar is only digested (the
+        // diffID). A tar without a snapshot (COPY) is unpacked into one of ours first.
+        let tar: Readable = input.layer;
+        if (!snapshot) {
+          own = `commit-${randomBytes(8).toString('hex')}`;
+          await this.snapshotter.prepare(own, parent?.chainIds.at(-1) ?? null);
+          await archiver.applyToSnapshot(own, input.layer, signal);
+          snapshot = own;
+          tar = this.snapshotter.diff(own, signal);
+        }
+        layer = await digestOf(tar, signal);
+      } else layer = await this.putPinned(input.layer, pinned, undefined, signal);
       // Docker adds no layer for a commit without changes (layer.IsEmpty).
       const empty = layer.digest === EMPTY_LAYER_DIFF_ID || layer.size === 0;
       const created = new Date().toISOString();
@@ -239,17 +276,60 @@ export class LocalImageStore implements ImageStore {
         rootfs: { type: 'layers', diff_ids: [...(pc?.rootfs.diff_ids ?? []), ...(empty ? [] : [layer.digest])] },
       };
       const cfg = await this.putPinned(Readable.from([Buffer.from(JSON.stringify(config))]), pinned);
-      const adopt = input.snapshot && !empty ? { diffId: layer.digest, snapshot: input.snapshot } : undefined;
+      const adopt = snapshot && !empty ? { diffId: layer.digest, snapshot, ...(archiver ? { lazyTar: layer.size } : {}) } : undefined;
       return await this.createImage({ config: cfg.digest, parent: parent?.id ?? '', refs: tagRef ? [fullString(tagRef)] : [], adopt }, signal);
     } finally {
       this.release(pinned);
       this.deleteUnreferencedBlobs(pinned);
+      if (own) await this.snapshotter.remove(own).catch(() => undefined);
     }
   }
 
   layer(diffId: Digest): Readable {
-    if (!this.content.has(diffId)) throw notFound(`layer ${diffId}: not found`);
-    return this.content.get(diffId);
+    if (this.content.has(diffId)) return this.content.get(diffId);
+    const chain = this.lazySources(diffId)[0];
+    if (chain === undefined) throw notFound(`layer ${diffId}: not found`);
+    return verifying(this.archiver()!.layerTar(chain), diffId);
+  }
+
+  async layerBlobs(diffIds: Digest[], signal?: AbortSignal): Promise<void> {
+    for (const d of new Set(diffIds)) {
+      if (this.content.has(d)) continue;
+      const chains = this.lazySources(d);
+      if (!chains.length) throw notFound(`layer ${d}: not found`);
+      let failed: unknown;
+      for (const chain of chains) {
+        // Pinned: neither the layer nor the new blob may be removed meanwhile (an image removal, gc).
+        this.pins.pin(chain);
+        this.pins.pin(d);
+        try {
+          await this.content.put(this.archiver()!.layerTar(chain, signal), d, signal);
+          failed = undefined;
+          break;
+        } catch (e) {
+          // Another layer with the same content may still pack right (this one lost data in a crash).
+          if (!isKind(e, 'InvalidArgument') && !isKind(e, 'NotFound')) throw e;
+          failed = e;
+        } finally {
+          this.pins.unpin(chain);
+          this.pins.unpin(d);
+        }
+      }
+      if (failed !== undefined) throw new BerthError('Internal', `layer ${d}: no layer with its content packs to it`, { cause: failed });
+    }
+  }
+
+  /** Committed layers, by chain ID, that make the tar of `diffId` (lazyTar layers on disk). */
+  private lazySources(diffId: Digest): Digest[] {
+    const rows = this.db.prepare(`SELECT z.chain_id FROM image_lazy_layers z JOIN image_layers l ON l.chain_id = z.chain_id
+      WHERE z.diff_id = ? AND l.size >= 0 ORDER BY z.synced DESC, z.rowid`).all(diffId) as Array<{ chain_id: string }>;
+    return rows.map((r) => r.chain_id as Digest).filter((c) => this.snapshotter.hasLayer(c));
+  }
+
+  /** The snapshotter when it can commit snapshots and make layer tars again (lazyTar), else undefined. */
+  private archiver(): (Snapshotter & SnapshotCommitter & LayerArchiver) | undefined {
+    const s = this.snapshotter as Snapshotter & Partial<SnapshotCommitter & LayerArchiver>;
+    return s.commitSnapshot && s.layerTar && s.applyToSnapshot && s.sync ? (s as Snapshotter & SnapshotCommitter & LayerArchiver) : undefined;
   }
 
   async squash(image: Digest, base: Digest | null, layerTar: Readable, signal?: AbortSignal): Promise<ImageRecord> {
@@ -293,8 +373,8 @@ export class LocalImageStore implements ImageStore {
       let size = 0;
       for (let i = 0; i < chains.length; i++) {
         if (signal?.aborted) throw canceled('operation canceled');
-        const adopt = i === chains.length - 1 && img.adopt?.diffId === diffIds[i] ? img.adopt.snapshot : undefined;
-        size += await this.ensureLayer(chains[i], diffIds[i], i === 0 ? null : chains[i - 1], i, signal, adopt);
+        const adopt = i === chains.length - 1 && img.adopt?.diffId === diffIds[i] ? img.adopt : undefined;
+        size += await this.ensureLayer(chains[i], diffIds[i], i === 0 ? null : chains[i - 1], i, signal, adopt?.snapshot, adopt?.lazyTar);
       }
       const insertImage = this.db.prepare(`INSERT INTO image_images (id, parent, created, size, added_at) VALUES (?, ?, ?, ?, ?)
         ON CONFLICT(id) DO NOTHING`);
@@ -323,13 +403,14 @@ export class LocalImageStore implements ImageStore {
 
   /**
    * Unpacks a layer unless present (one caller per chain at a time); returns its size. With
-   * `adopt`, a snapshot holding it unpacked is committed in place when the snapshotter can.
+   * `adopt`, a snapshot holding it unpacked is committed in place when the snapshotter can; with
+   * `lazyTar` (the size of its tar) too, and the layer is recorded as its tar's only source.
    */
-  private ensureLayer(chain: Digest, diffId: Digest, parent: Digest | null, depth: number, signal?: AbortSignal, adopt?: string): Promise<number> {
+  private ensureLayer(chain: Digest, diffId: Digest, parent: Digest | null, depth: number, signal?: AbortSignal, adopt?: string, lazyTar?: number): Promise<number> {
     return this.layerLocks.run(chain, async () => {
       const row = this.layerRow(chain);
       if (row && row.size >= 0 && this.snapshotter.hasLayer(chain)) return row.size;
-      if (!this.content.has(diffId)) throw notFound(`layer ${diffId}: blob not found`);
+      if (!adopt && !this.content.has(diffId)) throw notFound(`layer ${diffId}: blob not found`);
       // Record the intent first: a crash from here on leaves a row that gc() cleans up.
       this.db.prepare(`INSERT INTO image_layers (chain_id, diff_id, parent, depth, size) VALUES (?, ?, ?, ?, -1)
         ON CONFLICT(chain_id) DO UPDATE SET size = -1`).run(chain, diffId, parent, depth);
@@ -338,9 +419,12 @@ export class LocalImageStore implements ImageStore {
         const committer = this.snapshotter as Snapshotter & Partial<SnapshotCommitter>;
         if (this.snapshotter.hasLayer(chain)) size = await this.snapshotter.layerSize(chain);
         else if (adopt && committer.commitSnapshot) {
-          // Nothing changes when it cannot (e.g. another parent): then the tar is unpacked as usual.
-          size = await committer.commitSnapshot(adopt, chain, parent).then((r) => r.size,
-            async () => (await this.snapshotter.applyLayer(chain, parent, this.content.get(diffId), signal)).size);
+          // Nothing changes when it cannot (e.g. another parent): then the tar is unpacked as usual,
+          // if there is one (not with lazyTar).
+          size = await committer.commitSnapshot(adopt, chain, parent).then((r) => r.size, async (e) => {
+            if (!this.content.has(diffId)) throw e;
+            return (await this.snapshotter.applyLayer(chain, parent, this.content.get(diffId), signal)).size;
+          });
         } else ({ size } = await this.snapshotter.applyLayer(chain, parent, this.content.get(diffId), signal));
       } catch (e) {
         // Nothing was committed (applyLayer is atomic): forget the intent unless an image uses the layer.
@@ -349,7 +433,17 @@ export class LocalImageStore implements ImageStore {
         }
         throw e;
       }
-      this.db.prepare('UPDATE image_layers SET size = ? WHERE chain_id = ?').run(size, chain);
+      // The layer and (lazyTar) the record that it is its tar's source become visible together,
+      // before any image refers to them.
+      const lazy = lazyTar !== undefined && !this.content.has(diffId);
+      this.db.transaction(() => {
+        this.db.prepare('UPDATE image_layers SET size = ? WHERE chain_id = ?').run(size, chain);
+        if (lazy) {
+          this.db.prepare(`INSERT INTO image_lazy_layers (chain_id, diff_id, size, boot_id) VALUES (?, ?, ?, ?)
+            ON CONFLICT(chain_id) DO UPDATE SET synced = 0, boot_id = excluded.boot_id`).run(chain, diffId, lazyTar, bootId());
+        }
+      })();
+      if (lazy) this.scheduleSync();
       return size;
     });
   }
@@ -650,6 +744,7 @@ export class LocalImageStore implements ImageStore {
         if (signal?.aborted) throw canceled('save canceled');
         const rec = this.resolve(id);
         const diffIds = rec.config.rootfs.diff_ids as Digest[];
+        await this.layerBlobs(diffIds, signal);
         await addBlob(id);
         for (const d of diffIds) await addBlob(d);
         const manifest = ociManifestFor(id, this.content.size(id), diffIds.map((d) => ({ digest: d, size: this.content.size(d) })));
@@ -831,6 +926,7 @@ export class LocalImageStore implements ImageStore {
     const images = this.db.prepare('SELECT id FROM image_images').all() as Array<{ id: string }>;
     const chainsOf = this.db.prepare(`SELECT c.chain_id, l.diff_id, l.size FROM image_chains c LEFT JOIN image_layers l ON l.chain_id = c.chain_id
       WHERE c.image_id = ? ORDER BY c.idx`);
+    const lazy = this.db.prepare('SELECT 1 FROM image_lazy_layers WHERE diff_id = ? LIMIT 1');
     const drop: string[] = [];
     for (const { id } of images) {
       let config: ImageConfigBlob | undefined;
@@ -842,7 +938,7 @@ export class LocalImageStore implements ImageStore {
       }
       const rows = chainsOf.all(id) as Array<{ chain_id: string; diff_id: string | null; size: number | null }>;
       const ok = config !== undefined && Array.isArray(config.rootfs?.diff_ids) && rows.length === config.rootfs.diff_ids.length &&
-        rows.every((r) => r.diff_id !== null && (r.size ?? -1) >= 0 && existsSync(this.content.path(r.diff_id as Digest)));
+        rows.every((r) => r.diff_id !== null && (r.size ?? -1) >= 0 && (existsSync(this.content.path(r.diff_id as Digest)) || !!lazy.get(r.diff_id)));
       if (ok) this.configs.set(id, config!);
       else drop.push(id);
     }
@@ -862,11 +958,17 @@ export class LocalImageStore implements ImageStore {
    * a live operation has pinned. Safe to run at any time; `open` runs it.
    */
   async gc(): Promise<void> {
+    await this.checkLazyLayers();
     // Layers of visible images that the snapshotter no longer has: unpack them again from their blob.
+    // Without a blob (a lazyTar layer was its only copy), the images that use it go.
     const used = this.db.prepare(`SELECT DISTINCT l.* FROM image_layers l JOIN image_chains c ON c.chain_id = l.chain_id
       ORDER BY l.depth`).all() as LayerRow[];
     for (const l of used) {
       if (!this.snapshotter.hasLayer(l.chain_id as Digest)) {
+        if (!this.content.has(l.diff_id as Digest)) {
+          this.dropImagesUsing(l.chain_id as Digest);
+          continue;
+        }
         this.pins.pin(l.chain_id);
         try {
           await this.ensureLayer(l.chain_id as Digest, l.diff_id as Digest, l.parent as Digest | null, l.depth);
@@ -879,6 +981,78 @@ export class LocalImageStore implements ImageStore {
       ORDER BY depth DESC`).all() as LayerRow[];
     for (const l of unused) await this.removeLayerIfUnused(l.chain_id as Digest);
     this.deleteUnreferencedBlobs(this.content.list());
+  }
+
+  /**
+   * Crash consistency of lazyTar layers. Their files are written without fsync (a layer per build
+   * step: an fsync each was most of a cold build's time); `syncLayers` makes them durable a little
+   * later, in one syncfs. A layer not marked synced yet after a crash of berthd alone (the same
+   * boot) lost nothing (its pages were in the kernel's cache): sync it now. After a crash of the
+   * machine (another boot ID) it may have lost data: its tar is made again and checked against its
+   * diffID, and the images that use a layer that fails go (gc then removes the layer).
+   */
+  private async checkLazyLayers(): Promise<void> {
+    const rows = this.db.prepare('SELECT chain_id, diff_id, boot_id FROM image_lazy_layers WHERE synced = 0')
+      .all() as Array<{ chain_id: string; diff_id: string; boot_id: string }>;
+    if (!rows.length) return;
+    const archiver = this.archiver();
+    const mark = this.db.prepare('UPDATE image_lazy_layers SET synced = 1 WHERE chain_id = ?');
+    const boot = bootId();
+    const same = rows.filter((r) => r.boot_id === boot);
+    if (same.length && archiver) {
+      await archiver.sync();
+      for (const r of same) mark.run(r.chain_id);
+    }
+    for (const r of rows) {
+      if (r.boot_id === boot && archiver) continue;
+      const chain = r.chain_id as Digest;
+      let ok = false;
+      if (archiver && this.snapshotter.hasLayer(chain)) {
+        try {
+          ok = (await digestOf(archiver.layerTar(chain))).digest === r.diff_id;
+        } catch {
+          ok = false;
+        }
+      }
+      if (ok) mark.run(chain); // read back from the disk: it is there
+      else this.dropImagesUsing(chain);
+    }
+  }
+
+  /**
+   * Makes the lazyTar layers committed so far durable (one syncfs) and records that they are.
+   * Runs SYNC_DELAY_MS after a lazy commit (one sync for a whole build's steps, off their path).
+   */
+  async syncLayers(): Promise<void> {
+    const archiver = this.archiver();
+    if (!archiver) return;
+    // Rows written before the sync starts name layers whose files were written before it too.
+    const last = (this.db.prepare('SELECT MAX(rowid) AS m FROM image_lazy_layers WHERE synced = 0').get() as { m: number | null }).m;
+    if (last === null) return;
+    await archiver.sync();
+    this.db.prepare('UPDATE image_lazy_layers SET synced = 1 WHERE synced = 0 AND rowid <= ?').run(last);
+  }
+
+  private scheduleSync(): void {
+    if (this.syncTimer) return;
+    this.syncTimer = setTimeout(() => {
+      this.syncTimer = undefined;
+      // A failed sync leaves the layers unsynced: the next open syncs or checks them.
+      this.syncLayers().catch(() => undefined);
+    }, SYNC_DELAY_MS);
+    this.syncTimer.unref();
+  }
+
+  /** Removes every image that uses layer `chain` (with its references), in one transaction. */
+  private dropImagesUsing(chain: Digest): void {
+    const ids = (this.db.prepare('SELECT DISTINCT image_id FROM image_chains WHERE chain_id = ?').all(chain) as Array<{ image_id: string }>).map((r) => r.image_id);
+    this.db.transaction(() => {
+      for (const id of ids) {
+        this.db.prepare('DELETE FROM image_refs WHERE image_id = ?').run(id);
+        this.db.prepare('DELETE FROM image_images WHERE id = ?').run(id);
+      }
+    })();
+    for (const id of ids) this.configs.delete(id);
   }
 
   private deleteUnreferencedBlobs(candidates: Iterable<Digest>): void {
@@ -1007,6 +1181,32 @@ function matchLabels(labels: Record<string, string>, filters: string[]): boolean
     if (has === negate) return false;
   }
   return true;
+}
+
+/** The sha256 and size of a stream's bytes (a lazyTar layer's tar: digested, never written). */
+async function digestOf(src: AsyncIterable<Buffer | Uint8Array>, signal?: AbortSignal): Promise<{ digest: Digest; size: number }> {
+  const hash = createHash('sha256');
+  let size = 0;
+  for await (const c of src) {
+    if (signal?.aborted) throw canceled('operation canceled');
+    hash.update(c);
+    size += c.length;
+  }
+  return { digest: `sha256:${hash.digest('hex')}`, size };
+}
+
+/** Passes `src` on; fails at its end (InvalidArgument) unless its bytes hash to `expected`. */
+function verifying(src: Readable, expected: Digest): Readable {
+  const hash = createHash('sha256');
+  const check = new Transform({
+    transform(chunk: Buffer, _enc, cb) { hash.update(chunk); cb(null, chunk); },
+    flush(cb) {
+      const got = `sha256:${hash.digest('hex')}`;
+      cb(got === expected ? null : invalidArgument(`layer ${expected}: its snapshot packs to ${got}`));
+    },
+  });
+  pipeline(src, check, () => undefined);
+  return check;
 }
 
 /** Resolves when `stream` wants more data, or when `stop` settles (its reader went away). */

@@ -77,3 +77,24 @@ export interface Snapshotter {
 export interface SnapshotCommitter {
   commitSnapshot(key: string, chainId: Digest, parent: Digest | null): Promise<{ size: number }>;
 }
+
+/**
+ * An optional ability of a Snapshotter, for an image store that keeps a built layer's tar only as
+ * the layer itself and makes the tar again when something needs its bytes (save, push):
+ *
+ * - `applyToSnapshot` unpacks a layer tar into a writable snapshot that nothing has mounted (as
+ *   applyLayer unpacks one), so that it can be committed in place (SnapshotCommitter) after its
+ *   `diff` was digested;
+ * - `layerTar` is the tar of a committed layer's own content: byte for byte what `diff(key)` gave
+ *   for the snapshot it was committed from (both are the same deterministic packing of the same
+ *   directory; a layer is immutable), so the digest taken then stays the layer's diffID. Callers
+ *   still check it: a layer that lost data in a machine crash packs to other bytes. NotFound for
+ *   an unknown layer;
+ * - `sync` makes every layer committed so far durable (layers are written without fsync: a crash
+ *   of the machine, not of the process, may lose them) and resolves when it is.
+ */
+export interface LayerArchiver {
+  applyToSnapshot(key: string, tar: Readable, signal?: AbortSignal): Promise<void>;
+  layerTar(chainId: Digest, signal?: AbortSignal): Readable;
+  sync(): Promise<void>;
+}

@@ -53,11 +53,11 @@ describe('system df: true sizes', () => {
     const busybox = img('busybox:latest');
     const derived = img('derived:latest');
     // busybox's layer is derived's bottom layer: all of busybox is shared; derived's own part is
-    // the 1 MB file unpacked and in its layer tar.
+    // the 1 MB file unpacked. A built layer's tar is not kept (made when save or push needs it).
     assert.equal(busybox.SharedSize, busybox.Size);
     assert.equal(derived.SharedSize, busybox.Size);
     const unique = derived.Size - derived.SharedSize;
-    assert.ok(unique >= 2_000_000 && unique < 2_100_000, `derived's unique size ${unique}`);
+    assert.ok(unique >= 1_000_000 && unique < 1_100_000, `derived's unique size ${unique}`);
     // Each part once: what the images take together.
     assert.equal(df.LayersSize, busybox.Size + unique);
     assert.ok(busybox.Size > 2 * 1_000_000, 'busybox counts its unpacked layer and its tar');
@@ -103,7 +103,7 @@ describe('system df: true sizes', () => {
     // -v: each image's shared and unique size, each container's volumes, size and command.
     const images = ok(['system', 'df', '-v', '--format', '{{range .Images}}{{.Repository}} {{.UniqueSize}} {{.Containers}};{{end}}']);
     assert.match(images, /busybox 0B 2;/);
-    assert.match(images, /derived 2\.0\d+MB 1;/);
+    assert.match(images, /derived 1(\.0\d+)?MB 1;/);
     const containers = ok(['system', 'df', '-v', '--format', '{{range .Containers}}{{.Names}} {{.LocalVolumes}} {{.Size}};{{end}}']);
     assert.match(containers, /c2 1 \d+B;/);
     assert.match(containers, /c1 0 [\d.]+kB;/);

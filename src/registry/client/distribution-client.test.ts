@@ -38,6 +38,7 @@ function memoryStore(): PullTarget & { images: string[]; blobs: Map<string, Buff
     },
     async putLayer(tar, diffIds) { await this.content.put(tar, diffIds[diffIds.length - 1]); },
     async unpackLayer() { /* nothing to unpack in memory */ },
+    async layerBlobs() { /* every layer is a blob in memory */ },
     find: () => undefined,
     list: () => [],
     resolve: (id) => ({ id, repoTags: [], repoDigests: [] } as unknown as ImageRecord),

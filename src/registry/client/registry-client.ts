@@ -98,6 +98,11 @@ export interface PullTarget {
    * below are there, while later layers still download.
    */
   unpackLayer(diffIds: Digest[], signal?: AbortSignal): Promise<void>;
+  /**
+   * Makes sure `content` holds these layers' tars (ImageStore.layerBlobs: a built layer's tar is
+   * written from its snapshot only when something needs it). A push calls it before it reads them.
+   */
+  layerBlobs(diffIds: Digest[], signal?: AbortSignal): Promise<void>;
   find(refOrId: string): ImageRecord | undefined;
   list(): ImageRecord[];
   resolve(refOrId: string): ImageRecord;

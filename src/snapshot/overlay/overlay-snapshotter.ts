@@ -10,7 +10,8 @@ import { alreadyExists, errnoCode, invalidArgument, notFound, wrap } from '../..
 import { OVERLAY_OPAQUE_XATTR, applyTar } from '../../archive/apply-tar';
 import { packDir } from '../../archive/pack-dir';
 import { nativeSys } from '../../sys/native';
-import type { Change, Mount, Snapshotter, SnapshotCommitter } from '../snapshotter';
+import { syncFs } from '../../sys/sync-fs';
+import type { Change, LayerArchiver, Mount, Snapshotter, SnapshotCommitter } from '../snapshotter';
 
 /**
  * Overlay snapshotter, laid out like Docker's overlay2:
@@ -30,7 +31,7 @@ import type { Change, Mount, Snapshotter, SnapshotCommitter } from '../snapshott
  * A layer is committed by renaming its fully unpacked temp dir into layers/: it is there or not.
  * Mounts use redirect_dir=off,index=off,metacopy=off so the upper dir is a clean diff.
  */
-export class OverlaySnapshotter implements Snapshotter, SnapshotCommitter {
+export class OverlaySnapshotter implements Snapshotter, SnapshotCommitter, LayerArchiver {
   private readonly inflight = new Map<string, Promise<{ size: number }>>();
 
   constructor(readonly root: string) {
@@ -309,6 +310,19 @@ export class OverlaySnapshotter implements Snapshotter, SnapshotCommitter {
 
   async usage(key: string): Promise<number> {
     return diskUsage(this.upperDir(key));
+  }
+
+  async applyToSnapshot(key: string, tar: Readable, signal?: AbortSignal): Promise<void> {
+    await applyTar(tar, this.upperDir(key), { whiteouts: 'overlay', signal });
+  }
+
+  /** The same packing as diff(): a committed layer's diff dir is the upper dir it was made from. */
+  layerTar(chainId: Digest, signal?: AbortSignal): Readable {
+    return packDir(join(this.requireLayer(chainId), 'diff'), { whiteouts: 'overlay-to-oci', signal });
+  }
+
+  async sync(): Promise<void> {
+    await syncFs(join(this.root, 'layers'));
   }
 }
 

@@ -19,6 +19,10 @@ const volume: Loader = () => import('./commands/volume');
 const network: Loader = () => import('./commands/network');
 const registry: Loader = () => import('./commands/registry');
 const trust: Loader = () => import('./commands/trust');
+const stats: Loader = () => import('./commands/stats');
+const update: Loader = () => import('./commands/update');
+const events: Loader = () => import('./commands/events');
+const disk: Loader = () => import('./commands/disk');
 
 // command path -> [module, key in its `commands`]
 const TABLE: Record<string, [Loader, string]> = {};
@@ -32,7 +36,12 @@ for (const prefix of ['', 'container ']) {
     [`${prefix}commit`]: 'commit', [`${prefix}export`]: 'export',
   });
   add(cp, { [`${prefix}cp`]: 'cp' });
+  add(stats, { [`${prefix}stats`]: 'stats' });
+  add(update, { [`${prefix}update`]: 'update' });
 }
+add(events, { events: 'events', 'system events': 'events' });
+add(disk, { 'system df': 'df', 'system prune': 'system prune', 'builder prune': 'builder prune' });
+add(buildCmd, { 'builder build': 'build' });
 add(container, { ps: 'ps', 'container ls': 'ps', 'container ps': 'ps', 'container list': 'ps', 'container prune': 'prune', 'container inspect': 'inspect', 'container remove': 'rm' });
 add(image, {
   images: 'images', 'image ls': 'images', 'image list': 'images', rmi: 'rmi', 'image rm': 'rmi', 'image remove': 'rmi',
@@ -54,7 +63,7 @@ add(network, {
 });
 
 const GROUPS: Record<string, string> = {
-  container: 'Manage containers', image: 'Manage images', network: 'Manage networks', system: 'Manage Docker', volume: 'Manage volumes',
+  builder: 'Manage builds', container: 'Manage containers', image: 'Manage images', network: 'Manage networks', system: 'Manage Docker', volume: 'Manage volumes',
   trust: 'Manage trust on images (cosign signatures)',
 };
 

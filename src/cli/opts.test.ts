@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cidrContains, ipString, isMACAddress, parseCIDR, parseIP, validateDNSSearch, validateExtraHost, validateFilter, validateIPAddress, validateLabel, validateLink } from './opts';
+import { cidrContains, ipString, isMACAddress, memBytes, memSwapBytes, nanoCPUs, parseCIDR, parseIP, parseRestartPolicy, uint16, validateDNSSearch, validateExtraHost, validateFilter, validateIPAddress, validateLabel, validateLink } from './opts';
 
 const canon = (s: string) => { const ip = parseIP(s); return ip ? ipString(ip) : undefined; };
 
@@ -55,4 +55,26 @@ test('docker opts validators', () => {
   assert.throws(() => validateLink('a:b:c'), /bad format for links: a:b:c/);
   assert.equal(validateFilter(' Driver = bridge '), 'driver=bridge');
   assert.throws(() => validateFilter('dangling'), /bad format of filter \(expected name=value\)/);
+});
+
+test('update flag values as docker parses them: sizes, CPUs, uint16, restart policies', () => {
+  assert.equal(memBytes('64m'), String(64 * 1024 * 1024));
+  assert.equal(memBytes('1.5KiB'), '1536');
+  assert.equal(memBytes('10'), '10');
+  assert.throws(() => memBytes('bogus'), /^Error: invalid size: 'bogus'$/);
+  assert.throws(() => memBytes('1x'), /^Error: invalid suffix: 'x'$/);
+  assert.throws(() => memBytes('1kbb'), /^Error: invalid suffix: 'kbb'$/);
+  assert.equal(memSwapBytes('-1'), '-1');
+  assert.equal(nanoCPUs('0.5'), '500000000');
+  assert.equal(nanoCPUs('2'), '2000000000');
+  assert.throws(() => nanoCPUs('1.x'), /failed to parse 1.x as a rational number/);
+  assert.throws(() => nanoCPUs('0.0000000001'), /value is too precise/);
+  assert.equal(uint16('500'), '500');
+  assert.equal(uint16('0x10'), '16');
+  assert.throws(() => uint16('70000'), /strconv.ParseUint: parsing "70000": value out of range/);
+  assert.throws(() => uint16('-1'), /invalid syntax/);
+  assert.deepEqual(parseRestartPolicy(''), { Name: '', MaximumRetryCount: 0 });
+  assert.deepEqual(parseRestartPolicy('on-failure:3'), { Name: 'on-failure', MaximumRetryCount: 3 });
+  assert.throws(() => parseRestartPolicy(':3'), /no policy provided before colon/);
+  assert.throws(() => parseRestartPolicy('always:x'), /maximum retry count must be an integer/);
 });

@@ -200,3 +200,66 @@ export function kvMap(values: string[]): Record<string, string> {
   }
   return out;
 }
+
+/** opts.MemBytes: a RAM size ("1g", "512m") as a byte count, as the flag stores it. */
+export function memBytes(v: string): string {
+  return String(ramInBytes(v));
+}
+
+/** go-units RAMInBytes (its parseSize with binary units), with its error messages. */
+function ramInBytes(s: string): number {
+  const sep = Math.max(...[...'0123456789. '].map((c) => s.lastIndexOf(c)));
+  if (sep === -1) throw new Error(`invalid size: '${s}'`);
+  const num = s[sep] !== ' ' ? s.slice(0, sep + 1) : s.slice(0, sep);
+  let sfx = s.slice(sep + 1);
+  if (!/^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(num)) throw new Error(`strconv.ParseFloat: parsing ${JSON.stringify(num)}: invalid syntax`);
+  const size = Number(num);
+  if (size < 0) throw new Error(`invalid size: '${s}'`);
+  if (!sfx) return Math.trunc(size);
+  const bad = () => new Error(`invalid suffix: '${sfx}'`);
+  if (sfx.length > 3) throw bad();
+  sfx = sfx.toLowerCase();
+  if (sfx[0] === 'b') {
+    if (sfx.length > 1) throw bad();
+    return Math.trunc(size);
+  }
+  const mul = ({ k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4, p: 1024 ** 5 } as Record<string, number>)[sfx[0]];
+  if (!mul || (sfx.length === 2 && sfx[1] !== 'b') || (sfx.length === 3 && sfx.slice(1) !== 'ib')) throw bad();
+  return Math.trunc(size * mul);
+}
+
+/** opts.MemSwapBytes: a RAM size, or -1 for unlimited swap. */
+export function memSwapBytes(v: string): string {
+  return v === '-1' ? '-1' : memBytes(v);
+}
+
+/** opts.NanoCPUs: a decimal number of CPUs ("1.5") as billionths of a CPU. */
+export function nanoCPUs(v: string): string {
+  const m = /^([+-]?)(\d*)(?:\.(\d*))?$/.exec(v);
+  if (!m || (m[2] === '' && (m[3] ?? '') === '')) throw new Error(`failed to parse ${v} as a rational number`);
+  const frac = m[3] ?? '';
+  if (/[1-9]/.test(frac.slice(9))) throw new Error('value is too precise');
+  const nano = BigInt(`${m[2] || '0'}${frac.slice(0, 9).padEnd(9, '0')}`);
+  return String(m[1] === '-' ? -nano : nano);
+}
+
+/** pflag's Uint16 flag value: strconv.ParseUint(s, 0, 16). */
+export function uint16(v: string): string {
+  const n = /^(0[xX][0-9a-fA-F]+|0[oO]?[0-7]+|0[bB][01]+|[1-9]\d*|0)$/.test(v.replace(/_/g, '')) ? Number(v.replace(/^0([0-7])/, '0o$1').replace(/_/g, '')) : NaN;
+  if (Number.isNaN(n)) throw new Error(`strconv.ParseUint: parsing ${JSON.stringify(v)}: invalid syntax`);
+  if (n > 0xffff) throw new Error(`strconv.ParseUint: parsing ${JSON.stringify(v)}: value out of range`);
+  return String(n);
+}
+
+/**
+ * opts.ParseRestartPolicy (docker update): "name[:count]"; the daemon checks the name. Empty is
+ * the zero policy, which leaves the container's as it is.
+ */
+export function parseRestartPolicy(policy: string): { Name: string; MaximumRetryCount: number } {
+  if (!policy) return { Name: '', MaximumRetryCount: 0 };
+  const i = policy.indexOf(':');
+  const name = i >= 0 ? policy.slice(0, i) : policy, count = i >= 0 ? policy.slice(i + 1) : '';
+  if (i >= 0 && !name) throw new Error('invalid restart policy format: no policy provided before colon');
+  if (count && !/^[+-]?\d+$/.test(count)) throw new Error('invalid restart policy format: maximum retry count must be an integer');
+  return { Name: name, MaximumRetryCount: count ? Number(count) : 0 };
+}

@@ -7,8 +7,8 @@ import { StatusError, bool, int, list, str, type Command } from '../cli';
 import { CONTAINER_HEADERS, ContainerContext, DEFAULT_PS_FORMAT } from '../format/contexts';
 import { byteOrder, renderRows } from '../format/formatter';
 import { tabwrite } from '../format/tabwriter';
-import { humanSizeWithPrecision } from '../../base/units';
 import { confirm, daemonMessage, forEachArg, parseTimestamp, printInspect, refuseTerminal } from './shared';
+import { printPruneResult, pruneContainers } from './prune';
 
 const fmtFlag = { long: 'format', type: 'string' as const, help: 'Format output using a custom template' };
 const filterFlag = { long: 'filter', short: 'f', type: 'list' as const, meta: 'filter', help: 'Filter output based on conditions provided' };
@@ -237,11 +237,7 @@ const prune: Command = {
   },
   async run(cli, p) {
     if (!bool(p, 'force') && !(await confirm(cli, 'WARNING! This will remove all stopped containers.'))) return 0;
-    const r = await cli.client.containerPrune(list(p, 'filter'));
-    let out = '';
-    if (r.ContainersDeleted?.length) out += `Deleted Containers:\n${r.ContainersDeleted.join('\n')}\n\n`;
-    out += `Total reclaimed space: ${humanSizeWithPrecision(r.SpaceReclaimed ?? 0, 3)}\n`;
-    cli.out.write(out);
+    printPruneResult(cli, await pruneContainers(cli, list(p, 'filter')));
   },
 };
 

@@ -6,11 +6,11 @@ import { jsonMessages } from '../../client/engine-client';
 import { StatusError, bool, list, str, type Command } from '../cli';
 import { DEFAULT_HISTORY_FORMAT, DEFAULT_IMAGES_DIGEST_FORMAT, DEFAULT_IMAGES_FORMAT, HISTORY_HEADERS, HistoryContext, IMAGE_HEADERS, imageRows } from '../format/contexts';
 import { renderRows } from '../format/formatter';
-import { humanSizeWithPrecision } from '../../base/units';
 import { passThroughTo } from './container';
 import { pullImage, withDefaultTag } from './container-run';
 import { contentTrustOn } from '../trust-keys';
 import { confirm, daemonMessage, printInspect, refuseTerminal } from './shared';
+import { printPruneResult, pruneImages } from './prune';
 
 const images: Command = {
   spec: {
@@ -190,15 +190,7 @@ const prune: Command = {
     const all = bool(p, 'all');
     const warning = all ? 'WARNING! This will remove all images without at least one container associated to them.' : 'WARNING! This will remove all dangling images.';
     if (!bool(p, 'force') && !(await confirm(cli, warning))) return 0;
-    const r = await cli.client.imagePrune([...list(p, 'filter'), `dangling=${all ? 'false' : 'true'}`]);
-    let out = '';
-    if (r.ImagesDeleted?.length) {
-      out += 'Deleted Images:\n';
-      for (const d of r.ImagesDeleted) out += d.Untagged ? `untagged: ${d.Untagged}\n` : `deleted: ${d.Deleted}\n`;
-      out += '\n';
-    }
-    out += `Total reclaimed space: ${humanSizeWithPrecision(r.SpaceReclaimed ?? 0, 3)}\n`;
-    cli.out.write(out);
+    printPruneResult(cli, await pruneImages(cli, all, list(p, 'filter')));
   },
 };
 

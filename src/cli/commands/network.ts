@@ -10,6 +10,7 @@ import { FORMAT_HELP, INSPECT_FORMAT_HELP, type FlagSpec, type Parsed } from '..
 import { cidrContains, kvMap, parseCIDR, parseIP, validateFilter, validateLabel, validateLink } from '../opts';
 import { endpointSettings } from './endpoint-settings';
 import { confirm, daemonMessage, inspectEach } from './shared';
+import { pruneNetworks } from './prune';
 
 const mapFlag = (long: string, help: string, short?: string): FlagSpec => ({ long, short, type: 'list', meta: 'map', defaultText: 'map[]', help });
 const filters = (p: Parsed) => list(p, 'filter').filter(Boolean);
@@ -242,8 +243,9 @@ const prune: Command = {
   },
   async run(cli, p) {
     if (!bool(p, 'force') && !(await confirm(cli, 'WARNING! This will remove all custom networks not used by at least one container.'))) return 0;
-    const r = await cli.client.networkPrune(filters(p));
-    if (r.NetworksDeleted?.length) cli.out.write(`Deleted Networks:\n${r.NetworksDeleted.map((n) => `${n}\n`).join('')}\n`);
+    // docker prints no total here: removing networks frees no space.
+    const r = await pruneNetworks(cli, filters(p));
+    if (r.output) cli.out.write(`${r.output}\n`);
   },
 };
 

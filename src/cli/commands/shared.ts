@@ -19,9 +19,14 @@ export async function forEachArg(cli: Cli, args: string[], fn: (a: string) => Pr
   if (errs.length) throw new StatusError(1, errs.join('\n'));
 }
 
-/** Asks "Are you sure you want to continue? [y/N]" and reads a line from stdin. */
-export async function confirm(cli: Cli, warning: string): Promise<boolean> {
-  cli.out.write(`${warning}\nAre you sure you want to continue? [y/N] `);
+/** Asks "Are you sure you want to continue? [y/N]" under a warning and reads a line from stdin. */
+export function confirm(cli: Cli, warning: string): Promise<boolean> {
+  return prompt(cli, `${warning}\nAre you sure you want to continue?`);
+}
+
+/** docker's prompt.Confirm: the message, " [y/N] ", and a line from stdin; true for "y" or "Y". */
+export async function prompt(cli: Cli, message: string): Promise<boolean> {
+  cli.out.write(`${message} [y/N] `);
   const rl = createInterface({ input: cli.input });
   const line: string = await new Promise((resolve) => { rl.once('line', resolve); rl.once('close', () => resolve('')); });
   rl.close();
@@ -30,8 +35,11 @@ export async function confirm(cli: Cli, warning: string): Promise<boolean> {
   return line.trim().toLowerCase() === 'y';
 }
 
-/** docker's timestamp flags (--since/--until): a Go duration relative to now, RFC3339 or a date, or unix seconds. */
-export function parseTimestamp(value: string, nowMs = Date.now()): string {
+/**
+ * docker's timestamp flags (--since/--until) as the API takes them (timetypes.GetTimestamp): a Go
+ * duration relative to now, RFC3339 or a date, or unix seconds. Throws Error with its message.
+ */
+export function getTimestamp(value: string, nowMs = Date.now()): string {
   if (!value) return '';
   if (/^\d+(\.\d+)?$/.test(value)) return value;
   try {
@@ -40,9 +48,14 @@ export function parseTimestamp(value: string, nowMs = Date.now()): string {
     return t.toFixed(9).replace(/\.?0+$/, '');
   } catch { /* not a duration */ }
   const ms = Date.parse(value);
-  if (Number.isNaN(ms)) throw new StatusError(125, `invalid value for "since": failed to parse value as time or duration: "${value}"`);
+  if (Number.isNaN(ms)) throw new Error(`failed to parse value as time or duration: "${value}"`);
   const secs = Math.floor(ms / 1000), nanos = (ms % 1000) * 1e6;
   return `${secs}.${String(nanos).padStart(9, '0')}`;
+}
+
+/** getTimestamp for `logs`, whose bad values are usage errors (status 125). */
+export function parseTimestamp(value: string, nowMs = Date.now()): string {
+  try { return getTimestamp(value, nowMs); } catch (e) { throw new StatusError(125, `invalid value for "since": ${(e as Error).message}`); }
 }
 
 /** Prints inspect results: indented JSON array, or the template applied to each object. */

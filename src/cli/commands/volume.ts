@@ -1,22 +1,17 @@
 // `berth volume ...`: create, ls, inspect, rm, prune and update, with docker CLI 28's grammar and output
 // (cli/command/volume).
 import type { Volume, VolumeCreateRequest } from '../../client/types';
-import { humanSize, parseRAM } from '../../base/units';
 import { StatusError, bool, list, str, type Command } from '../cli';
 import { CLUSTER_VOLUME_FORMAT, DEFAULT_VOLUME_FORMAT, naturalOrder, VOLUME_HEADERS, VolumeContext } from '../format/contexts';
 import { goMap, goStruct } from '../format/go-values';
 import { renderContextRows } from '../format/formatter';
 import { FORMAT_HELP, INSPECT_FORMAT_HELP, type FlagSpec, type Parsed } from '../flags';
-import { kvMap, validateFilter, validateLabel } from '../opts';
+import { kvMap, memBytes, validateFilter, validateLabel } from '../opts';
 import { confirm, forEachArg, inspectEach } from './shared';
+import { printPruneResult, pruneVolumes } from './prune';
 
 const filterFlag = (help: string, short?: string): FlagSpec => ({ long: 'filter', short, type: 'list', meta: 'filter', help, validate: validateFilter });
 const filters = (p: Parsed) => list(p, 'filter').filter(Boolean);
-
-/** RAM sizes as docker's MemBytes flags read them ("1g", "512m"). */
-function memBytes(v: string): string {
-  try { return String(parseRAM(v)); } catch { throw new Error(`invalid size: '${v}'`); }
-}
 
 /**
  * The cluster-volume (swarm) options of `volume create`: docker sends a ClusterVolumeSpec when one is
@@ -191,14 +186,7 @@ const prune: Command = {
     const plan = volumePrunePlan(p);
     // A "no" is docker's cancelled error: nothing more printed, status 0.
     if (!bool(p, 'force') && !(await confirm(cli, plan.warning))) return 0;
-    const r = await cli.client.volumePrune(plan.filters);
-    let out = '';
-    let reclaimed = 0;
-    if (r.VolumesDeleted?.length) {
-      out = `Deleted Volumes:\n${r.VolumesDeleted.map((v) => `${v}\n`).join('')}\n`;
-      reclaimed = r.SpaceReclaimed ?? 0;
-    }
-    cli.out.write(`${out}Total reclaimed space: ${humanSize(reclaimed)}\n`);
+    printPruneResult(cli, await pruneVolumes(cli, plan.filters));
   },
 };
 

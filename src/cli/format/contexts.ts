@@ -1,10 +1,10 @@
 // The row objects docker's formatters expose to --format templates: their getters are the fields
 // (`{{.ID}}`, `{{.Status}}`...), their methods take arguments (`{{.Label "x"}}`), and toJSON gives
 // `--format json` (fields in sorted order, as docker marshals its field map).
-import type { ContainerSummary, ImageHistoryItem, ImageSummary, NetworkInspect, Port, Volume } from '../../client/types';
+import type { BuildCacheRecord, ContainerSummary, DiskUsage, ImageHistoryItem, ImageSummary, NetworkInspect, Port, Volume } from '../../client/types';
 import { goQuote } from '../template/go-fmt';
 import { byteOrder, ellipsis } from './formatter';
-import { humanDuration, humanSize, humanSizeWithPrecision } from '../../base/units';
+import { bytesSize, humanDuration, humanSize, humanSizeWithPrecision } from '../../base/units';
 import { GoTime } from './go-values';
 
 export const shortId = (id: string) => id.replace(/^sha256:/, '').slice(0, 12);
@@ -145,8 +145,9 @@ export class ImageContext {
   get Size(): string { return humanSizeWithPrecision(this.i.Size, 3); }
   // docker uses units.HumanSize here (4 significant digits: "1.982MB"), unlike Size's 3.
   get VirtualSize(): string { return humanSizeWithPrecision(this.i.VirtualSize ?? this.i.Size, 4); }
-  get SharedSize(): string { return this.i.SharedSize === -1 ? 'N/A' : humanSizeWithPrecision(this.i.SharedSize, 3); }
-  get UniqueSize(): string { return this.i.SharedSize === -1 ? 'N/A' : humanSizeWithPrecision(this.i.Size - this.i.SharedSize, 3); }
+  // units.HumanSize (4 digits), unlike Size.
+  get SharedSize(): string { return this.i.SharedSize === -1 ? 'N/A' : humanSize(this.i.SharedSize); }
+  get UniqueSize(): string { return this.i.Size === -1 || this.i.SharedSize === -1 ? 'N/A' : humanSize(this.i.Size - this.i.SharedSize); }
   get Containers(): string { return this.i.Containers === -1 ? 'N/A' : String(this.i.Containers); }
   toJSON(): Record<string, unknown> {
     return sortedJSON(this, ['Containers', 'CreatedAt', 'CreatedSince', 'Digest', 'ID', 'Repository', 'SharedSize', 'Size', 'Tag', 'UniqueSize', 'VirtualSize']);
@@ -325,3 +326,148 @@ export function naturalLess(a: string, b: string): boolean {
 
 /** A comparator from naturalLess, for Array.prototype.sort. */
 export const naturalOrder = (a: string, b: string): number => (naturalLess(a, b) ? -1 : naturalLess(b, a) ? 1 : 0);
+
+/** What `stats` shows of one container (docker's container.StatsEntry): computed from its last sample. */
+export interface StatsEntry {
+  /** The container as named on the command line, or its short ID. */
+  Container: string;
+  /** As the engine sends it: "/name". */
+  Name: string;
+  ID: string;
+  CPUPercentage: number;
+  Memory: number;
+  MemoryLimit: number;
+  MemoryPercentage: number;
+  NetworkRx: number;
+  NetworkTx: number;
+  BlockRead: number;
+  BlockWrite: number;
+  PidsCurrent: number;
+  /** No valid sample (yet, or any more): the values print as "--". */
+  IsInvalid: boolean;
+}
+
+export const STATS_HEADERS: Record<string, string> = {
+  Container: 'CONTAINER', Name: 'NAME', ID: 'CONTAINER ID', CPUPerc: 'CPU %', MemUsage: 'MEM USAGE / LIMIT', MemPerc: 'MEM %',
+  NetIO: 'NET I/O', BlockIO: 'BLOCK I/O', PIDs: 'PIDS',
+};
+export const DEFAULT_STATS_FORMAT = 'table {{.ID}}\t{{.Name}}\t{{.CPUPerc}}\t{{.MemUsage}}\t{{.MemPerc}}\t{{.NetIO}}\t{{.BlockIO}}\t{{.PIDs}}';
+
+/** strconv.FormatFloat(v, 'f', 2, 64) + "%". */
+const percentage = (v: number) => `${v.toFixed(2)}%`;
+
+/** A row of `stats` (docker's statsContext, Linux daemon). */
+export class StatsContext {
+  constructor(private readonly s: StatsEntry, private readonly trunc: boolean) {}
+  get Container(): string { return this.s.Container; }
+  get Name(): string { return this.s.Name.length > 1 ? this.s.Name.slice(1) : '--'; }
+  get ID(): string { return this.trunc ? this.s.ID.slice(0, 12) : this.s.ID; }
+  get CPUPerc(): string { return this.s.IsInvalid ? '--' : percentage(this.s.CPUPercentage); }
+  get MemUsage(): string { return this.s.IsInvalid ? '-- / --' : `${bytesSize(this.s.Memory)} / ${bytesSize(this.s.MemoryLimit)}`; }
+  get MemPerc(): string { return this.s.IsInvalid ? '--' : percentage(this.s.MemoryPercentage); }
+  get NetIO(): string { return this.s.IsInvalid ? '--' : `${humanSizeWithPrecision(this.s.NetworkRx, 3)} / ${humanSizeWithPrecision(this.s.NetworkTx, 3)}`; }
+  get BlockIO(): string { return this.s.IsInvalid ? '--' : `${humanSizeWithPrecision(this.s.BlockRead, 3)} / ${humanSizeWithPrecision(this.s.BlockWrite, 3)}`; }
+  get PIDs(): string { return this.s.IsInvalid ? '--' : String(this.s.PidsCurrent); }
+  toJSON(): Record<string, unknown> {
+    return sortedJSON(this, ['BlockIO', 'CPUPerc', 'Container', 'ID', 'MemPerc', 'MemUsage', 'Name', 'NetIO', 'PIDs']);
+  }
+}
+
+Object.defineProperty(StatsContext, 'name', { value: '*container.statsContext' });
+
+export const BUILD_CACHE_HEADERS: Record<string, string> = {
+  ID: 'CACHE ID', Parent: 'PARENT', CacheType: 'CACHE TYPE', Size: 'SIZE', CreatedSince: 'CREATED', LastUsedSince: 'LAST USED',
+  UsageCount: 'USAGE', InUse: 'IN USE', Shared: 'SHARED', Description: 'DESCRIPTION',
+};
+
+/** A build cache record as docker's buildCacheContext shows it (`system df -v`). */
+export class BuildCacheContext {
+  constructor(private readonly r: BuildCacheRecord, private readonly trunc: boolean, private readonly now = Date.now()) {}
+  get ID(): string {
+    const id = this.trunc ? this.r.ID.slice(0, 12) : this.r.ID;
+    return this.r.InUse ? `${id}*` : id;
+  }
+  get Parent(): string {
+    const parent = this.r.Parents?.length ? this.r.Parents.join(', ') : (this.r.Parent ?? '');
+    return this.trunc ? parent.slice(0, 12) : parent;
+  }
+  get CacheType(): string { return this.r.Type; }
+  get Description(): string { return this.r.Description; }
+  get Size(): string { return humanSizeWithPrecision(this.r.Size, 3); }
+  get CreatedAt(): string { return new GoTime(this.r.CreatedAt).toString(); }
+  get CreatedSince(): string { return `${humanDuration(this.now - Date.parse(this.r.CreatedAt))} ago`; }
+  get LastUsedAt(): string { return this.r.LastUsedAt ? new GoTime(this.r.LastUsedAt).toString() : ''; }
+  get LastUsedSince(): string { return this.r.LastUsedAt ? `${humanDuration(this.now - Date.parse(this.r.LastUsedAt))} ago` : ''; }
+  get UsageCount(): string { return String(this.r.UsageCount); }
+  get InUse(): string { return String(this.r.InUse); }
+  get Shared(): string { return String(this.r.Shared); }
+  toJSON(): Record<string, unknown> {
+    return sortedJSON(this, ['CacheType', 'CreatedAt', 'CreatedSince', 'Description', 'ID', 'InUse', 'LastUsedAt', 'LastUsedSince', 'Parent', 'Shared', 'Size', 'UsageCount']);
+  }
+}
+
+Object.defineProperty(BuildCacheContext, 'name', { value: '*formatter.buildCacheContext' });
+
+/** docker's buildCacheSort: least recently used first (never used before all), then by ID. */
+export function sortBuildCache(records: BuildCacheRecord[]): BuildCacheRecord[] {
+  const at = (r: BuildCacheRecord) => (r.LastUsedAt ? Date.parse(r.LastUsedAt) : -Infinity);
+  return [...records].sort((a, b) => at(a) - at(b) || byteOrder(a.ID, b.ID));
+}
+
+export const DISK_USAGE_HEADERS: Record<string, string> = { Type: 'TYPE', TotalCount: 'TOTAL', Active: 'ACTIVE', Size: 'SIZE', Reclaimable: 'RECLAIMABLE' };
+export const DEFAULT_DISK_USAGE_FORMAT = 'table {{.Type}}\t{{.TotalCount}}\t{{.Active}}\t{{.Size}}\t{{.Reclaimable}}';
+
+/** "1.2MB (40%)" as docker's disk usage rows print what could be freed; the percentage is truncated. */
+function reclaimable(free: number, total: number): string {
+  return total > 0 ? `${humanSize(free)} (${Math.trunc((free * 100) / total)}%)` : humanSize(free);
+}
+
+/** A row of `system df` (docker's diskUsage{Images,Containers,Volumes,Builder}Context). */
+export class DiskUsageRow {
+  constructor(readonly Type: string, private readonly total: number, private readonly active: number, private readonly size: string, private readonly free: string) {}
+  get TotalCount(): string { return String(this.total); }
+  get Active(): string { return String(this.active); }
+  get Size(): string { return this.size; }
+  get Reclaimable(): string { return this.free; }
+  toJSON(): Record<string, unknown> { return sortedJSON(this, ['Active', 'Reclaimable', 'Size', 'TotalCount', 'Type']); }
+}
+
+/** Container states docker counts as active in `system df`. */
+const ACTIVE_STATES = new Set(['running', 'paused', 'restarting']);
+
+/** The four rows of `system df`, computed as docker's formatter does from GET /system/df. */
+export function diskUsageRows(du: DiskUsage): DiskUsageRow[] {
+  const images = du.Images ?? [], containers = du.Containers ?? [], volumes = du.Volumes ?? [], cache = du.BuildCache ?? [];
+  const layers = du.LayersSize ?? 0;
+  let imagesUsed = 0;
+  for (const i of images) if (i.Containers !== 0 && i.Size !== -1 && i.SharedSize !== -1) imagesUsed += i.Size - i.SharedSize;
+  let ctrSize = 0, ctrFree = 0;
+  for (const c of containers) {
+    ctrSize += c.SizeRw ?? 0;
+    if (!ACTIVE_STATES.has(c.State)) ctrFree += c.SizeRw ?? 0;
+  }
+  let volSize = 0, volFree = 0;
+  for (const v of volumes) {
+    const size = v.UsageData?.Size ?? -1;
+    if (size === -1) continue;
+    volSize += size;
+    if ((v.UsageData?.RefCount ?? 0) === 0) volFree += size;
+  }
+  const builderSize = builderSizeOf(cache);
+  let cacheInUse = 0;
+  for (const r of cache) if (r.InUse && !r.Shared) cacheInUse += r.Size;
+  return [
+    new DiskUsageRow('Images', images.length, images.filter((i) => i.Containers > 0).length, humanSize(layers), reclaimable(layers - imagesUsed, layers)),
+    new DiskUsageRow('Containers', containers.length, containers.filter((c) => ACTIVE_STATES.has(c.State)).length, humanSize(ctrSize), reclaimable(ctrFree, ctrSize)),
+    new DiskUsageRow('Local Volumes', volumes.length, volumes.filter((v) => (v.UsageData?.RefCount ?? 0) > 0).length, humanSize(volSize), reclaimable(volFree, volSize)),
+    new DiskUsageRow('Build Cache', cache.length, cache.filter((r) => r.InUse).length, humanSize(builderSize), humanSize(builderSize - cacheInUse)),
+  ];
+}
+
+/** The build cache's own size: records not shared with images (docker's BuilderSize). */
+export function builderSizeOf(cache: BuildCacheRecord[]): number {
+  return cache.reduce((n, r) => n + (r.Shared ? 0 : r.Size), 0);
+}
+
+// Template errors name the first row's type.
+Object.defineProperty(DiskUsageRow, 'name', { value: '*formatter.diskUsageImagesContext' });

@@ -183,7 +183,11 @@ Refer to https://docs.docker.com/go/formatting/ for more information about forma
  * when stdin is not a terminal).
  */
 export function helpText(spec: CommandSpec, prog: string, cols = 79): string {
-  const lines = [`Usage:  ${prog} ${spec.usage}`, ``, spec.long ?? spec.description, ``];
+  // cobra prints the command's own name under the group it was reached through: `container update`
+  // for the usage "update ...", but "volume rm ..." also when typed as `volume remove`.
+  const group = spec.name.includes(' ') ? spec.name.slice(0, spec.name.lastIndexOf(' ')) : '';
+  const usage = group && !spec.usage.startsWith(`${group} `) && !spec.usage.startsWith(`${group.split(' ')[0]} `) ? `${group} ${spec.usage}` : spec.usage;
+  const lines = [`Usage:  ${prog} ${usage}`, ``, spec.long ?? spec.description, ``];
   if (spec.aliases?.length) lines.push('Aliases:', `  ${spec.aliases.map((a) => `${prog} ${a}`).join(', ')}`, '');
   const visible = spec.flags.filter((f) => !f.hidden);
   if (visible.length) {

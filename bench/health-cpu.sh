@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The engine's CPU while 50 containers run a health check every second: berthd against a private
-# dockerd, one after the other in the same run. Standalone for now; meant to be called from
-# bench/run.sh later.
+# dockerd, one after the other in the same run. Standalone, and section 10 of bench/run.sh
+# (HEALTH_CONTAINERS, HEALTH_WINDOW, HEALTH_WARMUP there).
 #
 #   bash bench/health-cpu.sh                     # CONTAINERS=50 WINDOW=30
 #   CONTAINERS=10 WINDOW=10 bash bench/health-cpu.sh

@@ -25,7 +25,7 @@ PM="podman $PODMAN_ARGS"
 emit() { printf '%s\n' "$1" >>"$OUT"; }
 jstr() { node -e 'process.stdout.write(JSON.stringify(process.argv[1]))' "$1"; }
 section() { printf '\n## %s\n' "$*" >&2; }
-want() { [[ " ${SECTIONS:-1 2 3 4 5 6 7 8} " == *" $1 "* ]]; }   # SECTIONS="5": only the networking section
+want() { [[ " ${SECTIONS:-1 2 3 4 5 6 7 8 9 10} " == *" $1 "* ]]; }   # SECTIONS="5": only the networking section
 
 # measure ID LABEL -- CMD ARGS...   (arguments without spaces; cycles are script files)
 # Wall clock of the whole client process, RUNS samples after WARMUP unmeasured runs: hyperfine -N
@@ -432,7 +432,7 @@ rm -rf "$CTX"
 emit "{\"id\":\"load_build_end\",\"loadavg\":\"$(cut -d' ' -f1-3 /proc/loadavg)\"}"
 fi
 
-# ---- 7 and 8: standalone scripts (bench/logs-since.sh, bench/registry.sh), each with daemons and temp
+# ---- 7 to 10: standalone scripts (bench/logs-since.sh, registry.sh, stats-events.sh, health-cpu.sh), each with daemons and temp
 # roots of its own, which its own traps remove on exit, also on failure or Ctrl-C (this shell's
 # Ctrl-C reaches them too: same process group). What they print as a Markdown table is kept as a
 # result row: {"id", "title", "header", "rows"} (see report.mjs).
@@ -463,6 +463,15 @@ fi
 if want 8; then
 section "8. push / pull of a ${REG_SIZE_MB:-200} MB image over loopback (bench/registry.sh)"
 standalone registry registry.sh SIZE_MB="${REG_SIZE_MB:-200}" RUNS="${REG_RUNS:-3}" WARMUP="${REG_WARMUP:-1}"
+fi
+# RUNS and WARMUP are run.sh's own knobs too (hyperfine's): the scripts get theirs explicitly.
+if want 9; then
+section "9. stats --no-stream of ${STATS_CONTAINERS:-50} containers, events throughput: berthd vs dockerd (bench/stats-events.sh)"
+standalone stats_events stats-events.sh CONTAINERS="${STATS_CONTAINERS:-50}" RUNS="${STATS_RUNS:-5}" EVENTS="${STATS_EVENTS:-2000}"
+fi
+if want 10; then
+section "10. engine CPU with ${HEALTH_CONTAINERS:-50} containers, idle and health-checked every second: berthd vs dockerd (bench/health-cpu.sh)"
+standalone health_cpu health-cpu.sh CONTAINERS="${HEALTH_CONTAINERS:-50}" WINDOW="${HEALTH_WINDOW:-30}" WARMUP="${HEALTH_WARMUP:-5}"
 fi
 
 emit "{\"id\":\"load_end\",\"loadavg\":\"$(cut -d' ' -f1-3 /proc/loadavg)\"}"

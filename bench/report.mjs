@@ -217,9 +217,11 @@ if (hasBuild) {
   if (bad.length) p(), p(`Images that did not print the context's sha256: ${bad.map((r) => `${r.id.slice('build_check.'.length)} (${r.error})`).join('; ')}.`);
   p();
 }
-// ---- standalone scripts' own tables (sections 7 and 8)
-for (const r of rows.filter((x) => x.id === 'logs_since' || x.id === 'registry')) {
-  p(`${r.id === 'logs_since' ? 'Section 7' : 'Section 8'}: \`${r.script}\` (${r.args || 'defaults'})${r.title ? `, ${r.title}` : ''}${r.error ? ` FAILED: ${String(r.error).split('\n').pop()}` : ''}.`);
+// ---- standalone scripts' own tables (sections 7 to 10); stats-events.sh prints two tables: the
+// second one's title row shows as a row of the first.
+const STANDALONE_SECTIONS = { logs_since: 7, registry: 8, stats_events: 9, health_cpu: 10 };
+for (const r of rows.filter((x) => x.id in STANDALONE_SECTIONS)) {
+  p(`Section ${STANDALONE_SECTIONS[r.id]}: \`${r.script}\` (${r.args || 'defaults'})${r.title ? `, ${r.title}` : ''}${r.error ? ` FAILED: ${String(r.error).split('\n').pop()}` : ''}.`);
   p();
   if (r.rows?.length) {
     const width = Math.max(r.header.length, ...r.rows.map((x) => x.length));

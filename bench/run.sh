@@ -4,8 +4,10 @@
 #
 #   npm run bench                      # RUNS=10 WARMUP=2 N_PS=100 N_MEM=20
 #   RUNS=20 N_PS=50 bash bench/run.sh  # any of the knobs below
-#   SECTIONS=5 bash bench/run.sh       # only some sections of measure.sh (default "1 2 3 4 5 6 7 8")
+#   SECTIONS=5 bash bench/run.sh       # only some sections of measure.sh (default "1 2 3 4 5 6 7 8 9 10")
 #   LOGS_MB=1024 LOGS_RUNS=3 REG_SIZE_MB=200 REG_RUNS=3   # sections 7 and 8 (bench/logs-since.sh, bench/registry.sh)
+#   STATS_CONTAINERS=50 STATS_RUNS=5 STATS_EVENTS=2000     # section 9 (bench/stats-events.sh)
+#   HEALTH_CONTAINERS=50 HEALTH_WINDOW=30 HEALTH_WARMUP=5  # section 10 (bench/health-cpu.sh)
 #
 # Everything it starts lives under a fresh temp root ($W, under /tmp) and a fresh socket/exec root
 # ($R, under /run); both are removed on exit, together with every container, daemon (by PID/pidfile)
@@ -16,15 +18,16 @@
 # Section 5 (networking) gives berthd and podman bridges of their own through netavark: bridge names,
 # subnets (10.230-233.0.0/24) and 127.0.0.1 ports of this run's, removed at the end with every rule,
 # namespace and aardvark-dns they brought, also when the run is interrupted. Section 6 (build)
-# removes the images and build caches it made. Sections 7 and 8 run bench/logs-since.sh and
-# bench/registry.sh, which start daemons (and registries) of their own under temp roots of their own
-# and remove them, also on failure or Ctrl-C.
+# removes the images and build caches it made. Sections 7 to 10 run bench/logs-since.sh,
+# bench/registry.sh, bench/stats-events.sh and bench/health-cpu.sh, which start daemons (and
+# registries, and cgroups) of their own under temp roots of their own and remove them, also on
+# failure or Ctrl-C.
 set -euo pipefail
 BENCH_DIR=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$BENCH_DIR/.." && pwd)
 
 export RUNS=${RUNS:-10} WARMUP=${WARMUP:-2} N_PS=${N_PS:-100} N_MEM=${N_MEM:-20}
-export HTTP_CONC=${HTTP_CONC:-8} HTTP_SECONDS=${HTTP_SECONDS:-5} HTTP_ROUNDS=${HTTP_ROUNDS:-3} SECTIONS=${SECTIONS:-1 2 3 4 5 6 7 8}
+export HTTP_CONC=${HTTP_CONC:-8} HTTP_SECONDS=${HTTP_SECONDS:-5} HTTP_ROUNDS=${HTTP_ROUNDS:-3} SECTIONS=${SECTIONS:-1 2 3 4 5 6 7 8 9 10}
 export DOCKER_CLI=${DOCKER_CLI:-$(command -v docker)}   # CLI 28 at /usr/local/bin/docker here
 export BENCH_OUT=${BENCH_OUT:-$BENCH_DIR/out}            # results.md / results.jsonl (git-ignored)
 SKIP_INSTALL=${SKIP_INSTALL:-0} SKIP_BUILD=${SKIP_BUILD:-0}

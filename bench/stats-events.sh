@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `docker stats --no-stream` with 50 running containers, and `docker events` throughput: berthd
-# against a private dockerd, in the same run, through the same docker CLI 28. Standalone for now;
-# meant to be called from bench/run.sh later.
+# against a private dockerd, in the same run, through the same docker CLI 28. Standalone, and
+# section 9 of bench/run.sh (STATS_CONTAINERS, STATS_RUNS, STATS_EVENTS there).
 #
 #   bash bench/stats-events.sh                      # CONTAINERS=50 RUNS=5 EVENTS=2000
 #   CONTAINERS=20 RUNS=3 bash bench/stats-events.sh

@@ -4,7 +4,7 @@ import { isKind } from '../base/errors';
 import type { HostResources } from '../sys/cgroups';
 import { adaptResources, applyUpdate, checkResources, resourceLimitsOf, rlimitsOf } from './resources';
 
-const host: HostResources = { cpus: 2, cpusetCpus: '0-1', cpusetMems: '0', memoryTotal: 8 * 2 ** 30, swapLimit: true, blkioWeight: false, oomKillDisable: true };
+const host: HostResources = { cpus: 2, cpusetCpus: '0-1', cpusetMems: '0', memoryTotal: 8 * 2 ** 30, swapLimit: true, blkioWeight: false, oomKillDisable: true, memorySwappiness: true };
 const MB = 1024 * 1024;
 
 test('checkResources: Docker\'s errors as InvalidArgument', () => {
@@ -46,6 +46,20 @@ test('resourceLimitsOf: --cpus as a CFS quota, swap defaulting to twice memory, 
   assert.equal(v2.OomKillDisable, false);
   assert.equal(v2.BlkioWeight, 300);
   assert.equal(resourceLimitsOf(v2, { ...host, oomKillDisable: false, blkioWeight: true }).oomKillDisable, undefined);
+  // Regression (found on a live cgroup v2 host): --memory-swappiness reached crun, which failed the
+  // start ("cannot set memory swappiness with cgroupv2"); moby drops it with a warning.
+  const sw: Record<string, unknown> = { Memory: 16 * MB, MemorySwappiness: 50 };
+  const noSwappiness = { ...host, oomKillDisable: false, memorySwappiness: false };
+  assert.deepEqual(checkResources(sw, noSwappiness),
+    ['Your kernel does not support memory swappiness capabilities or the cgroup is not mounted. Memory swappiness discarded.']);
+  assert.equal(resourceLimitsOf(sw, noSwappiness).memorySwappiness, undefined);
+  adaptResources(sw, noSwappiness);
+  assert.equal(sw.MemorySwappiness, null);
+  assert.deepEqual(checkResources({ Memory: 16 * MB }, noSwappiness), [], 'no swappiness asked: no warning');
+  // The docker CLI sends -1 without --memory-swappiness: no warning for that either (it was
+  // printed on every docker run on a v2 host).
+  assert.deepEqual(checkResources({ Memory: 16 * MB, MemorySwappiness: -1 }, noSwappiness), []);
+  assert.equal(resourceLimitsOf({ MemorySwappiness: 50 }, host).memorySwappiness, 50);
   assert.deepEqual(checkResources({ OomKillDisable: true }, host), ['OOM killer is disabled for the container, but no memory limit is set, this can result in the system running out of resources.']);
 });
 

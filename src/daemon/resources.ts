@@ -61,6 +61,12 @@ export function checkResources(r: DockerResources, host: HostResources): string[
   if (typeof swappiness === 'number' && swappiness !== -1 && (swappiness < 0 || swappiness > 100)) {
     throw invalidArgument(`Invalid value: ${swappiness}, valid memory swappiness range is 0-100`);
   }
+  // moby drops a swappiness the kernel has no file for (cgroup v2) with this warning; passed on,
+  // crun and runc fail the create instead ("cannot set memory swappiness with cgroupv2"). -1 is
+  // "not set" (what the docker CLI sends without the flag): nothing to drop, no warning.
+  if (typeof swappiness === 'number' && swappiness >= 0 && !host.memorySwappiness) {
+    warnings.push('Your kernel does not support memory swappiness capabilities or the cgroup is not mounted. Memory swappiness discarded.');
+  }
   if (r.OomKillDisable && !host.oomKillDisable) {
     warnings.push('Your kernel does not support OomKillDisable. OomKillDisable discarded.');
   } else if (r.OomKillDisable && memory === 0) {
@@ -113,6 +119,7 @@ export function adaptResources(h: HostOptions & DockerResources, host: HostResou
   // As moby: a setting the kernel cannot apply is dropped (checkResources warned), so inspect
   // shows what holds rather than what was asked.
   if (h.OomKillDisable && !host.oomKillDisable) h.OomKillDisable = false;
+  if (typeof h.MemorySwappiness === 'number' && h.MemorySwappiness >= 0 && !host.memorySwappiness) h.MemorySwappiness = null;
   if (num(h.BlkioWeight) > 0 && !host.blkioWeight) h.BlkioWeight = 0;
 }
 
@@ -122,7 +129,7 @@ export function resourceLimitsOf(h: DockerResources, host: HostResources): Resou
   if (num(h.Memory) > 0) l.memory = num(h.Memory);
   if (num(h.MemorySwap) !== 0 && host.swapLimit) l.memorySwap = num(h.MemorySwap);
   if (num(h.MemoryReservation) > 0) l.memoryReservation = num(h.MemoryReservation);
-  if (typeof h.MemorySwappiness === 'number' && h.MemorySwappiness >= 0) l.memorySwappiness = h.MemorySwappiness;
+  if (typeof h.MemorySwappiness === 'number' && h.MemorySwappiness >= 0 && host.memorySwappiness) l.memorySwappiness = h.MemorySwappiness;
   if (h.OomKillDisable && host.oomKillDisable) l.oomKillDisable = true;
   if (num(h.CpuShares) > 0) l.cpuShares = num(h.CpuShares);
   if (num(h.NanoCpus) > 0) {

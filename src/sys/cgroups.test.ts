@@ -57,6 +57,7 @@ test('cgroup v2: /proc/pid/cgroup, the counters of a container, host facts', asy
   assert.equal(h.swapLimit, true);
   assert.equal(h.blkioWeight, true);
   assert.equal(h.oomKillDisable, false, 'v2 has no memory.oom_control');
+  assert.equal(h.memorySwappiness, false, 'v2 has no memory.swappiness');
   // Without the io controller there is no weight to set.
   tree(root, { 'cgroup.controllers': 'cpuset cpu memory pids\n' });
   assert.equal(hostResources(root).blkioWeight, false);
@@ -71,6 +72,7 @@ test('cgroup v1 hybrid: controllers apart and co-mounted, the counters of a cont
     'cpu,cpuacct/berth/abc/cpuacct.stat': 'user 250\nsystem 50\n',
     'cpu,cpuacct/berth/abc/cpu.stat': 'nr_periods 4\nnr_throttled 1\nthrottled_time 500\n',
     'memory/memory.oom_control': 'oom_kill_disable 0\nunder_oom 0\n',
+    'memory/memory.swappiness': '60\n',
     'memory/memory.memsw.limit_in_bytes': '9223372036854771712\n',
     'memory/berth/abc/memory.usage_in_bytes': '20971520\n',
     'memory/berth/abc/memory.max_usage_in_bytes': '31457280\n',
@@ -108,6 +110,7 @@ test('cgroup v1 hybrid: controllers apart and co-mounted, the counters of a cont
   assert.equal(h.cpus, 2);
   assert.equal(h.swapLimit, true);
   assert.equal(h.oomKillDisable, true);
+  assert.equal(h.memorySwappiness, true);
   // BFQ hides blkio.bfq.weight on the root cgroup; its statistics there show it is registered.
   assert.equal(h.blkioWeight, true);
   rmSync(join(root, 'blkio/blkio.bfq.io_service_bytes'));

@@ -272,6 +272,8 @@ export interface HostResources {
   blkioWeight: boolean;
   /** OOM-killer disabling exists (cgroup v1 memory.oom_control only). */
   oomKillDisable: boolean;
+  /** Per-cgroup swappiness exists (cgroup v1 memory.swappiness only; v2 has none, and crun/runc fail a create that sets it). */
+  memorySwappiness: boolean;
 }
 
 function firstText(paths: string[]): string | undefined {
@@ -293,6 +295,7 @@ export function hostResources(root = CGROUP_ROOT): HostResources {
     swapLimit: v2 ? true : existsSync(join(root, 'memory', 'memory.memsw.limit_in_bytes')),
     blkioWeight: v2 ? controllers(root).includes('io') : blkioWeightV1(join(root, 'blkio')),
     oomKillDisable: !v2 && existsSync(join(root, 'memory', 'memory.oom_control')),
+    memorySwappiness: !v2 && existsSync(join(root, 'memory', 'memory.swappiness')),
   };
 }
 

@@ -111,14 +111,17 @@ export class DistributionClient implements RegistryClient {
     // Content trust (and any other gate) sees the digest before anything is stored.
     await req.verify?.(top.digest);
 
+    let config: ImageConfigBlob;
+    let configBody: Buffer | undefined;
     if (!this.store.content.has(configDigest)) {
       const res = await t.request('GET', `/v2/${ref.path}/blobs/${configDigest}`, { scopes, signal });
       await expectStatus(res, [200], `config ${configDigest}`);
-      const body = await readBody(res, MAX_CONFIG);
-      if (sha256(body) !== configDigest) throw invalidArgument(`config ${configDigest}: digest mismatch`);
-      await this.store.content.put(Readable.from([body]), configDigest, signal);
+      configBody = await readBody(res, MAX_CONFIG);
+      if (sha256(configBody) !== configDigest) throw invalidArgument(`config ${configDigest}: digest mismatch`);
+      config = parseJsonBlob<ImageConfigBlob>(configBody, configDigest);
+    } else {
+      config = await readJsonBlob<ImageConfigBlob>(this.store.content, configDigest);
     }
-    const config = await readJsonBlob<ImageConfigBlob>(this.store.content, configDigest);
     if (req.platform && !INDEX_TYPES.includes(top.mediaType)) {
       // dockerd 28 refuses a single-platform image that is not the platform asked for.
       const want = parsePlatform(req.platform);
@@ -134,6 +137,10 @@ export class DistributionClient implements RegistryClient {
     if (diffIds.length !== doc.layers.length) {
       throw invalidArgument(`${refName}: manifest has ${doc.layers.length} layers but the config ${diffIds.length} diff_ids`);
     }
+    // The config is stored while the layers download (its fsync and reading it back cost a few
+    // thread-pool round trips before the first layer byte); createImage, which needs it, waits.
+    const configStored = configBody ? this.store.content.put(Readable.from([configBody]), configDigest, signal) : Promise.resolve();
+    configStored.catch(() => undefined); // awaited below; a failure meanwhile is not unhandled
     const existed = this.store.find(configDigest) !== undefined;
     const todo: Array<{ desc: OciDescriptor; index: number }> = [];
     const seen = new Set<string>();
@@ -170,8 +177,10 @@ export class DistributionClient implements RegistryClient {
       // Nothing runs on after the pull returned or failed.
       for (const d of downloaded.values()) d.reject(canceled('operation canceled'));
       await unpacked.catch(() => undefined);
+      await configStored.catch(() => undefined);
     }
     await unpacked;
+    await configStored;
     const image = await this.store.createImage({ config: configDigest, refs: ref.tag !== undefined ? [fullString({ domain: ref.domain, path: ref.path, tag: ref.tag })] : [] }, signal);
     for (const l of todo) progress({ id: short(l.desc.digest), status: 'Pull complete' });
     this.store.addRepoDigest(image.id, `${repositoryName(ref)}@${top.digest}`);
@@ -583,7 +592,11 @@ function parsePlatform(p: string | undefined): { os: string; architecture: strin
 async function readJsonBlob<T>(content: PullTarget['content'], d: Digest): Promise<T> {
   const chunks: Buffer[] = [];
   for await (const c of content.get(d)) chunks.push(c as Buffer);
-  try { return JSON.parse(Buffer.concat(chunks).toString()) as T; } catch { throw invalidArgument(`blob ${d}: not JSON`); }
+  return parseJsonBlob<T>(Buffer.concat(chunks), d);
+}
+
+function parseJsonBlob<T>(body: Buffer, d: Digest): T {
+  try { return JSON.parse(body.toString()) as T; } catch { throw invalidArgument(`blob ${d}: not JSON`); }
 }
 
 export type { Progress };

@@ -101,6 +101,12 @@ export async function main(argv: string[]): Promise<number> {
   if (global.help || !args.length) { process.stdout.write(usage()); return 0; }
   const hosts = global.opts.host as string[];
   if (hosts.length > 1) { process.stderr.write('Please specify only one -H\n'); return 1; }
+  // A reader that went away (`berth events | head -1`): docker dies of SIGPIPE there (status 141
+  // in the shell); node ignores SIGPIPE and would report the EPIPE with a stack trace instead.
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(141);
+    throw e;
+  });
   const cli = new Cli(PROG, resolveHost(hosts[0]));
   if (global.opts.config) cli.configDir = global.opts.config as string;
 

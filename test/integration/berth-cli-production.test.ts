@@ -30,10 +30,20 @@ describe('berth stats, events, update, system df and prune against berthd, like 
     assert.equal(n(b.stderr), n(norm(k.stderr)), `${what}: stderr`);
     return b;
   };
-  /** Humanized ages ("3 seconds ago") move while the two CLIs run: compared as a placeholder, columns unaligned. */
-  const ages = (s: string) => s.replace(/(Less than a second|About a minute|About an hour|\d+ (second|minute|hour)s?) ago/g, '<ago>').replace(/ {2,}/g, '  ');
+  /** Humanized durations ("3 seconds ago", "Up 7 seconds") move while the two CLIs run: compared as a placeholder, columns unaligned. */
+  const ages = (s: string) => s.replace(/(Less than a second|About a minute|About an hour|\d+ (second|minute|hour)s?)/g, '<t>').replace(/ {2,}/g, '  ');
+  /** What an earlier test left when it failed half-way: containers, volumes, networks, images but busybox. */
+  const reset = () => {
+    const ids = ok('docker', ['ps', '-aq']).split('\n').filter(Boolean);
+    if (ids.length) ok('docker', ['rm', '-f', ...ids]);
+    ok('docker', ['volume', 'prune', '-af']);
+    ok('docker', ['network', 'prune', '-f']);
+    const images = ok('docker', ['images', '--format', '{{.Repository}}:{{.Tag}}']).split('\n').filter((i) => i && i !== 'busybox:latest');
+    for (const i of images) d.docker(['rmi', '-f', i]);
+  };
 
   test('update: flags, names printed, warnings, errors and exit codes as docker', () => {
+    reset();
     ok('docker', ['run', '-d', '--name', 'u1', 'busybox', 'sleep', '1000']);
     ok('docker', ['create', '--name', 'u2', 'busybox', 'true']);
     for (const args of [
@@ -56,6 +66,7 @@ describe('berth stats, events, update, system df and prune against berthd, like 
   });
 
   test('events between two times: default lines, json, templates, filters, errors', async () => {
+    reset();
     const since = Math.floor(Date.now() / 1000);
     ok('docker', ['create', '--name', 'e1', '--label', 'tier=<web&x>', 'busybox', 'true']);
     ok('docker', ['rename', 'e1', 'e2']);
@@ -94,6 +105,7 @@ describe('berth stats, events, update, system df and prune against berthd, like 
   });
 
   test('system df: summary, formats, verbose tables', () => {
+    reset();
     ok('docker', ['volume', 'create', 'dfv']);
     ok('docker', ['run', '--name', 'dfc', '-v', 'dfv:/d', 'busybox', 'sh', '-c', 'echo hi > /d/x; head -c 5000 /dev/zero > /f']);
     ok('docker', ['run', '-d', '--name', 'dfr', 'busybox', 'sleep', '1000']);
@@ -117,6 +129,7 @@ describe('berth stats, events, update, system df and prune against berthd, like 
   });
 
   test('system prune and builder prune: prompts, errors, what they remove', () => {
+    reset();
     // Prompts answered "no" (or not at all): nothing removed, status 0.
     for (const input of ['n\n', '']) {
       same(['system', 'prune'], { input });
@@ -178,6 +191,7 @@ describe('berth stats, events, update, system df and prune against berthd, like 
   });
 
   test('stats: the columns docker shows, one row per container, errors as docker', async () => {
+    reset();
     ok('docker', ['run', '-d', '--name', 'st1', 'busybox', 'sleep', '1000']);
     ok('docker', ['run', '-d', '--name', 'st2', 'busybox', 'sh', '-c', 'head -c 20000000 /dev/zero > /dev/shm/z; exec sleep 1000']);
     ok('docker', ['create', '--name', 'st3', 'busybox', 'true']);

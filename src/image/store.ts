@@ -439,8 +439,9 @@ export class LocalImageStore implements ImageStore {
       this.db.transaction(() => {
         this.db.prepare('UPDATE image_layers SET size = ? WHERE chain_id = ?').run(size, chain);
         if (lazy) {
-          this.db.prepare(`INSERT INTO image_lazy_layers (chain_id, diff_id, size, boot_id) VALUES (?, ?, ?, ?)
-            ON CONFLICT(chain_id) DO UPDATE SET synced = 0, boot_id = excluded.boot_id`).run(chain, diffId, lazyTar, bootId());
+          // REPLACE, not an update: a new rowid, which syncLayers orders writes by.
+          this.db.prepare(`INSERT OR REPLACE INTO image_lazy_layers (chain_id, diff_id, size, boot_id) VALUES (?, ?, ?, ?)`)
+            .run(chain, diffId, lazyTar, bootId());
         }
       })();
       if (lazy) this.scheduleSync();

@@ -45,7 +45,7 @@ async function waitForSocket(sock: string, proc: ChildProcess): Promise<void> {
     if (proc.exitCode !== null) throw new Error(`berthd exited with ${proc.exitCode}`);
     if (existsSync(sock)) {
       const ok = await new Promise<boolean>((resolve) => {
-        const r = request({ socketPath: sock, path: '/_ping', method: 'GET' }, (res) => { res.resume(); resolve(res.statusCode === 200); });
+        const r = request({ socketPath: sock, path: '/_ping', method: 'GET', agent: false }, (res) => { res.resume(); resolve(res.statusCode === 200); });
         r.on('error', () => resolve(false));
         r.end();
       });
@@ -91,7 +91,10 @@ export async function startDaemon(opts: { withBusybox?: boolean; args?: string[]
     berth: (args, o) => run(BERTH, args, o),
     api: (method, path, body) => new Promise((resolve, reject) => {
       const payload = body === undefined ? undefined : Buffer.from(typeof body === 'string' ? body : JSON.stringify(body));
-      const r = request({ socketPath: sock, path, method, headers: payload ? { 'Content-Type': 'application/json', 'Content-Length': payload.length } : {} }, (res) => {
+      // A connection of its own (agent: false): node 20's global agent keeps sockets alive, and one
+      // berthd closed (keep-alive timeout) while the test blocked in spawnSync is still in the pool,
+      // unnoticed: the next call wrote into it and failed with EPIPE (seen under a slow emulated VM).
+      const r = request({ socketPath: sock, path, method, agent: false, headers: payload ? { 'Content-Type': 'application/json', 'Content-Length': payload.length } : {} }, (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c) => chunks.push(c));
         res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString(), headers: res.headers }));

@@ -26,7 +26,7 @@ import { EventBus } from './events';
 import { hostsFile, resolvConf } from './etc-files';
 import { filterContainers, Filters } from './container-filters';
 import { KeyedLock } from './locks';
-import { adaptResources, applyUpdate, checkResources, DockerResources, resourceLimitsOf, rlimitsOf } from './resources';
+import { adaptResources, applyUpdate, cgroupnsMode, checkResources, DockerResources, resourceLimitsOf, rlimitsOf } from './resources';
 import { cgroupDirsOf, CgroupSample, hostResources, HostResources, NetDevCounters, readCgroupSample, readNetDev, systemCpuUsage } from '../sys/cgroups';
 import { ociResources } from '../runtime/resources';
 import { HealthMonitor } from './health-monitor';
@@ -252,6 +252,8 @@ export class Engine {
     if (invalid) throw invalidArgument(invalid);
     const warnings = checkResources(host as DockerResources, this.hostResources);
     adaptResources(host, this.hostResources);
+    // Stored resolved, as moby does: inspect shows the mode the container runs with.
+    host.CgroupnsMode = cgroupnsMode(host.CgroupnsMode, this.hostResources);
     host.Runtime = host.Runtime || this.o.defaultRuntime;
     if (!this.o.runtimes[host.Runtime as string]) throw invalidArgument(`unknown or invalid runtime name: ${host.Runtime}`);
     const config = mergeConfig(image, req);
@@ -427,6 +429,8 @@ export class Engine {
       env,
       cwd, user, hostname, tty: !!cfg.Tty, openStdin: !!cfg.OpenStdin, capAdd, capDrop, privileged, noNewPrivileges, network, mounts,
       init: h.Init ? this.o.initPath : undefined, cgroupsPath: `${this.o.cgroupParent}/${c.id}`,
+      // Containers created before the mode was stored get the default (private on cgroup v2).
+      cgroupns: cgroupnsMode(h.CgroupnsMode, this.hostResources) === 'private',
       seccomp: unconfined ? null : this.o.specs.seccomp({ capAdd, capDrop, privileged }),
       annotations: { 'org.opencontainers.image.stopSignal': cfg.StopSignal ?? 'SIGTERM' },
       resources: resourceLimitsOf(h as DockerResources, this.hostResources), rlimits: rlimitsOf(h as DockerResources), shmSize: (h as DockerResources).ShmSize || undefined,

@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { isKind } from '../base/errors';
 import type { HostResources } from '../sys/cgroups';
-import { adaptResources, applyUpdate, checkResources, resourceLimitsOf, rlimitsOf } from './resources';
+import { adaptResources, applyUpdate, cgroupnsMode, checkResources, resourceLimitsOf, rlimitsOf } from './resources';
 
-const host: HostResources = { cpus: 2, cpusetCpus: '0-1', cpusetMems: '0', memoryTotal: 8 * 2 ** 30, swapLimit: true, blkioWeight: false, oomKillDisable: true, memorySwappiness: true };
+const host: HostResources = { cgroupVersion: 1, cpus: 2, cpusetCpus: '0-1', cpusetMems: '0', memoryTotal: 8 * 2 ** 30, swapLimit: true, blkioWeight: false, oomKillDisable: true, memorySwappiness: true };
 const MB = 1024 * 1024;
 
 test('checkResources: Docker\'s errors as InvalidArgument', () => {
@@ -61,6 +61,17 @@ test('resourceLimitsOf: --cpus as a CFS quota, swap defaulting to twice memory, 
   assert.deepEqual(checkResources({ Memory: 16 * MB, MemorySwappiness: -1 }, noSwappiness), []);
   assert.equal(resourceLimitsOf({ MemorySwappiness: 50 }, host).memorySwappiness, 50);
   assert.deepEqual(checkResources({ OomKillDisable: true }, host), ['OOM killer is disabled for the container, but no memory limit is set, this can result in the system running out of resources.']);
+});
+
+test('cgroupnsMode: Docker\'s default by cgroup version, an explicit mode kept, others refused', () => {
+  // Regression (found on a live cgroup v2 host): containers had no cgroup namespace there and saw
+  // the host's root at /sys/fs/cgroup ("0::/berth/<id>" in /proc/self/cgroup, no memory.max).
+  assert.equal(cgroupnsMode(undefined, { ...host, cgroupVersion: 2 }), 'private');
+  assert.equal(cgroupnsMode('', { ...host, cgroupVersion: 2 }), 'private');
+  assert.equal(cgroupnsMode(undefined, host), 'host');
+  assert.equal(cgroupnsMode('host', { ...host, cgroupVersion: 2 }), 'host');
+  assert.equal(cgroupnsMode('private', host), 'private');
+  assert.throws(() => cgroupnsMode('shared', host), (e: unknown) => isKind(e, 'InvalidArgument') && /invalid cgroup namespace mode: shared/.test((e as Error).message));
 });
 
 test('applyUpdate: zeros leave fields alone; only touched limits go to the runtime', () => {

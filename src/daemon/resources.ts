@@ -123,6 +123,18 @@ export function adaptResources(h: HostOptions & DockerResources, host: HostResou
   if (num(h.BlkioWeight) > 0 && !host.blkioWeight) h.BlkioWeight = 0;
 }
 
+/**
+ * HostConfig.CgroupnsMode with Docker's default filled in (moby's default-cgroupns-mode): `private`
+ * on cgroup v2, where without a cgroup namespace the container's /sys/fs/cgroup is the host's
+ * whole tree (its own limits, memory.max and cpu.max, which JVMs, Go and node read to size
+ * themselves, out of sight); `host` on v1, where the runtime binds the container's own cgroups.
+ */
+export function cgroupnsMode(mode: unknown, host: HostResources): 'private' | 'host' {
+  if (mode === undefined || mode === null || mode === '') return host.cgroupVersion === 2 ? 'private' : 'host';
+  if (mode === 'private' || mode === 'host') return mode;
+  throw invalidArgument(`invalid cgroup namespace mode: ${String(mode)}`);
+}
+
 /** HostConfig -> the runtime's limits. Values this host cannot apply (per the warnings) are left out. */
 export function resourceLimitsOf(h: DockerResources, host: HostResources): ResourceLimits {
   const l: ResourceLimits = {};

@@ -32,6 +32,8 @@ export interface SpecInput {
   init?: string;
   /** cgroup path relative to the hierarchy root, e.g. `/berth/<id>`. */
   cgroupsPath: string;
+  /** A cgroup namespace of its own (Docker's --cgroupns private): /sys/fs/cgroup is its own cgroup. */
+  cgroupns?: boolean;
   /** Seccomp in OCI form (security/seccomp.ts), or null for unconfined. */
   seccomp: object | null;
   annotations?: Record<string, string>;

@@ -32,6 +32,11 @@ test('generateSpec: Docker defaults', () => {
   assert.ok(s.linux.seccomp);
 });
 
+test('generateSpec: a cgroup namespace only when asked (--cgroupns private, the default on cgroup v2)', () => {
+  assert.ok(!(generateSpec(base) as any).linux.namespaces.some((n: any) => n.type === 'cgroup'));
+  assert.deepEqual((generateSpec({ ...base, cgroupns: true }) as any).linux.namespaces.map((n: any) => n.type), ['pid', 'ipc', 'uts', 'mount', 'network', 'cgroup']);
+});
+
 test('generateSpec: privileged, host network, init, mounts, rlimits, non-root', () => {
   const p = generateSpec({ ...base, privileged: true, network: { mode: 'host' } }) as any;
   assert.equal(p.linux.maskedPaths, undefined);

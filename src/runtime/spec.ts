@@ -127,6 +127,7 @@ export function generateSpec(input: SpecInput, host: SpecHost = {}): Record<stri
   const namespaces: Array<{ type: string; path?: string }> = [{ type: 'pid' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }];
   if (input.network.mode === 'none') namespaces.push({ type: 'network' });
   else if (input.network.mode === 'path') namespaces.push({ type: 'network', path: input.network.path });
+  if (input.cgroupns) namespaces.push({ type: 'cgroup' });
   if (input.network.mode === 'host') {
     // Docker keeps the host's hostname with --network host; the uts namespace is then shared too.
     namespaces.splice(namespaces.findIndex((n) => n.type === 'uts'), 1);

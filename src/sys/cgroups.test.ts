@@ -58,6 +58,7 @@ test('cgroup v2: /proc/pid/cgroup, the counters of a container, host facts', asy
   assert.equal(h.blkioWeight, true);
   assert.equal(h.oomKillDisable, false, 'v2 has no memory.oom_control');
   assert.equal(h.memorySwappiness, false, 'v2 has no memory.swappiness');
+  assert.equal(h.cgroupVersion, 2);
   // Without the io controller there is no weight to set.
   tree(root, { 'cgroup.controllers': 'cpuset cpu memory pids\n' });
   assert.equal(hostResources(root).blkioWeight, false);
@@ -111,6 +112,7 @@ test('cgroup v1 hybrid: controllers apart and co-mounted, the counters of a cont
   assert.equal(h.swapLimit, true);
   assert.equal(h.oomKillDisable, true);
   assert.equal(h.memorySwappiness, true);
+  assert.equal(h.cgroupVersion, 1);
   // BFQ hides blkio.bfq.weight on the root cgroup; its statistics there show it is registered.
   assert.equal(h.blkioWeight, true);
   rmSync(join(root, 'blkio/blkio.bfq.io_service_bytes'));

@@ -261,6 +261,8 @@ export async function readNetDev(pid: number): Promise<Record<string, NetDevCoun
 
 /** Host facts limits are checked against. */
 export interface HostResources {
+  /** 2 on a pure cgroup v2 host; 1 on v1 and hybrid ones (controllers on v1 hierarchies). */
+  cgroupVersion: 1 | 2;
   cpus: number;
   /** cpuset syntax of the CPUs and memory nodes containers may use. */
   cpusetCpus: string;
@@ -288,6 +290,7 @@ export function hostResources(root = CGROUP_ROOT): HostResources {
   const cpusetCpus = firstText(v2 ? [join(root, 'cpuset.cpus.effective'), '/sys/devices/system/cpu/online'] : [join(root, 'cpuset', 'cpuset.cpus'), '/sys/devices/system/cpu/online']) ?? '0';
   const cpusetMems = firstText(v2 ? [join(root, 'cpuset.mems.effective'), '/sys/devices/system/node/online'] : [join(root, 'cpuset', 'cpuset.mems'), '/sys/devices/system/node/online']) ?? '0';
   return {
+    cgroupVersion: v2 ? 2 : 1,
     cpus: parseCpuset(cpusetCpus)?.size ?? 1,
     cpusetCpus,
     cpusetMems,

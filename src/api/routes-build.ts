@@ -15,7 +15,7 @@ import { startOperation, type OperationObserver, type OperationResult } from './
 
 /** The step cache as the routes see it. */
 export interface StepCache {
-  prune(opts: { until?: number }): string[];
+  remove(keys: string[]): string[];
   entries(): Array<{ key: string; imageId: string; created: number }>;
 }
 
@@ -190,6 +190,43 @@ async function requestBody(req: IncomingMessage, header: string | string[] | und
   return { session, body, drain };
 }
 
+interface CacheRecord { ID: string; Type: string; Description: string; InUse: boolean; Shared: boolean; Size: number; LastUsedAt: string }
+
+const PRUNE_FILTERS = ['until', 'id', 'type', 'description', 'inuse', 'shared', 'private'];
+
+/**
+ * What `builder prune` removes, as BuildKit chooses: never what is in use; without `all` only what
+ * is not shared — cache mounts (their data is the cache's own) and step entries whose image is gone
+ * (an entry whose image lives costs nothing: the image holds the layers); with `keepStorage`, the
+ * least recently used first and only until what stays fits in it. Filters as BuildKit's (`until`,
+ * `id` prefix, `type`, `description`, `inuse`, `shared`, `private`).
+ */
+function pickPrunable(records: CacheRecord[], cache: StepCache, images: ImageStore, opts: { all: boolean; keepStorage: number; filters: Record<string, string[]> }): CacheRecord[] {
+  const f = opts.filters;
+  for (const k of Object.keys(f)) if (!PRUNE_FILTERS.includes(k)) throw invalidArgument(`invalid filter '${k}'`);
+  const until = f.until?.[0] ? parseUntil(f.until[0]) : undefined;
+  const bool = (k: string, v: boolean) => !f[k] || f[k].some((x) => (x === 'true' || x === '1') === v);
+  const dead = new Set(cache.entries().filter((e) => !images.find(e.imageId)).map((e) => e.key.slice(0, 25)));
+  let picked = records.filter((c) => !c.InUse
+    && (opts.all || c.Type === 'exec.cachemount' || dead.has(c.ID))
+    && (until === undefined || Date.parse(c.LastUsedAt) < until)
+    && (!f.id || f.id.some((p) => c.ID.startsWith(p)))
+    && (!f.type || f.type.includes(c.Type))
+    && (!f.description || f.description.some((x) => c.Description.includes(x)))
+    && bool('inuse', c.InUse) && bool('shared', c.Shared) && bool('private', !c.Shared));
+  if (opts.keepStorage > 0) {
+    let total = records.reduce((a, c) => a + c.Size, 0);
+    const out: CacheRecord[] = [];
+    for (const c of [...picked].sort((a, b) => Date.parse(a.LastUsedAt) - Date.parse(b.LastUsedAt))) {
+      if (total <= opts.keepStorage) break;
+      out.push(c);
+      total -= c.Size;
+    }
+    picked = out;
+  }
+  return picked;
+}
+
 /**
  * POST /build: the legacy builder protocol. The body is the context tar (maybe compressed); the
  * answer streams `{"stream":...}` progress, `{"aux":{"ID":...}}` and, on failure,
@@ -197,14 +234,14 @@ async function requestBody(req: IncomingMessage, header: string | string[] | und
  * A client that hangs up cancels the build; tags are applied only after the build succeeded.
  */
 export function buildRoutes(r: Router, d: BuildRouteDeps): void {
-  // docker system prune / builder prune. Step cache entries hold no data of their own (the images
-  // they name are pruned as images); cache mounts nobody uses are removed with their data.
+  // docker system prune / builder prune.
   r.add('POST', '/build/prune', ({ res, query }) => {
-    const f = qfilters(query);
-    const untilRaw = f.until?.[0];
-    const until = untilRaw ? parseUntil(untilRaw) : undefined;
-    const mounts = d.cacheMounts.prune({ until });
-    const steps = d.cache.prune({ until }).map((k) => k.slice(0, 25));
+    const picked = pickPrunable(buildCacheRecords(d.cache, d.cacheMounts) as CacheRecord[], d.cache, d.images, {
+      all: qbool(query, 'all'), keepStorage: Number(query.get('keep-storage') ?? 0) || 0, filters: qfilters(query),
+    });
+    const mounts = d.cacheMounts.prune(picked.filter((c) => c.Type === 'exec.cachemount').map((c) => c.ID));
+    const stepKeys = new Set(picked.filter((c) => c.Type === 'regular').map((c) => c.ID));
+    const steps = d.cache.remove(d.cache.entries().filter((e) => stepKeys.has(e.key.slice(0, 25))).map((e) => e.key)).map((k) => k.slice(0, 25));
     sendJson(res, 200, { CachesDeleted: [...mounts.deleted, ...steps], SpaceReclaimed: mounts.reclaimed });
   });
   r.add('POST', '/build', async ({ req, res, query }) => {

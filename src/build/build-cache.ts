@@ -16,14 +16,12 @@ export class SqliteBuildCache implements BuildCache {
   }
 
   /**
-   * Forgets cache entries (POST /build/prune): all of them, or those created before `until` (ms).
-   * The images they point at are left to image prune. Returns the keys removed.
+   * Forgets the given cache entries (POST /build/prune picks them). The images they point at are
+   * left to image prune. Returns the keys removed.
    */
-  prune(opts: { until?: number } = {}): string[] {
-    const until = opts.until ?? Number.MAX_SAFE_INTEGER;
-    const rows = this.db.prepare('SELECT key FROM build_cache WHERE created_at < ?').all(until) as Array<{ key: string }>;
-    this.db.prepare('DELETE FROM build_cache WHERE created_at < ?').run(until);
-    return rows.map((r) => r.key);
+  remove(keys: string[]): string[] {
+    const del = this.db.prepare('DELETE FROM build_cache WHERE key = ?');
+    return this.db.transaction(() => keys.filter((k) => del.run(k).changes > 0))();
   }
 
   /** Every entry, oldest first (for `system df`). */

@@ -145,16 +145,16 @@ export class CacheMountStore {
   }
 
   /**
-   * `builder prune`: removes the instances nobody holds (of caches last used before `until`, ms,
-   * when given). Returns the IDs of the caches that went entirely and the bytes freed.
+   * `builder prune`: removes the instances nobody holds of the caches named (all when `ids` is not
+   * given). Returns the IDs of the caches that went entirely and the bytes freed.
    */
-  prune(opts: { until?: number } = {}): { deleted: string[]; reclaimed: number } {
+  prune(ids?: string[]): { deleted: string[]; reclaimed: number } {
     const deleted: string[] = [];
     let reclaimed = 0;
+    const wanted = ids && new Set(ids);
     for (const id of this.ids()) {
+      if (wanted && !wanted.has(id)) continue;
       const base = join(this.root, id);
-      const meta = this.meta(id);
-      if (opts.until !== undefined && (meta?.lastUsed ?? 0) >= opts.until) continue;
       let kept = 0;
       for (const n of readdirSync(base).filter((x) => /^\d+$/.test(x))) {
         const dir = join(base, n);

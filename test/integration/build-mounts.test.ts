@@ -83,6 +83,40 @@ describe('RUN --mount', () => {
     assert.equal(ok(['run', '--rm', 'prune:2']), 'b\n');
   });
 
+  test('builder prune: without -a only caches of its own and steps of removed images; --keep-storage, filters, -a', async () => {
+    const ctx = context('prune-kinds', { Dockerfile: 'FROM busybox\nRUN --mount=type=cache,target=/c sh -c \'dd if=/dev/zero of=/c/blob bs=1024 count=64 2>/dev/null; echo ran > /ran\'\nRUN echo two > /two\n' });
+    const df = async () => JSON.parse((await d.api('GET', '/system/df')).body).BuildCache as Array<{ ID: string; Type: string }>;
+    const earlier = new Set((await df()).map((c) => c.ID));
+    built(['-t', 'prunekinds:1', ctx]);
+    const prune = async (q: string) => {
+      const r = await d.api('POST', `/build/prune?${q}`);
+      assert.equal(r.status, 200, r.body);
+      return JSON.parse(r.body) as { CachesDeleted: string[] | null; SpaceReclaimed: number };
+    };
+    const regular = (await df()).filter((c) => c.Type === 'regular' && !earlier.has(c.ID)).map((c) => c.ID);
+    assert.ok(regular.length >= 2, 'the two steps are cached');
+    // The steps' images live: their entries are shared (they cost nothing) and stay without -a.
+    assert.deepEqual((await prune(`filters=${encodeURIComponent('{"type":{"regular":true}}')}`)).CachesDeleted ?? [], []);
+    // 64 KiB of cache mounts fit in 1 GiB: nothing goes.
+    assert.deepEqual((await prune('keep-storage=1073741824')).CachesDeleted ?? [], []);
+    assert.ok((await df()).some((c) => c.Type === 'exec.cachemount'));
+    // Once the image is gone its step entries are dangling: plain prune takes them.
+    ok(['rmi', 'prunekinds:1']);
+    const gone = (await prune(`filters=${encodeURIComponent('{"type":{"regular":true}}')}`)).CachesDeleted ?? [];
+    assert.ok(regular.every((id) => gone.includes(id)), `${gone} has ${regular}`);
+    const cachemounts = (await df()).filter((c) => c.Type === 'exec.cachemount').length;
+    assert.ok(cachemounts > 0);
+    // -a takes everything not in use; the next build runs every step again.
+    built(['-t', 'prunekinds:2', ctx]);
+    const all = d.docker(['builder', 'prune', '-a', '-f']);
+    assert.equal(all.status, 0, env(all));
+    assert.deepEqual((await df()).filter((c) => c.Type === 'regular' || c.Type === 'exec.cachemount'), []);
+    assert.doesNotMatch(built(['-t', 'prunekinds:3', ctx]), /Using cache/);
+    const bad = await d.api('POST', `/build/prune?filters=${encodeURIComponent('{"bogus":{"x":true}}')}`);
+    assert.equal(bad.status, 400);
+    assert.match(JSON.parse(bad.body).message, /invalid filter 'bogus'/);
+  });
+
   test('tmpfs mounts: writable, executable, sized, gone after the run', () => {
     const ctx = context('tmpfs', {
       Dockerfile: [

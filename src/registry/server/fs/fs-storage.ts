@@ -194,6 +194,13 @@ interface UploadRecord { repo: string; offset: number }
 /** What this process knows of a session: its record and the sha256 of its bytes up to `offset`. */
 interface Session extends UploadRecord { hash?: Hash }
 
+/**
+ * Sessions kept in memory, the least recently used dropped first: a client that starts uploads and
+ * never finishes them (garbage collection sweeps their directories after a day) must not grow the
+ * server. A dropped session goes on from its state file, as after a restart.
+ */
+const MAX_SESSIONS = 4096;
+
 class FsUploads implements UploadStore {
   private readonly lock = new KeyedMutex();
   /**
@@ -223,6 +230,12 @@ class FsUploads implements UploadStore {
     return rec;
   }
 
+  private remember(id: string, session: Session): void {
+    this.sessions.delete(id); // re-inserted last: the Map's order is the use order
+    this.sessions.set(id, session);
+    if (this.sessions.size > MAX_SESSIONS) this.sessions.delete(this.sessions.keys().next().value as string);
+  }
+
   /** Ends a session: its directory goes (the data file was renamed into blobs/ or is dropped). */
   private async remove(id: string): Promise<void> {
     this.sessions.delete(id);
@@ -242,7 +255,7 @@ class FsUploads implements UploadStore {
     await mkdir(dir, { recursive: true });
     // The data file is created by the first chunk (O_CREAT); no chunk yet means no bytes.
     await this.s.writeAtomic(join(dir, 'state'), JSON.stringify({ repo, offset: 0 }));
-    this.sessions.set(id, { repo, offset: 0, hash: createHash('sha256') });
+    this.remember(id, { repo, offset: 0, hash: createHash('sha256') });
     return { id, offset: 0 };
   }
 
@@ -256,7 +269,7 @@ class FsUploads implements UploadStore {
       const rec = await this.record(repo, id);
       const { offset, hash } = await this.write(id, rec, chunk);
       await this.s.writeAtomic(join(this.layout.upload(id), 'state'), JSON.stringify({ repo, offset }));
-      this.sessions.set(id, { repo, offset, hash });
+      this.remember(id, { repo, offset, hash });
       return { id, offset };
     });
   }

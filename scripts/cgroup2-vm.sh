@@ -14,13 +14,14 @@
 # the VM (guest-init below) mounts cgroup2 at /sys/fs/cgroup with every controller enabled for
 # children, tmpfs on /tmp and /run (overlayfs needs a real upper fs: containers' layers live there),
 # brings up lo, runs COMMAND in the current directory and powers off. COMMAND's output is the
-# console's, streamed here; its exit status is this script's (124 on timeout, 3 when the VM could
-# not run it). Everything lives under one temp dir, removed on exit; qemu is ended by its PID.
+# console's, streamed here (and appended to the file BERTH_VM_CONSOLE names, if any); its exit
+# status is this script's (124 on timeout, 3 when the VM could not run it). Everything lives under
+# one temp dir, removed on exit; qemu is ended by its PID.
 #
 # Needs: root, qemu-system-x86 and linux-image-amd64 (`BERTH_VM_DEPS=1 scripts/install-deps.sh`),
 # busybox-static. Uses hardware KVM when there is one, else qemu's emulator TCG (resources.test.ts:
-# ~5 min instead of ~1.5; BERTH_VM_TCG=1 forces it, BERTH_VM_REQUIRE_KVM=1 makes a missing KVM an
-# error, exit 4). BERTH_VM_DEBUG=1 shows the kernel's boot messages.
+# ~5 min instead of 30 s natively; BERTH_VM_TCG=1 forces it, BERTH_VM_REQUIRE_KVM=1 makes a missing
+# KVM an error, exit 4). BERTH_VM_DEBUG=1 shows the kernel's boot messages. See docs/resources.md.
 set -euo pipefail
 
 timeout=900 mem=3072 cpus=2
@@ -66,10 +67,8 @@ fi
 
 tmp=$(mktemp -d /tmp/berth-cg2vm.XXXXXX)
 qpid=
-tailpid=
 cleanup() {
   [ -n "$qpid" ] && kill "$qpid" 2>/dev/null && wait "$qpid" 2>/dev/null
-  [ -n "$tailpid" ] && kill "$tailpid" 2>/dev/null
   rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -156,19 +155,17 @@ EOF
 # A small scratch disk so the io controller has a real block device (BFQ, io.stat) to account.
 truncate -s 64M "$tmp/scratch.img"
 
-: >"$tmp/console.log"
 "$QEMU" "${accel[@]}" -M q35 -m "$mem" -smp "$cpus" -nodefaults -no-user-config -display none -no-reboot \
   -kernel "/boot/vmlinuz-$kver" -initrd "$tmp/initrd.gz" \
   -append "console=ttyS0 ${BERTH_VM_DEBUG:+earlyprintk=serial }$([ -n "${BERTH_VM_DEBUG:-}" ] || echo "quiet loglevel=3") panic=-1 rdinit=/init cgroup_no_v1=all" \
-  -serial "file:$tmp/console.log" \
+  -chardev stdio,id=console,signal=off -serial chardev:console \
   -virtfs local,path=/,mount_tag=hostroot,security_model=passthrough,readonly=on,multidevs=remap \
   -virtfs "local,path=$share,mount_tag=share,security_model=passthrough" \
   -drive "file=$tmp/scratch.img,format=raw,if=virtio,cache=unsafe" \
   -device virtio-rng-pci \
-  >"$tmp/qemu.log" 2>&1 &
+  </dev/null 2>"$tmp/qemu.log" > >(sed -u 's/\r$//' | tee -a "${BERTH_VM_CONSOLE:-/dev/null}" | grep --line-buffered -av '^BERTH-VM-EXIT ') &
+# (The console's lines end in CRLF, the guest tty's onlcr: sed makes them plain lines.)
 qpid=$!
-tail -n +1 -f --pid="$qpid" "$tmp/console.log" | grep --line-buffered -v '^BERTH-VM-EXIT ' &
-tailpid=$!
 SECONDS=0
 while kill -0 "$qpid" 2>/dev/null; do
   if [ "$SECONDS" -ge "$timeout" ]; then echo "cgroup2-vm: timed out after ${timeout}s" >&2; exit 124; fi
@@ -176,8 +173,6 @@ while kill -0 "$qpid" 2>/dev/null; do
 done
 wait "$qpid" || true
 qpid=
-wait "$tailpid" 2>/dev/null || true
-tailpid=
 if [ ! -s "$share/status" ]; then
   echo "cgroup2-vm: the VM ended without an exit status; qemu said:" >&2
   cat "$tmp/qemu.log" >&2

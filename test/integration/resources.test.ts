@@ -35,8 +35,15 @@ function cpuPercent(s: Record<string, any>): number {
   return (cpu / system) * s.cpu_stats.online_cpus * 100;
 }
 
+/** A pure cgroup v2 host (scripts/cgroup2-vm.sh makes one; test/integration/cgroup2-vm.test.ts runs this file there). */
+const V2 = existsSync('/sys/fs/cgroup/cgroup.controllers');
+
+/** crun's and runc's cpu.shares -> cpu.weight (v2) conversion: [2, 262144] onto [1, 10000]. */
+const sharesToWeight = (shares: number) => 1 + Math.floor(((shares - 2) * 9999) / 262142);
+
 // Issue 6, resource limits: cgroup limits from docker run, docker update, docker stats, OOM kills.
-// This host is cgroup v1 (hybrid): the container's cgroup files live at /sys/fs/cgroup/<ctl>/berth/<id>.
+// On a v1 (hybrid) host the container's cgroup files live at /sys/fs/cgroup/<ctl>/berth/<id>; on a
+// pure v2 host in one directory, /sys/fs/cgroup/berth/<id>, with v2's file names.
 describe('resource limits through the docker CLI', () => {
   let d: Daemon;
   before(async () => { d = await startDaemon(); });
@@ -64,7 +71,15 @@ describe('resource limits through the docker CLI', () => {
     ok(['rm', 'oomer']);
   });
 
-  test('--oom-kill-disable on cgroup v1: a process over the limit waits instead of being killed; kill still works', async () => {
+  test('--oom-kill-disable on cgroup v2: dropped with Docker\'s warning (v2 has no way to disable the OOM killer)', { skip: !V2 && 'cgroup v1 host' }, () => {
+    const r = d.docker(['create', '--name', 'nokill', '--memory', '16m', '--oom-kill-disable', 'busybox', 'true']);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stderr, /WARNING: Your kernel does not support OomKillDisable. OomKillDisable discarded./);
+    assert.equal(ok(['inspect', '-f', '{{.HostConfig.OomKillDisable}}', 'nokill']), 'false');
+    ok(['rm', 'nokill']);
+  });
+
+  test('--oom-kill-disable on cgroup v1: a process over the limit waits instead of being killed; kill still works', { skip: V2 && 'cgroup v2 host' }, async () => {
     // awk doubles a string in user space: its page faults wait for memory (a read() into a full
     // cgroup would fail with ENOMEM instead, and the process would just exit).
     const r = d.docker(['run', '-d', '--name', 'nokill', '--memory', '16m', '--memory-swap', '16m', '--oom-kill-disable', 'busybox',
@@ -94,7 +109,8 @@ describe('resource limits through the docker CLI', () => {
 
   test('--blkio-weight reaches the blkio cgroup (BFQ\'s weight here) and docker update changes it', () => {
     ok(['run', '-d', '--name', 'weighted', '--blkio-weight', '300', 'busybox', 'sleep', '100']);
-    const file = existsSync(`/sys/fs/cgroup/blkio/blkio.weight`) ? 'blkio.weight' : 'blkio.bfq.weight';
+    // v1: CFQ's blkio.weight (before Linux 5.0) or BFQ's; v2: BFQ's io.bfq.weight ("default 300").
+    const file = V2 ? 'io.bfq.weight' : existsSync(`/sys/fs/cgroup/blkio/blkio.weight`) ? 'blkio.weight' : 'blkio.bfq.weight';
     assert.match(cg('weighted', 'blkio', file), /^(default )?300$/m);
     assert.equal(ok(['inspect', '-f', '{{.HostConfig.BlkioWeight}}', 'weighted']), '300');
     ok(['update', '--blkio-weight', '600', 'weighted']);
@@ -120,13 +136,21 @@ describe('resource limits through the docker CLI', () => {
 
   test('--cpus, --cpu-shares, --cpuset-cpus, --ulimit, --shm-size, --memory-reservation reach cgroups and the process', () => {
     ok(['run', '-d', '--name', 'lim', '--cpus', '0.5', '--cpu-shares', '512', '--cpuset-cpus', '0', '--ulimit', 'nofile=100:200',
-      '--shm-size', '8m', '--memory', '32m', '--memory-reservation', '16m', 'busybox', 'sleep', '100']);
-    assert.equal(cg('lim', 'cpu', 'cpu.cfs_quota_us'), '50000');
-    assert.equal(cg('lim', 'cpu', 'cpu.cfs_period_us'), '100000');
-    assert.equal(cg('lim', 'cpu', 'cpu.shares'), '512');
+      '--shm-size', '8m', '--memory', '32m', '--memory-reservation', '16m', 'busybox', 'sleep', '1000']);
+    if (V2) {
+      assert.equal(cg('lim', 'cpu', 'cpu.max'), '50000 100000');
+      assert.equal(cg('lim', 'cpu', 'cpu.weight'), String(sharesToWeight(512)));
+      assert.equal(cg('lim', 'memory', 'memory.max'), String(32 * 1024 * 1024));
+      // The reservation is memory.low on v2 (runc and crun both).
+      assert.equal(cg('lim', 'memory', 'memory.low'), String(16 * 1024 * 1024));
+    } else {
+      assert.equal(cg('lim', 'cpu', 'cpu.cfs_quota_us'), '50000');
+      assert.equal(cg('lim', 'cpu', 'cpu.cfs_period_us'), '100000');
+      assert.equal(cg('lim', 'cpu', 'cpu.shares'), '512');
+      assert.equal(cg('lim', 'memory', 'memory.limit_in_bytes'), String(32 * 1024 * 1024));
+      assert.equal(cg('lim', 'memory', 'memory.soft_limit_in_bytes'), String(16 * 1024 * 1024));
+    }
     assert.equal(cg('lim', 'cpuset', 'cpuset.cpus'), '0');
-    assert.equal(cg('lim', 'memory', 'memory.limit_in_bytes'), String(32 * 1024 * 1024));
-    assert.equal(cg('lim', 'memory', 'memory.soft_limit_in_bytes'), String(16 * 1024 * 1024));
     assert.equal(ok(['exec', 'lim', 'sh', '-c', 'ulimit -n; ulimit -Hn']), '100\n200');
     assert.match(ok(['exec', 'lim', 'df', '-k', '/dev/shm']), /shm\s+8192\s/);
     assert.equal(ok(['inspect', '-f', '{{.HostConfig.NanoCpus}} {{.HostConfig.CpuShares}} {{.HostConfig.CpusetCpus}} {{.HostConfig.ShmSize}}', 'lim']),
@@ -153,14 +177,17 @@ describe('resource limits through the docker CLI', () => {
 
   test('docker update changes a running container\'s cgroups and inspect', () => {
     assert.equal(ok(['update', '--memory', '64m', '--memory-swap', '128m', '--pids-limit', '50', 'lim']), 'lim');
-    assert.equal(cg('lim', 'memory', 'memory.limit_in_bytes'), String(64 * 1024 * 1024));
+    const memLimit = V2 ? 'memory.max' : 'memory.limit_in_bytes';
+    assert.equal(cg('lim', 'memory', memLimit), String(64 * 1024 * 1024));
+    // v2 limits swap alone (memory.swap.max): the runtime writes memory+swap minus memory.
+    if (V2) assert.equal(cg('lim', 'memory', 'memory.swap.max'), String(64 * 1024 * 1024));
     assert.equal(cg('lim', 'pids', 'pids.max'), '50');
     assert.equal(ok(['inspect', '-f', '{{.HostConfig.Memory}} {{.HostConfig.MemorySwap}} {{.HostConfig.PidsLimit}}', 'lim']),
       `${64 * 1024 * 1024} ${128 * 1024 * 1024} 50`);
     const bad = d.docker(['update', '--memory', '1m', 'lim']);
     assert.equal(bad.status, 1, bad.stderr); // docker update reports daemon errors with exit 1
     assert.match(bad.stderr, /Minimum memory limit allowed is 6MB/);
-    assert.equal(cg('lim', 'memory', 'memory.limit_in_bytes'), String(64 * 1024 * 1024));
+    assert.equal(cg('lim', 'memory', memLimit), String(64 * 1024 * 1024));
   });
 
   test('docker stats --no-stream shows usage, the limit and pids; the API streams', async () => {
@@ -237,6 +264,37 @@ describe('resource limits through the docker CLI', () => {
     const streamed = await dockerAsync(d, ['stats', '--format', '{{.Name}} {{.CPUPerc}}', 'busy'], 4500);
     assert.ok((streamed.stdout.match(/^.*busy \d+\.\d\d%/gm) ?? []).length >= 3, streamed.stdout);
     ok(['rm', '-f', 'busy', 'idle1', 'idle2', 'stopped']);
+  });
+
+  test('--memory-swappiness: v1 writes memory.swappiness; v2 has none: dropped with Docker\'s warning, the container runs', () => {
+    // Regression: on cgroup v2 the value reached crun, which failed the start ("cannot set memory
+    // swappiness with cgroupv2"); the run exited 125.
+    const r = d.docker(['run', '-d', '--name', 'swappy', '--memory', '32m', '--memory-swappiness', '50', 'busybox', 'sleep', '100']);
+    assert.equal(r.status, 0, r.stderr);
+    if (V2) {
+      assert.match(r.stderr, /WARNING: Your kernel does not support memory swappiness capabilities or the cgroup is not mounted. Memory swappiness discarded./);
+      assert.equal(ok(['inspect', '-f', '{{.HostConfig.MemorySwappiness}}', 'swappy']), '<nil>');
+      // Without the flag the CLI sends -1: no warning then.
+      const plain = d.docker(['create', '--name', 'unswappy', '--memory', '32m', 'busybox', 'true']);
+      assert.equal(plain.status, 0, plain.stderr);
+      assert.doesNotMatch(plain.stderr, /WARNING/);
+      ok(['rm', 'unswappy']);
+    } else {
+      assert.equal(cg('swappy', 'memory', 'memory.swappiness'), '50');
+      assert.equal(ok(['inspect', '-f', '{{.HostConfig.MemorySwappiness}}', 'swappy']), '50');
+    }
+    ok(['rm', '-f', 'swappy']);
+  });
+
+  test('cgroup namespace: Docker\'s default (private on v2, host on v1); on v2 a container sees its own cgroup and limits', () => {
+    ok(['create', '--name', 'cgns', 'busybox', 'true']);
+    assert.equal(ok(['inspect', '-f', '{{.HostConfig.CgroupnsMode}}', 'cgns']), V2 ? 'private' : 'host');
+    ok(['rm', 'cgns']);
+    if (!V2) return;
+    // Regression: without a cgroup namespace the container's /sys/fs/cgroup was the host's root,
+    // with no memory.max (what JVMs, Go and node read to size themselves) and berth's tree inside.
+    assert.equal(ok(['run', '--rm', '--memory', '20m', 'busybox', 'sh', '-c', 'cat /proc/self/cgroup /sys/fs/cgroup/memory.max']), `0::/\n${20 * 1024 * 1024}`);
+    assert.match(ok(['run', '--rm', '--cgroupns', 'host', 'busybox', 'cat', '/proc/self/cgroup']), /^0::\/berth\/[0-9a-f]{64}$/);
   });
 
   test('invalid limits are 400s from create (exit 125) and nothing is created', () => {

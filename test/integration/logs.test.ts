@@ -163,14 +163,16 @@ describe('log drivers and rotation', () => {
   });
 
   test('logs -f follows across rotations without losing or repeating a line', async () => {
-    const id = run(['--log-opt', 'max-size=4k', '--log-opt', 'max-file=2', 'busybox', ...writer(1200, 'exit 0', 'sleep 1')]);
+    // A follower more than the kept files behind loses what rotation removed (so does dockerd's):
+    // 32k x 3 files hold ~0.6 s of this writer, room for a loaded host; 1200 lines rotate 4 times.
+    const id = run(['--log-opt', 'max-size=32k', '--log-opt', 'max-file=3', 'busybox', ...writer(1200, 'exit 0', 'sleep 1')]);
     const followed = await dockerAsync(d, ['logs', '-f', id], 60_000);
     assert.equal(followed.code, 0, followed.stderr);
     const ns = numbers(followed.stdout);
     assertContiguous(ns, 'docker logs -f');
     assert.deepEqual([ns[0], ns.at(-1)], [0, 1199]);
     // -f --tail starts at the end and goes on
-    const id2 = run(['--log-opt', 'max-size=4k', '--log-opt', 'max-file=2', 'busybox', ...writer(600, 'exit 0', 'sleep 1')]);
+    const id2 = run(['--log-opt', 'max-size=32k', '--log-opt', 'max-file=3', 'busybox', ...writer(600, 'exit 0', 'sleep 1')]);
     const tailed = await dockerAsync(d, ['logs', '-f', '--tail', '5', id2], 60_000);
     const ns2 = numbers(tailed.stdout);
     assertContiguous(ns2, 'docker logs -f --tail 5');

@@ -93,11 +93,25 @@ export class OverlaySnapshotter implements Snapshotter, SnapshotCommitter, Layer
     const lower = this.lowerChain(parent); // NotFound for a missing parent, before touching anything
     if (lower.length >= 127) throw invalidArgument(`layer ${chainId}: more than 128 layers`);
     const tmp = join(this.root, 'tmp', randomBytes(8).toString('hex'));
-    const link = shortLinkId();
-    const linkPath = join(this.root, 'l', link);
     try {
       mkdirSync(join(tmp, 'diff'), { recursive: true });
       const { size } = await applyTar(tar, join(tmp, 'diff'), { whiteouts: 'overlay', signal });
+      return await this.publishLayer(tmp, dir, chainId, lower, parent, size);
+    } catch (err) {
+      rmSync(tmp, { recursive: true, force: true });
+      throw wrap(err, `layer ${chainId}`);
+    }
+  }
+
+  /**
+   * Makes `tmp` (holding the layer's diff/) the committed layer `dir`: link, lower, parent and size
+   * written beside the diff, the short link made, the whole renamed into layers/. When another berth
+   * process committed the same layer first, theirs is as good as ours and is kept.
+   */
+  private async publishLayer(tmp: string, dir: string, chainId: Digest, lower: string[], parent: Digest | null, size: number): Promise<{ size: number }> {
+    const link = shortLinkId();
+    const linkPath = join(this.root, 'l', link);
+    try {
       writeFileSync(join(tmp, 'link'), link);
       writeFileSync(join(tmp, 'lower'), lower.join(':'));
       writeFileSync(join(tmp, 'parent'), parent ?? '');
@@ -106,7 +120,6 @@ export class OverlaySnapshotter implements Snapshotter, SnapshotCommitter, Layer
       try {
         renameSync(tmp, dir);
       } catch (err) {
-        // Another berth process committed the same layer first: theirs is as good as ours.
         if (errnoCode(err) !== 'ENOTEMPTY' && errnoCode(err) !== 'EEXIST') throw err;
         rmSync(linkPath, { force: true });
         rmSync(tmp, { recursive: true, force: true });
@@ -114,9 +127,8 @@ export class OverlaySnapshotter implements Snapshotter, SnapshotCommitter, Layer
       }
       return { size };
     } catch (err) {
-      rmSync(tmp, { recursive: true, force: true });
       if (!existsSync(dir)) rmSync(linkPath, { force: true });
-      throw wrap(err, `layer ${chainId}`);
+      throw err;
     }
   }
 
@@ -133,8 +145,6 @@ export class OverlaySnapshotter implements Snapshotter, SnapshotCommitter, Layer
     if (lower.length >= 127) throw invalidArgument(`layer ${chainId}: more than 128 layers`);
     const upper = join(this.snapshotDir(key), 'upper');
     const tmp = join(this.root, 'tmp', randomBytes(8).toString('hex'));
-    const link = shortLinkId();
-    const linkPath = join(this.root, 'l', link);
     mkdirSync(tmp);
     try {
       renameSync(upper, join(tmp, 'diff'));
@@ -147,25 +157,9 @@ export class OverlaySnapshotter implements Snapshotter, SnapshotCommitter, Layer
       const diff = join(tmp, 'diff');
       chmodSync(diff, 0o755);
       chownSync(diff, 0, 0);
-      const size = diskUsage(diff, { dropSockets: true });
-      writeFileSync(join(tmp, 'link'), link);
-      writeFileSync(join(tmp, 'lower'), lower.join(':'));
-      writeFileSync(join(tmp, 'parent'), parent ?? '');
-      writeFileSync(join(tmp, 'size'), String(size));
-      symlinkSync(`../layers/${hexOf(chainId)}/diff`, linkPath);
-      try {
-        renameSync(tmp, dir);
-      } catch (err) {
-        if (errnoCode(err) !== 'ENOTEMPTY' && errnoCode(err) !== 'EEXIST') throw err;
-        // Committed meanwhile by someone else: theirs is as good as ours.
-        rmSync(linkPath, { force: true });
-        rmSync(tmp, { recursive: true, force: true });
-        return { size: await this.layerSize(chainId) };
-      }
-      return { size };
+      return await this.publishLayer(tmp, dir, chainId, lower, parent, diskUsage(diff, { dropSockets: true }));
     } catch (err) {
       rmSync(tmp, { recursive: true, force: true });
-      if (!existsSync(dir)) rmSync(linkPath, { force: true });
       throw wrap(err, `layer ${chainId}`);
     }
   }

@@ -27,83 +27,10 @@ WARMUP=${WARMUP:-5}
 DOCKER_CLI=${DOCKER_CLI:-$(command -v docker)}
 DOCKERD=${DOCKERD:-$(command -v dockerd || true)}
 
-[ "$(id -u)" = 0 ] || { echo "bench/health-cpu.sh must run as root" >&2; exit 1; }
-[ -f "$REPO/dist/berthd.js" ] || { echo "run node scripts/build.mjs first" >&2; exit 1; }
-
-W=$(mktemp -d /tmp/berth-healthbench.XXXXXX)
-R=/run/berth-healthbench.$$
-mkdir -p "$R" "$W/docker-config"
-echo '{}' >"$W/docker-config/config.json"
-export DOCKER_CONFIG=$W/docker-config
-BSOCK=$R/berth.sock
-DSOCK=$R/docker.sock
-BERTHD_PID=""
-DOCKERD_PID=""
-if [ -f /sys/fs/cgroup/cgroup.controllers ]; then CGROOT=/sys/fs/cgroup; else CGROOT=/sys/fs/cgroup/cpuacct; fi
-CG_B=$CGROOT/berth-bench-b$$
-CG_D=$CGROOT/berth-bench-d$$
-# dockerd puts its containers under this cgroup name (--cgroup-parent), so they can be found.
-CG_CTR=berth-bench-dc$$
-
-cleanup() {
-  set +e
-  for sock in "$BSOCK" "$DSOCK"; do
-    [ -S "$sock" ] || continue
-    ids=$(DOCKER_HOST=unix://$sock timeout 60 "$DOCKER_CLI" ps -aq 2>/dev/null)
-    [ -n "$ids" ] && DOCKER_HOST=unix://$sock timeout 120 "$DOCKER_CLI" rm -f $ids >/dev/null 2>&1
-  done
-  for pid in $BERTHD_PID $DOCKERD_PID; do
-    kill "$pid" 2>/dev/null
-    for _ in $(seq 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
-    kill -9 "$pid" 2>/dev/null
-  done
-  # What the daemons left running (a dockerd that hung: its containerd, shims and containers) is
-  # ours by construction: the processes of our cgroups and of dockerd's --cgroup-parent.
-  for cg in "$CG_B" "$CG_D" $(find /sys/fs/cgroup -maxdepth 3 -type d -name "$CG_CTR" 2>/dev/null); do
-    find "$cg" -name cgroup.procs 2>/dev/null | xargs -r cat 2>/dev/null | while read -r p; do kill -9 "$p" 2>/dev/null; done
-  done
-  # whatever is still mounted under our roots (dockerd's overlay and netns files, berthd's rootfs)
-  grep -oE " ($W|$R)[^ ]*" /proc/self/mountinfo | sort -r | while read -r m; do umount -l "$m" 2>/dev/null; done
-  for cg in "$CG_B" "$CG_D" $(find /sys/fs/cgroup -maxdepth 3 -type d -name "$CG_CTR" 2>/dev/null); do
-    [ -d "$cg" ] || continue
-    for _ in $(seq 40); do find "$cg" -depth -type d -exec rmdir {} + 2>/dev/null; [ -d "$cg" ] || break; sleep 0.25; done
-    [ -d "$cg" ] && echo "left behind: cgroup $cg" >&2
-  done
-  rm -rf "$W" "$R"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-dk() { DOCKER_HOST=unix://$1 "$DOCKER_CLI" "${@:2}"; }
-wait_up() { for _ in $(seq 120); do dk "$1" info >/dev/null 2>&1 && return 0; sleep 0.5; done; echo "$2 did not come up" >&2; exit 1; }
-cpu_ns() {
-  if [ -f "$1/cpuacct.usage" ]; then cat "$1/cpuacct.usage"; else awk '$1 == "usage_usec" {print $2 * 1000}' "$1/cpu.stat"; fi
-}
+BENCH=healthbench NET_TAG=hb NET_POOL=10.238.0.0/16
+. "$BENCH_DIR/two-engines.sh"
 # utime + stime of processes, in ns (USER_HZ = 100).
 proc_ns() { local t=0 p; for p in "$@"; do t=$(( t + $(awk '{sub(/^.*\) /, ""); print $12 + $13}' "/proc/$p/stat") )); done; echo $(( t * 10000000 )); }
-
-BUSYBOX_TAR=$W/busybox.tar
-bash "$REPO/scripts/busybox-rootfs.sh" "$BUSYBOX_TAR" >/dev/null
-
-mkdir "$CG_B"
-sh -c 'echo $$ >"$1/cgroup.procs"; shift; exec "$@"' sh "$CG_B" node "$REPO/dist/berthd.js" -H "unix://$BSOCK" \
-  --data-root "$W/berth" --exec-root "$R/b" --pidfile "$R/berthd.pid" \
-  --bridge "hb$$" --default-address-pool base=10.238.0.0/16,size=24 --log-level error >"$W/berthd.log" 2>&1 &
-BERTHD_PID=$!
-wait_up "$BSOCK" berthd
-ENGINES=(berth)
-if [ -n "$DOCKERD" ]; then
-  mkdir "$CG_D"
-  sh -c 'echo $$ >"$1/cgroup.procs"; shift; exec "$@"' sh "$CG_D" "$DOCKERD" --data-root "$W/docker" --exec-root "$R/d" \
-    -H "unix://$DSOCK" --pidfile "$R/dockerd.pid" \
-    --bridge=none --iptables=false --ip6tables=false --ip-masq=false --ip-forward=false --storage-driver overlay2 \
-    --cgroup-parent "/$CG_CTR" >"$W/dockerd.log" 2>&1 &
-  DOCKERD_PID=$!
-  wait_up "$DSOCK" dockerd
-  ENGINES+=(docker)
-fi
-sock_of() { if [ "$1" = berth ]; then echo "$BSOCK"; else echo "$DSOCK"; fi; }
-cg_of() { if [ "$1" = berth ]; then echo "$CG_B"; else echo "$CG_D"; fi; }
 # The daemon's own processes: berthd; dockerd and the containerd it started.
 daemon_pids() {
   if [ "$1" = berth ]; then echo "$BERTHD_PID"; return; fi

@@ -5,10 +5,10 @@ import { canceled, errnoCode, invalidArgument, BerthError } from '../base/errors
 import { FdWriter } from '../sys/fd-writer';
 import { O_DIRECTORY, O_PATH, S_IFBLK, S_IFCHR, S_IFIFO, nativeSys } from '../sys/native';
 import { chmodAt, fdPath, fsError, lstatAt, openChild, removeAllAt, ScopedRoot } from './scoped-root';
-import { readTar, type TarHeader } from './tar-codec';
+import { readTar, type TarEntry, type TarHeader } from './tar-codec';
 
-/** Files up to this size are written synchronously in one call. */
-const SMALL_FILE = 64 * 1024;
+/** Files up to this size are written synchronously in one call (a thread-pool round trip costs more). */
+export const SMALL_FILE = 64 * 1024;
 
 export const WHITEOUT_PREFIX = '.wh.';
 export const WHITEOUT_OPAQUE = '.wh..wh..opq';
@@ -26,6 +26,22 @@ export interface ApplyTarOptions {
   noOverwriteDirNonDir?: boolean;
   /** Owner for every entry instead of the archive's (docker cp without --archive). */
   chown?: { uid: number; gid: number };
+}
+
+/**
+ * A file's data that its producer copies to a path itself (in the kernel where it can): only
+ * members made in-process from files of this host have one, never a tar's. `copyTo` creates
+ * `dest` exclusively (never through a symlink), writes exactly the header's size bytes and fails
+ * when its file changed meanwhile.
+ */
+export interface FileCopySource {
+  copyTo(dest: string, signal?: AbortSignal): Promise<void>;
+}
+
+/** A layer member as applyMembers takes it: a tar entry, or a file whose data is copied (FileCopySource). */
+export interface LayerMember {
+  header: TarHeader;
+  body: AsyncIterable<Buffer> | Iterable<Buffer> | FileCopySource;
 }
 
 /**
@@ -61,7 +77,26 @@ export async function applyTar(tar: Readable, destDir: string, opts: ApplyTarOpt
  * applyTar relative to `base` inside `root`: names may not climb out of `base`, and symlinks met on
  * the way resolve as if `root` were `/` (Docker's chrooted unpack into a container).
  */
-export async function applyTarInRoot(root: ScopedRoot, base: string, tar: Readable, opts: ApplyTarOptions): Promise<{ size: number }> {
+export function applyTarInRoot(root: ScopedRoot, base: string, tar: Readable, opts: ApplyTarOptions): Promise<{ size: number }> {
+  return applyMembersInRoot(root, base, readTar(tar, opts.signal), opts);
+}
+
+/**
+ * applyTar of members made in-process (a build's COPY): the same checks and metadata, without a
+ * tar to encode and parse, and files with a FileCopySource copied by it.
+ */
+export async function applyMembers(members: AsyncIterable<LayerMember> | Iterable<LayerMember>, destDir: string, opts: ApplyTarOptions): Promise<{ size: number }> {
+  const root = ScopedRoot.open(destDir);
+  try {
+    return await applyMembersInRoot(root, '', members, opts);
+  } finally {
+    root.close();
+  }
+}
+
+async function applyMembersInRoot(
+  root: ScopedRoot, base: string, members: AsyncIterable<LayerMember | TarEntry> | Iterable<LayerMember>, opts: ApplyTarOptions,
+): Promise<{ size: number }> {
   const dirTimes: { rel: string; mtime: number }[] = [];
   let size = 0;
   // The last parent directory's fd, reused for consecutive members of one directory. Dropped
@@ -80,7 +115,7 @@ export async function applyTarInRoot(root: ScopedRoot, base: string, tar: Readab
   };
 
   try {
-    for await (const { header: h, body } of readTar(tar, opts.signal)) {
+    for await (const { header: h, body } of members) {
       if (opts.signal?.aborted) throw canceled('extraction canceled');
       const rel = normalizeMemberName(h.name);
       if (opts.chown) { h.uid = opts.chown.uid; h.gid = opts.chown.gid; }
@@ -144,6 +179,11 @@ export async function applyTarInRoot(root: ScopedRoot, base: string, tar: Readab
           dirTimes.push({ rel, mtime: h.mtime });
           break;
         case 'file': {
+          if ('copyTo' in body) {
+            await body.copyTo(p, opts.signal);
+            size += h.size;
+            break;
+          }
           const fd = openSync(p, C.O_WRONLY | C.O_CREAT | C.O_EXCL | C.O_NOFOLLOW, 0o600);
           if (h.size <= SMALL_FILE) {
             // Written at once: two thread-pool round trips per file cost more than the write

@@ -839,14 +839,14 @@ export class Builder {
         kinds.push(e.header.type === 'directory' ? 'dir' : 'file');
       }
     }
-    const { chunks, digest } = w.finish();
+    const { chunks, members, digest } = w.finish();
     st.clock?.mark('layer');
     const what = kinds.length === 1 ? kinds[0] : 'multi';
     const createdBy = `/bin/sh -c #(nop) ${step.kind.toUpperCase()} ${f.from ? `--from=${f.from} ` : ''}${what}:${digest} in ${dest} `;
     const key = fromKey ?? this.cacheKey(st, ['copy', step.text, digest, dest]);
     if (!fromKey && this.fromCache(req, st, key)) return;
     const img = await this.images.commit({
-      parentImage: st.image, layer: Readable.from(chunks), config: st.config, containerId: '', createdBy, lazyTar: true,
+      parentImage: st.image, layer: Readable.from(chunks), members, config: st.config, containerId: '', createdBy, lazyTar: true,
     }, req.signal);
     st.clock?.mark('commit');
     this.cache.set(key, img.id);

@@ -77,6 +77,26 @@ class DirFileEntry implements ContextEntry {
     this.read ??= readChecked(this.path, this.id, this.header.name);
     return this.read;
   }
+
+  /** The file copied in the kernel (copy_file_range or a reflink, on the thread pool), checked as `data` is. */
+  async copyTo(dest: string, signal?: AbortSignal): Promise<void> {
+    const changed = () => invalidArgument(`build context file ${this.header.name} changed during the build`);
+    if (signal?.aborted) throw signal.reason;
+    let fh: fsp.FileHandle;
+    try {
+      fh = await fsp.open(this.path, fsc.O_RDONLY | fsc.O_NOFOLLOW);
+    } catch {
+      throw changed();
+    }
+    try {
+      if (statId(await fh.stat({ bigint: true })) !== this.id) throw changed();
+      // EXCL: dest is created, never opened through a symlink or over a file.
+      await fsp.copyFile(`/proc/self/fd/${fh.fd}`, dest, fsc.COPYFILE_EXCL | fsc.COPYFILE_FICLONE);
+      if (statId(await fh.stat({ bigint: true })) !== this.id) throw changed();
+    } finally {
+      await fh.close();
+    }
+  }
 }
 
 function readChecked(path: string, id: string, name: string): Buffer {

@@ -9,6 +9,7 @@ import { createHash } from 'node:crypto';
 import { invalidArgument } from '../base/errors';
 import type { DockerIgnore } from '../base/dockerignore';
 import { encodeTarHeader, padding, readTar, TAR_END, type TarHeader } from '../archive/tar-codec';
+import { SMALL_FILE, type LayerMember } from '../archive/apply-tar';
 
 export interface ContextEntry {
   header: TarHeader;
@@ -19,6 +20,8 @@ export interface ContextEntry {
   size?: number;
   /** sha256 (hex) of `data`, computed as it was read, or when first asked for (`entryDigest`). */
   digest?: string;
+  /** Copies the data to a new file `dest` without reading it into memory (a file of a context directory). */
+  copyTo?(dest: string, signal?: AbortSignal): Promise<void>;
 }
 
 /** A received file: its pieces are joined only if `data` is asked for (a 50 MB copy otherwise). */
@@ -184,7 +187,7 @@ export type ModeFn = (mode: number, isDir: boolean) => number;
  * is written (not at all for a step found in the cache).
  */
 export class LayerWriter {
-  private readonly out: Array<Buffer | ContextEntry> = [];
+  private readonly members: Array<{ header: TarHeader; encoded: Buffer; data?: ContextEntry }> = [];
   private readonly seen = new Set<string>();
   /** Over each header and the digest of each file's data: what the layer holds, without hashing the data again. */
   private readonly hash = createHash('sha256');
@@ -195,13 +198,11 @@ export class LayerWriter {
     if (!name || this.seen.has(name)) return;
     this.seen.add(name);
     const size = h.type === 'file' && e ? e.chunks?.reduce((n, c) => n + c.length, 0) ?? e.size ?? e.data.length : 0;
-    const header = encodeTarHeader({ ...h, name, size });
-    this.out.push(header);
-    this.hash.update(header);
-    if (size) {
-      this.out.push(e!, Buffer.alloc(padding(size)));
-      this.hash.update(entryDigest(e!));
-    }
+    const header = { ...h, name, size };
+    const encoded = encodeTarHeader(header);
+    this.hash.update(encoded);
+    if (size) this.hash.update(entryDigest(e!));
+    this.members.push({ header, encoded, data: size ? e : undefined });
   }
 
   /** Parents of an absolute path, as Docker's copy creates them (root-owned 0755; /tmp keeps 1777). */
@@ -263,15 +264,33 @@ export class LayerWriter {
   }
 
   /**
-   * The tar, as chunks to write in order, and a digest of its content: of its headers and of each
-   * file's data digest (the context's files were hashed as they arrived). Equal digests mean equal
-   * tars; it is not the tar's own sha256 (the diffID, computed when the layer is stored).
+   * The layer: as a tar's chunks to write in order, or as members to apply without a tar (big
+   * files of a context directory copied file to file), and a digest of its content: of its
+   * headers and of each file's data digest (the context's files were hashed as they arrived).
+   * Equal digests mean equal tars; it is not the tar's own sha256 (the diffID, computed when the
+   * layer is stored).
    */
-  finish(): { chunks: Iterable<Buffer>; digest: string } {
-    this.out.push(TAR_END);
-    const out = this.out;
+  finish(): { chunks: Iterable<Buffer>; members: Iterable<LayerMember>; digest: string } {
+    const list = this.members;
+    const dataOf = (e: ContextEntry) => e.chunks ?? [e.data];
     return {
-      chunks: { *[Symbol.iterator]() { for (const x of out) if (Buffer.isBuffer(x)) yield x; else yield* x.chunks ?? [x.data]; } },
+      chunks: {
+        *[Symbol.iterator]() {
+          for (const m of list) {
+            yield m.encoded;
+            if (m.data) { yield* dataOf(m.data); yield Buffer.alloc(padding(m.header.size)); }
+          }
+          yield TAR_END;
+        },
+      },
+      members: {
+        *[Symbol.iterator]() {
+          for (const { header, data } of list) {
+            const copy = data?.copyTo && header.size > SMALL_FILE ? data : undefined;
+            yield { header, body: copy ? { copyTo: (dest, signal) => copy.copyTo!(dest, signal) } : data ? dataOf(data) : [] };
+          }
+        },
+      },
       digest: this.hash.digest('hex'),
     };
   }

@@ -1,6 +1,7 @@
 import type { Readable, Writable } from 'node:stream';
 import type { Digest } from '../base/digest';
 import type { ImageConfigBlob, ImageRuntimeConfig } from '../oci/image';
+import type { LayerMember } from '../archive/apply-tar';
 
 /** What the engine knows of one image. `id` is the digest of its config blob. */
 export interface ImageRecord {
@@ -60,6 +61,11 @@ export interface CommitInput {
    * saved or pushed, and writing and fsyncing each step's tar was most of a cold build's time.
    */
   lazyTar?: boolean;
+  /**
+   * `layer`'s members as made in-process, for a lazyTar commit to apply without the tar (a COPY's
+   * big files are then copied file to file, in the kernel): the same content, and never both read.
+   */
+  members?: Iterable<LayerMember>;
 }
 
 export interface ImportInput {

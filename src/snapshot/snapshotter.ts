@@ -1,5 +1,6 @@
 import type { Readable } from 'node:stream';
 import type { Digest } from '../base/digest';
+import type { LayerMember } from '../archive/apply-tar';
 
 /** A mount to make, as data: the caller (through sys/) mounts it on a target of its choosing. */
 export interface Mount {
@@ -95,6 +96,8 @@ export interface SnapshotCommitter {
  */
 export interface LayerArchiver {
   applyToSnapshot(key: string, tar: Readable, signal?: AbortSignal): Promise<void>;
+  /** applyToSnapshot of members made in-process, without a tar (see applyMembers). */
+  applyMembersToSnapshot(key: string, members: Iterable<LayerMember>, signal?: AbortSignal): Promise<void>;
   layerTar(chainId: Digest, signal?: AbortSignal): Readable;
   sync(): Promise<void>;
 }

@@ -1,8 +1,9 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { linkSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { BERTH, Daemon, startDaemon } from './harness';
 
 // `docker build` (CLI 28 without buildx, DOCKER_BUILDKIT=0) posts the context to POST /build.
@@ -265,6 +266,28 @@ describe('docker build against berthd (legacy builder protocol)', () => {
     ], { env: d.env, encoding: 'utf8', timeout: 60_000 });
     assert.equal(ns.status, 0, env(ns));
     assert.equal(ok(['run', '--rm', 'local:ns']), 'hidden\n');
+  });
+
+  test('berth build copies a big context file file to file: the same layers as from the tar, with --chown, --chmod, hardlinks and mtimes', () => {
+    const big = Buffer.alloc(3 << 20);
+    for (let i = 0; i < big.length; i += 4096) big.writeUInt32LE(i * 2654435761 >>> 0, i);
+    const ctx = context('bigcopy', {
+      Dockerfile: 'FROM busybox\nCOPY big.bin /a/big.bin\nCOPY --chown=5:6 --chmod=640 big.bin sub /b/\nCOPY big.bin twin.bin /c/\n',
+      'sub/g': 'g\n',
+    });
+    writeFileSync(join(ctx, 'big.bin'), big);
+    utimesSync(join(ctx, 'big.bin'), 1_600_000_000, 1_600_000_000);
+    linkSync(join(ctx, 'big.bin'), join(ctx, 'twin.bin'));
+    const fromDir = berth(['--no-cache', '-t', 'bigcopy:dir', ctx]);
+    assert.equal(fromDir.status, 0, env(fromDir));
+    const fromTar = spawnSync(BERTH, ['build', '--no-cache', '-t', 'bigcopy:tar', ctx], { env: { ...d.env, BERTH_BUILD_CONTEXT: 'tar' }, encoding: 'utf8', timeout: 60_000 });
+    assert.equal(fromTar.status, 0, env(fromTar));
+    const layers = (ref: string) => ok(['image', 'inspect', '-f', '{{json .RootFS.Layers}}', ref]);
+    assert.equal(layers('bigcopy:dir'), layers('bigcopy:tar'));
+    const want = createHash('sha256').update(big).digest('hex');
+    assert.equal(ok(['run', '--rm', 'bigcopy:dir', 'sh', '-c', 'sha256sum /a/big.bin /b/big.bin /c/twin.bin | cut -d" " -f1; stat -c "%u:%g %a %Y" /a/big.bin /b/big.bin /b/g']),
+      `${want}\n${want}\n${want}\n0:0 644 1600000000\n5:6 640 1600000000\n5:6 640 ${Math.floor(statSync(join(ctx, 'sub/g')).mtimeMs / 1000)}\n`);
+    ok(['rmi', 'bigcopy:dir', 'bigcopy:tar']);
   });
 
   test('a missing stage or image and a COPY --from cycle fail before any step runs', () => {

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { hexOf, isDigest, type Digest } from '../../base/digest';
 import { alreadyExists, errnoCode, invalidArgument, notFound, wrap } from '../../base/errors';
-import { OVERLAY_OPAQUE_XATTR, applyTar } from '../../archive/apply-tar';
+import { OVERLAY_OPAQUE_XATTR, applyMembers, applyTar, type LayerMember } from '../../archive/apply-tar';
 import { packDir } from '../../archive/pack-dir';
 import { nativeSys } from '../../sys/native';
 import { syncFs } from '../../sys/sync-fs';
@@ -312,6 +312,10 @@ export class OverlaySnapshotter implements Snapshotter, SnapshotCommitter, Layer
 
   async applyToSnapshot(key: string, tar: Readable, signal?: AbortSignal): Promise<void> {
     await applyTar(tar, this.upperDir(key), { whiteouts: 'overlay', signal });
+  }
+
+  async applyMembersToSnapshot(key: string, members: Iterable<LayerMember>, signal?: AbortSignal): Promise<void> {
+    await applyMembers(members, this.upperDir(key), { whiteouts: 'overlay', signal });
   }
 
   /** The same packing as diff(): a committed layer's diff dir is the upper dir it was made from. */

@@ -57,7 +57,17 @@ export class ConfigFile {
     const key = registryKey(server);
     const auths = this.read().auths ?? {};
     const entry = Object.entries(auths).find(([k]) => registryKey(k) === key)?.[1];
-    if (!entry) return undefined;
+    return entry ? this.authOf(key, entry) : undefined;
+  }
+
+  /** Every registry's stored credentials, by registry (what a build may need to pull its bases). */
+  allAuths(): Record<string, AuthConfig> {
+    const out: Record<string, AuthConfig> = {};
+    for (const [k, entry] of Object.entries(this.read().auths ?? {})) out[registryKey(k)] = this.authOf(registryKey(k), entry);
+    return out;
+  }
+
+  private authOf(key: string, entry: AuthEntry): AuthConfig {
     const out: AuthConfig = { serveraddress: key };
     if (entry.auth) {
       const plain = Buffer.from(entry.auth, 'base64').toString();

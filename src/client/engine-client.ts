@@ -433,9 +433,14 @@ export class EngineClient {
     session?: BuildSession;
     /** berthd: each step's time on its result line (another engine ignores it). */
     stepTimes?: boolean;
+    /** Credentials by registry, for the images the build pulls (X-Registry-Config, as the docker CLI sends its config file's). */
+    registryConfig?: Record<string, object>;
   }): Promise<http.IncomingMessage> {
     const json = (o: Record<string, string> | undefined) => (o && Object.keys(o).length ? JSON.stringify(o) : undefined);
     const headers: Record<string, string> = { 'Content-Type': 'application/x-tar' };
+    if (opts.registryConfig && Object.keys(opts.registryConfig).length) {
+      headers['X-Registry-Config'] = Buffer.from(JSON.stringify(opts.registryConfig)).toString('base64url');
+    }
     let body: Readable = context;
     if (opts.session) {
       const doc = Buffer.from(JSON.stringify({

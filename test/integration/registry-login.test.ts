@@ -1,7 +1,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import bcrypt from 'bcryptjs';
 import { BERTH, Daemon, startDaemon } from './harness';
@@ -102,6 +102,32 @@ describe('registry auth: berth login/logout and the config file', () => {
     const pull = d.docker(['pull', `${reg.addr}/auth/docker:1`]);
     assert.equal(pull.status, 0, pull.stderr);
     assert.equal(d.docker(['logout', reg.addr]).status, 0);
+  });
+
+  test('build --pull of a base in a registry that wants credentials: the stored login goes with the build (X-Registry-Config), from berth and from docker', () => {
+    const base = `${reg.addr}/auth/base:1`;
+    const ctx = join(tmp, 'pull-ctx');
+    mkdirSync(ctx, { recursive: true });
+    writeFileSync(join(ctx, 'Dockerfile'), `FROM ${base}\nRUN echo built > /built\n`);
+    // CLI 28 without buildx: the legacy builder's POST /build, as in the other build tests.
+    const docker = (args: string[], input?: string) => spawnSync('docker', args, { env: { ...d.env, DOCKER_BUILDKIT: '0' }, input, encoding: 'utf8', timeout: 60_000 });
+    for (const [who, run] of [['berth', berth], ['docker', docker]] as const) {
+      assert.equal(run(['login', '-u', 'alice', '--password-stdin', reg.addr], 's3cret\n').status, 0, who);
+      assert.equal(run(['tag', 'busybox', base]).status, 0, who);
+      const push = run(['push', base]);
+      assert.equal(push.status, 0, `${who}: ${push.stderr}`);
+      assert.equal(run(['rmi', base]).status, 0, who);
+      const built = run(['build', '--pull', '--network', 'none', '-t', `pulled-base:${who}`, ctx]);
+      assert.equal(built.status, 0, `${who}: ${built.stdout}\n${built.stderr}`);
+      assert.match(built.stdout, /Downloaded newer image for|Image is up to date for/, who);
+      assert.equal(run(['logout', reg.addr]).status, 0, who);
+      // Logged out: the registry refuses the pull and the build fails before any step.
+      assert.equal(run(['rmi', base]).status, 0, who);
+      const refused = run(['build', '--pull', '--network', 'none', ctx]);
+      assert.notEqual(refused.status, 0, `${who}: ${refused.stdout}`);
+      assert.match(refused.stderr, /unauthorized|authentication required|no basic auth credentials/, who);
+      assert.equal(run(['rmi', `pulled-base:${who}`]).status, 0, who);
+    }
   });
 
   test('berth login without a terminal and without a password fails as docker does', () => {

@@ -179,7 +179,7 @@ const build: Command = {
     const send = (b: Readable, s: BuildSession | undefined) => cli.client.imageBuild(b, {
       tags: list(p, 'tag'), dockerfile, buildArgs: kvMap(list(p, 'build-arg'), true), labels: kvMap(list(p, 'label'), false),
       target: str(p, 'target'), noCache: bool(p, 'no-cache'), quiet, networkMode: str(p, 'network'), squash: bool(p, 'squash'), pull: bool(p, 'pull'), session: s,
-      stepTimes: !quiet,
+      stepTimes: !quiet, registryConfig: cli.configFile.allAuths(),
     });
     let res: Readable;
     if (local) {

@@ -143,6 +143,7 @@ export class EngineBuildContainers implements BuildContainers {
       secretsDir = dir;
       return dir;
     };
+    const heldCaches = new Map<string, { dir: string; release: () => void }>();
     try {
       mkdirSync(work, { recursive: true, mode: 0o700 });
       mkdirSync(rundir, { recursive: true, mode: 0o711 });
@@ -155,7 +156,10 @@ export class EngineBuildContainers implements BuildContainers {
             break;
           }
           case 'cache': {
-            const c = await this.o.cacheMounts.acquire(m, async (dir) => {
+            // The same cache twice in one run is one directory (BuildKit's duplicate cache mounts);
+            // a locked one would otherwise wait for this very run.
+            const held = m.sharing !== 'private' ? heldCaches.get(m.key) : undefined;
+            const c = held ?? await this.o.cacheMounts.acquire(m, async (dir) => {
               if (!m.base) return;
               const base = await this.sourcePath(m.base, work, `bm-${run}-${n++}`, signal);
               try {
@@ -166,7 +170,10 @@ export class EngineBuildContainers implements BuildContainers {
                 await base.release();
               }
             }, signal);
-            undos.push(c.release);
+            if (!held) {
+              undos.push(c.release);
+              if (m.sharing !== 'private') heldCaches.set(m.key, c);
+            }
             // The subdirectory is resolved inside the cache: a symlink a run left there stays in it.
             const src = resolveInRoot(c.dir, m.path);
             mkdirSync(src, { recursive: true });

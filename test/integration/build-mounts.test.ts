@@ -53,6 +53,8 @@ describe('RUN --mount', () => {
         'RUN --mount=type=cache,id=shared-id,target=/a,sharing=locked --mount=type=cache,id=shared-id,target=/b,sharing=private echo "$N" > /a/n && cat /a/n > /from-a',
         'RUN --mount=type=cache,target=/owned,uid=123,gid=456,mode=0750 stat -c "%u:%g:%a" /owned > /owned-stat',
         'RUN --mount=type=cache,id=shared-id,target=/again,ro cat /again/n > /ro-read',
+        // One cache twice in one run is one directory (a locked one must not wait for itself).
+        'RUN --mount=type=cache,id=twice,target=/m1,sharing=locked --mount=type=cache,id=twice,target=/m2,sharing=locked sh -c "touch /m1/foo && test -f /m2/foo && echo same > /twice"',
         'CMD ["cat", "/seen"]', '',
       ].join('\n'),
     });
@@ -60,9 +62,9 @@ describe('RUN --mount', () => {
     assert.equal(ok(['run', '--rm', 'cache:1']), 'run 1\n');
     built(['--build-arg', 'N=2', '-t', 'cache:2', ctx]);
     assert.equal(ok(['run', '--rm', 'cache:2']), 'run 1\nrun 2\n');
-    assert.equal(ok(['run', '--rm', 'cache:2', 'cat', '/from-a', '/owned-stat', '/ro-read']), '2\n123:456:750\n2\n');
+    assert.equal(ok(['run', '--rm', 'cache:2', 'cat', '/from-a', '/owned-stat', '/ro-read', '/twice']), '2\n123:456:750\n2\nsame\n');
     // The mount points (and /var/cache, which busybox lacks) were made for the run only.
-    assert.equal(existing('cache:2', ['/var/cache', '/var/cache/app', '/a', '/b', '/owned', '/again']), '');
+    assert.equal(existing('cache:2', ['/var/cache', '/var/cache/app', '/a', '/b', '/owned', '/again', '/m1', '/m2']), '');
 
     assert.match(ok(['system', 'df']), /^Build Cache\s+\d+\s+0\s+/m);
     assert.match(ok(['system', 'df', '-v']), /exec\.cachemount/);

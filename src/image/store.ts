@@ -87,8 +87,14 @@ export interface NewImage {
   adopt?: { diffId: Digest; snapshot: string; lazyTar?: number };
 }
 
-/** Delay between a lazy layer's commit and the sync that makes it durable (see syncLayers). */
+/**
+ * The sync that makes lazy layers durable (see syncLayers) runs once commits have paused this
+ * long, and at the latest this long after the first unsynced commit: a sync in the middle of the
+ * next build forced its writes out too (the kernel leaves dirty pages up to 30 s), which made
+ * back-to-back cold builds 0.78-1.08 s instead of ~0.8.
+ */
 const SYNC_DELAY_MS = 2000;
+const SYNC_MAX_DELAY_MS = 30_000;
 
 export type HistoryItem = { Id: string; Created: number; CreatedBy: string; Tags: string[] | null; Size: number; Comment: string };
 
@@ -106,6 +112,7 @@ export class LocalImageStore implements ImageStore {
   private readonly layerLocks = new KeyedMutex();
   private readonly pins = new Pins();
   private syncTimer: NodeJS.Timeout | undefined;
+  private firstUnsynced: number | undefined;
 
   constructor(private readonly db: Db, contentRoot: string, private readonly snapshotter: Snapshotter) {
     migrate(db);
@@ -1023,7 +1030,7 @@ export class LocalImageStore implements ImageStore {
 
   /**
    * Makes the lazyTar layers committed so far durable (one syncfs) and records that they are.
-   * Runs SYNC_DELAY_MS after a lazy commit (one sync for a whole build's steps, off their path).
+   * Runs when lazy commits pause for SYNC_DELAY_MS (one sync for a whole build, or a run of builds, off their path).
    */
   async syncLayers(): Promise<void> {
     const archiver = this.archiver();
@@ -1036,12 +1043,14 @@ export class LocalImageStore implements ImageStore {
   }
 
   private scheduleSync(): void {
-    if (this.syncTimer) return;
+    this.firstUnsynced ??= Date.now();
+    clearTimeout(this.syncTimer);
     this.syncTimer = setTimeout(() => {
       this.syncTimer = undefined;
+      this.firstUnsynced = undefined;
       // A failed sync leaves the layers unsynced: the next open syncs or checks them.
       this.syncLayers().catch(() => undefined);
-    }, SYNC_DELAY_MS);
+    }, Math.max(0, Math.min(SYNC_DELAY_MS, this.firstUnsynced + SYNC_MAX_DELAY_MS - Date.now())));
     this.syncTimer.unref();
   }
 

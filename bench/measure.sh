@@ -84,6 +84,36 @@ measure() {
   if [ -n "$extra" ]; then printf '  %-50s WARNING: %s\n' "" "${extra#,}" >&2; partial=$((partial + 1)); fi
 }
 
+# measure_turns: like measure, for the rows "ID<TAB>LABEL<TAB>COMMAND" on stdin, run in turns (run i
+# of every row, then run i+1, the order rotated each round) instead of one row's runs after the
+# other's: for long runs (builds, ~1 s) the machine drifts (noisy neighbours, write-back of the
+# previous row's files) by more than the differences measured, and turns spread that over every row.
+measure_turns() {
+  local -a ids=() labels=() cmds=() ts=() rcs=()
+  local id label cmd n i j k t0 t1
+  while IFS=$'\t' read -r id label cmd; do [ -n "$id" ] && { ids+=("$id"); labels+=("$label"); cmds+=("$cmd"); }; done
+  n=${#ids[@]}
+  for ((i = 0; i < WARMUP + RUNS; i++)); do
+    for ((j = 0; j < n; j++)); do
+      k=$(((i + j) % n))
+      t0=$(date +%s%N); eval "${cmds[k]}" >/dev/null 2>"$W/turn.err" || rcs[k]="$? $(tail -3 "$W/turn.err" | tr '\n' ' ')"; t1=$(date +%s%N)
+      ((i >= WARMUP)) && ts[k]+="$(((t1 - t0) / 1000))e-6,"
+    done
+  done
+  for ((k = 0; k < n; k++)); do
+    printf '  %-50s ' "${labels[k]}" >&2
+    if [ -n "${rcs[k]:-}" ]; then
+      printf 'FAILED: %s\n' "${rcs[k]}" >&2
+      emit "{\"id\":\"${ids[k]}\",\"label\":$(jstr "${labels[k]}"),\"cmd\":$(jstr "${cmds[k]}"),\"error\":$(jstr "exit ${rcs[k]}")}"
+      failures=$((failures + 1)); continue
+    fi
+    local times="[${ts[k]%,}]"
+    emit "{\"id\":\"${ids[k]}\",\"label\":$(jstr "${labels[k]}"),\"cmd\":$(jstr "${cmds[k]}"),\"times\":$times,\"turns\":true}"
+    node -e 'const t=JSON.parse(process.argv[1]).sort((a,b)=>a-b),n=t.length,m=n%2?t[(n-1)/2]:(t[n/2-1]+t[n/2])/2;
+      console.log(`median ${(m*1e3).toFixed(1)} ms  (min ${(t[0]*1e3).toFixed(1)}, max ${(t[n-1]*1e3).toFixed(1)}, n=${n}, in turns)`)' "$times" >&2
+  done
+}
+
 # cycle NAME 'SHELL LINE': a /bin/sh script for a multi-step measurement (same shell cost for all).
 cycle() { printf '#!/bin/sh\nset -e\n%s\n' "$2" >"$W/$1.sh"; echo "$W/$1.sh"; }
 
@@ -355,6 +385,8 @@ fi
 # that is how BuildKit works, and it is measured as it is); "cached" is the identical rebuild, every
 # step from the cache. BuildKit is dockerd's own, through the Debian docker CLI 20.10, which has its
 # BuildKit client built in (CLI 28 needs the buildx plugin for it, and buildx is not installed here).
+# The engines build in turns (measure_turns): one engine's ten builds in a row differed by ±15% from
+# the next one's on a quiet machine, more than the differences measured.
 # Everything the section makes (images, build cache) is removed at its end.
 : "${DOCKER_CLI_OLD:=/usr/bin/docker}"
 build_images() { # build_images ENGINE: every image ID, one a line
@@ -406,26 +438,29 @@ CMD ["cat", "/big.sha"]
 DF
 before_berth=$(build_images berth); before_docker=$(build_images docker); before_podman=$(build_images podman)
 B_ARGS="-q --network none -t bench-build $CTX"
-measure build_cold.docker_berthd "docker CLI -> berthd: build, cold (--no-cache)" -- env DOCKER_BUILDKIT=0 $DKB build --no-cache $B_ARGS
-measure build_cached.docker_berthd "docker CLI -> berthd: build, cached rebuild" -- env DOCKER_BUILDKIT=0 $DKB build $B_ARGS
-measure build_cold.berth "berth build, cold (--no-cache)" -- $BERTH build --no-cache $B_ARGS
-measure build_cached.berth "berth build, cached rebuild" -- $BERTH build $B_ARGS
-build_check berth $DKB
-measure build_cold.docker_dockerd "docker CLI -> dockerd: build (legacy), cold (--no-cache)" -- env DOCKER_BUILDKIT=0 $DKD build --no-cache $B_ARGS
-measure build_cached.docker_dockerd "docker CLI -> dockerd: build (legacy), cached rebuild" -- env DOCKER_BUILDKIT=0 $DKD build $B_ARGS
-build_check docker_legacy $DKD
 DKD_OLD="$DOCKER_CLI_OLD -H unix://$DSOCK"
+BK=""
 if [ -x "$DOCKER_CLI_OLD" ] && bk_err=$(env DOCKER_BUILDKIT=1 $DKD_OLD build $B_ARGS 2>&1 >/dev/null); then
-  measure build_cold.buildkit "docker CLI $($DOCKER_CLI_OLD --version | sed 's/^Docker version //; s/,.*//') -> dockerd: BuildKit, cold (--no-cache)" -- env DOCKER_BUILDKIT=1 $DKD_OLD build --no-cache $B_ARGS
-  measure build_cached.buildkit "docker CLI $($DOCKER_CLI_OLD --version | sed 's/^Docker version //; s/,.*//') -> dockerd: BuildKit, cached rebuild" -- env DOCKER_BUILDKIT=1 $DKD_OLD build $B_ARGS
-  build_check buildkit $DKD
+  BK="docker CLI $($DOCKER_CLI_OLD --version | sed 's/^Docker version //; s/,.*//') -> dockerd: BuildKit"
 else
   # Not a failure of the bench: the report then compares against DESIGN.md's figures.
   echo "  BuildKit not reachable here ($DOCKER_CLI_OLD): $(printf '%s' "${bk_err:-no such CLI}" | tail -2 | tr '\n' ' ')" >&2
   emit "{\"id\":\"build_buildkit_unreachable\",\"error\":$(jstr "${bk_err:-$DOCKER_CLI_OLD: no such CLI}")}"
 fi
-measure build_cold.podman "podman build, cold (--no-cache)" -- $PM build --no-cache $B_ARGS
-measure build_cached.podman "podman build, cached rebuild" -- $PM build $B_ARGS
+# Every engine's cold builds in turns, then every engine's cached ones (each engine's last build
+# is then the same build, cold: the cached rows reuse every step).
+build_rows() { # build_rows cold|cached FLAGS
+  printf '%s\t%s\t%s\n' "build_$1.docker_berthd" "docker CLI -> berthd: build, $3" "env DOCKER_BUILDKIT=0 $DKB build $2 $B_ARGS"
+  printf '%s\t%s\t%s\n' "build_$1.berth" "berth build, $3" "$BERTH build $2 $B_ARGS"
+  printf '%s\t%s\t%s\n' "build_$1.docker_dockerd" "docker CLI -> dockerd: build (legacy), $3" "env DOCKER_BUILDKIT=0 $DKD build $2 $B_ARGS"
+  [ -n "$BK" ] && printf '%s\t%s\t%s\n' "build_$1.buildkit" "$BK, $3" "env DOCKER_BUILDKIT=1 $DKD_OLD build $2 $B_ARGS"
+  printf '%s\t%s\t%s\n' "build_$1.podman" "podman build, $3" "$PM build $2 $B_ARGS"
+}
+build_rows cold --no-cache "cold (--no-cache)" | measure_turns
+build_rows cached "" "cached rebuild" | measure_turns
+build_check berth $DKB
+build_check docker_legacy $DKD
+[ -n "$BK" ] && build_check buildkit $DKD
 build_check podman $PM
 build_cleanup berth "$before_berth"; build_cleanup docker "$before_docker"; build_cleanup podman "$before_podman"
 rm -rf "$CTX"

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { appendFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, constants, rmSync, writeFileSync } from 'node:fs';
+import { copyFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { Digest, hexOf, sha256 } from '../base/digest';
@@ -142,6 +143,34 @@ test('lazyTar: syncLayers marks what was committed before it', async () => {
     await copyStep(env, b.id, { s: 's' });
     await env.store.syncLayers();
     assert.deepEqual(lazyRows(env).map((r) => r.synced), [1]);
+  } finally {
+    await env.close();
+  }
+});
+
+test('lazyTar: a commit from members (a file copied by its FileCopySource) gives the layer its tar gives', async () => {
+  const env = await makeEnv();
+  try {
+    const b = await base(env);
+    const big = 'a'.repeat(100_000);
+    const src = join(env.dir, 'copy-source');
+    writeFileSync(src, big);
+    const header = (name: string, type: 'file' | 'directory', size = 0) => ({
+      name, type, size, mode: type === 'directory' ? 0o755 : 0o644, uid: 0, gid: 0, mtime: 0, linkname: '', devmajor: 0, devminor: 0, xattrs: new Map<string, Buffer>(),
+    });
+    let copies = 0;
+    const members = [
+      { header: header('data', 'directory'), body: [] },
+      { header: header('data/a', 'file', big.length), body: { copyTo: (dest: string) => { copies++; return copyFile(src, dest, constants.COPYFILE_EXCL); } } },
+      { header: header('data/b', 'file', 1), body: [Buffer.from('b')] },
+    ];
+    const tar = await makeTar([{ name: 'data/', type: 'directory' }, { name: 'data/a', data: big }, { name: 'data/b', data: 'b' }]);
+    const fromMembers = await env.store.commit({ parentImage: b.id, layer: streamOf(tar), members, config: {}, containerId: '', lazyTar: true });
+    const fromTar = await env.store.commit({ parentImage: b.id, layer: streamOf(tar), config: {}, containerId: '', lazyTar: true });
+    assert.equal(copies, 1, 'the members were applied, not the tar');
+    assert.equal(fromMembers.config.rootfs.diff_ids[1], fromTar.config.rootfs.diff_ids[1]);
+    const files = await readTar(await collect(env.store.layer(fromMembers.config.rootfs.diff_ids[1] as Digest)));
+    assert.equal((files.get('data/a') as Buffer).toString(), big);
   } finally {
     await env.close();
   }

@@ -72,8 +72,16 @@ describe('berth network against a canned engine, request by request like docker'
   after(async () => { await f?.close(); });
 
   // Filters compare as JSON values (Go marshals the map sorted, which the engine does not care about).
+  // The docker CLI collects IPAM configs in a Go map (consolidateIpam): their order is random, berth's
+  // is the flags'; they compare sorted by subnet.
+  const ipamSorted = (body: unknown) => {
+    const ipam = (body as { IPAM?: { Config?: Array<{ Subnet?: string }> } } | undefined)?.IPAM;
+    if (!ipam?.Config) return body;
+    const Config = [...ipam.Config].sort((a, b) => String(a.Subnet).localeCompare(String(b.Subnet)));
+    return { ...(body as object), IPAM: { ...ipam, Config } };
+  };
   const reqs = (rs: Recorded[]) => rs.map((r) => ({
-    method: r.method, path: r.path, body: r.body,
+    method: r.method, path: r.path, body: r.path === '/networks/create' ? ipamSorted(r.body) : r.body,
     query: Object.fromEntries([...r.query].map(([k, v]) => [k, k === 'filters' ? JSON.parse(v) : v])),
   }));
   /** Runs both CLIs; asserts the same requests, status, stdout and stderr (the program name aside, also in help on stdout). */

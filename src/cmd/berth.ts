@@ -39,7 +39,9 @@ async function registry(args: string[]): Promise<number> {
 }
 
 const argv = process.argv.slice(2);
-const run = argv[0] === 'build' && argv[1] === '--print-ast' && argv.length === 3 ? printAst(argv[2])
+// After global flags too (`berth -H unix://... build --print-ast FILE`): they do not matter to it.
+const build = argv.indexOf('build');
+const run = build >= 0 && argv[build + 1] === '--print-ast' && argv.length === build + 3 ? printAst(argv[build + 2])
   : argv[0] === 'registry' ? registry(argv.slice(1))
   : main(argv);
 run.then(

@@ -1,6 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { BERTH } from './harness';
 
 // bin/berth starts node without NODE_EXTRA_CA_CERTS (node parses the whole bundle at startup, tens
@@ -17,4 +19,23 @@ test('bin/berth starts node without NODE_EXTRA_CA_CERTS, through sh and through 
   assert.equal(viaNode.status, 0, viaNode.stderr);
   assert.match(viaNode.stdout, /^Berth version /);
   assert.match(viaNode.stderr, /extra certs/i);
+});
+
+// The parse-tree dump needs no daemon, and global flags before `build` do not get in its way.
+test('berth build --print-ast prints BuildKit\'s dump, also after global flags; a parse error exits non-zero', () => {
+  const dir = mkdtempSync('/tmp/berth-print-ast-');
+  try {
+    writeFileSync(join(dir, 'Dockerfile'), 'FROM busybox AS base\nRUN --mount=type=cache,target=/c echo "$HOME"\n');
+    for (const pre of [[], ['-H', 'unix:///nonexistent/berth.sock', '--log-level', 'error']]) {
+      const r = spawnSync(BERTH, [...pre, 'build', '--print-ast', join(dir, 'Dockerfile')], { encoding: 'utf8' });
+      assert.equal(r.status, 0, r.stderr);
+      assert.equal(r.stdout, '(from "busybox" "AS" "base")\n(run ["--mount=type=cache,target=/c"] "echo \\"$HOME\\"")\n');
+    }
+    writeFileSync(join(dir, 'Bad'), 'FROM busybox\nRUN <<EOF\necho never closed\n');
+    const bad = spawnSync(BERTH, ['build', '--print-ast', join(dir, 'Bad')], { encoding: 'utf8' });
+    assert.notEqual(bad.status, 0);
+    assert.notEqual(bad.stderr, '');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

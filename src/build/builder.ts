@@ -567,11 +567,12 @@ export class Builder {
     const argv = this.command(step, st.config);
     const args = this.runArgs(st);
     const createdBy = (args.length ? [`|${args.length}`, ...args] : []).concat(argv).join(' ');
-    const { mounts, keyParts, sshAuthSock } = await this.runMounts(req, plan, ctx, st, step, word, results, stageIdx, waitStage);
+    const { mounts, keyParts, sshAuthSock, missing } = await this.runMounts(req, plan, ctx, st, step, word, results, stageIdx, waitStage);
     const network = step.flags.network && step.flags.network !== 'default' ? step.flags.network : undefined;
     // Mount definitions (and a bind's content) are part of the key; a secret's or a cache's content never is.
     const key = this.cacheKey(st, ['run', createdBy, ...keyParts, ...(network ? [`network=${network}`] : [])]);
     if (this.fromCache(req, st, key)) return;
+    if (missing) throw missing;
     st.clock?.mark('key');
     const env = [...(st.config.Env ?? []), ...args];
     // As BuildKit: the first SSH mount is the agent unless the stage set SSH_AUTH_SOCK itself.
@@ -617,9 +618,12 @@ export class Builder {
   private async runMounts(
     req: BuildRequest, plan: Plan, ctx: BuildContext, st: StageState, step: Step, word: (w: string) => string, results: Map<number, StageState>, stageIdx: number,
     waitStage: (si: number) => Promise<StageState>,
-  ): Promise<{ mounts: RunMount[]; keyParts: string[]; sshAuthSock?: string }> {
+  ): Promise<{ mounts: RunMount[]; keyParts: string[]; sshAuthSock?: string; missing?: Error }> {
     const mounts: RunMount[] = [];
     const keyParts: string[] = [];
+    // A required secret or SSH agent the client did not send fails the step only when it runs:
+    // a cached step needs neither (BuildKit resolves them when the command starts).
+    let missing: Error | undefined;
     const fail = (msg: string) => invalidArgument(`Dockerfile line ${step.line}: ${msg}`);
     const source = async (from: string, path: string): Promise<{ src: MountSource; key: string }> => {
       if (!from) {
@@ -698,7 +702,7 @@ export class Builder {
             id = posix.basename(m.target);
           }
           const data = req.secrets?.get(id);
-          if (data === undefined && m.required) throw fail(`secret ${id}: not found`);
+          if (data === undefined && m.required) missing ??= fail(`secret ${id}: not found`);
           const target = m.target ? targetOf(m.target) : m.env === undefined ? `/run/secrets/${posix.basename(id)}` : undefined;
           if (m.env !== undefined) {
             if (!m.env || m.env.includes('=')) throw fail(`invalid environment variable name ${JSON.stringify(m.env)} for secret ${id}`);
@@ -716,14 +720,14 @@ export class Builder {
           sshIndex++;
           sshAuthSock ??= target;
           const socket = req.ssh?.get(id);
-          if (socket === undefined && m.required) throw fail(`no SSH key ${JSON.stringify(id)} forwarded from the client`);
+          if (socket === undefined && m.required) missing ??= fail(`no SSH key ${JSON.stringify(id)} forwarded from the client`);
           if (socket !== undefined) mounts.push({ type: 'ssh', target, socket, uid: m.uid ?? 0, gid: m.gid ?? 0, mode: m.mode ?? 0o600 });
           keyParts.push(`mount:${spec}`);
           break;
         }
       }
     }
-    return { mounts, keyParts, sshAuthSock };
+    return { mounts, keyParts, sshAuthSock, missing };
   }
 
   private async copy(

@@ -182,4 +182,19 @@ describe('berth build --secret and --ssh', () => {
     assert.match(berth(['--secret', `id=big,src=${big}`, ctx]).stderr, /secret big too big. max size 500KiB/);
     assert.notEqual(d.docker(['image', 'inspect', 'bad:1']).status, 0);
   });
+
+  test('a cached step needs none of its required secrets: a rebuild without them (docker build, which cannot send any) reuses it', () => {
+    const ctx = context('cached-required', { Dockerfile: 'FROM busybox\nRUN --mount=type=secret,id=needed,required echo ran > /ran\n' });
+    const file = join(dir, 'needed');
+    writeFileSync(file, 'x');
+    const first = berth(['--secret', `id=needed,src=${file}`, ctx]);
+    assert.equal(first.status, 0, env(first));
+    for (const r of [berth([ctx]), d.docker(['build', ctx])]) {
+      assert.equal(r.status, 0, env(r));
+      assert.match(r.stdout, /Using cache/);
+    }
+    const cold = berth(['--no-cache', ctx]);
+    assert.equal(cold.status, 1, env(cold));
+    assert.match(cold.stderr, /secret needed: not found/);
+  });
 });

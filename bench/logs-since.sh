@@ -20,57 +20,9 @@ RUNS=${RUNS:-3}
 DOCKER_CLI=${DOCKER_CLI:-$(command -v docker)}
 DOCKERD=${DOCKERD:-$(command -v dockerd || true)}
 
-[ "$(id -u)" = 0 ] || { echo "bench/logs-since.sh must run as root" >&2; exit 1; }
-[ -f "$REPO/dist/berthd.js" ] && [ -x "$REPO/dist/berth-logrotate" ] || { echo "run node scripts/build.mjs first" >&2; exit 1; }
-
-W=$(mktemp -d /tmp/berth-logbench.XXXXXX)
-R=/run/berth-logbench.$$
-mkdir -p "$R" "$W/docker-config"
-echo '{}' >"$W/docker-config/config.json"
-export DOCKER_CONFIG=$W/docker-config
-BSOCK=$R/berth.sock
-DSOCK=$R/docker.sock
-BERTHD_PID=""
-DOCKERD_PID=""
-
-cleanup() {
-  set +e
-  for sock in "$BSOCK" "$DSOCK"; do
-    [ -S "$sock" ] || continue
-    ids=$(DOCKER_HOST=unix://$sock "$DOCKER_CLI" ps -aq 2>/dev/null)
-    [ -n "$ids" ] && DOCKER_HOST=unix://$sock "$DOCKER_CLI" rm -f $ids >/dev/null 2>&1
-  done
-  for pid in $BERTHD_PID $DOCKERD_PID; do
-    kill "$pid" 2>/dev/null
-    for _ in $(seq 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
-    kill -9 "$pid" 2>/dev/null
-  done
-  # whatever is still mounted under our roots (dockerd's overlay and netns files, berthd's rootfs)
-  grep -oE " ($W|$R)[^ ]*" /proc/self/mountinfo | sort -r | while read -r m; do umount -l "$m" 2>/dev/null; done
-  rm -rf "$W" "$R"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-dk() { DOCKER_HOST=unix://$1 "$DOCKER_CLI" "${@:2}"; }
-wait_up() { for _ in $(seq 120); do dk "$1" info >/dev/null 2>&1 && return 0; sleep 0.5; done; echo "$2 did not come up" >&2; exit 1; }
-
-BUSYBOX_TAR=$W/busybox.tar
-bash "$REPO/scripts/busybox-rootfs.sh" "$BUSYBOX_TAR" >/dev/null
-
-node "$REPO/dist/berthd.js" -H "unix://$BSOCK" --data-root "$W/berth" --exec-root "$R/b" --pidfile "$R/berthd.pid" \
-  --bridge "lb$$" --default-address-pool base=10.236.0.0/16,size=24 --log-level error >"$W/berthd.log" 2>&1 &
-BERTHD_PID=$!
-wait_up "$BSOCK" berthd
-ENGINES=(berth)
-if [ -n "$DOCKERD" ]; then
-  "$DOCKERD" --data-root "$W/docker" --exec-root "$R/d" -H "unix://$DSOCK" --pidfile "$R/dockerd.pid" \
-    --bridge=none --iptables=false --ip6tables=false --ip-masq=false --ip-forward=false --storage-driver overlay2 >"$W/dockerd.log" 2>&1 &
-  DOCKERD_PID=$!
-  wait_up "$DSOCK" dockerd
-  ENGINES+=(docker)
-fi
-sock_of() { if [ "$1" = berth ]; then echo "$BSOCK"; else echo "$DSOCK"; fi; }
+[ -x "$REPO/dist/berth-logrotate" ] || { echo "run node scripts/build.mjs first" >&2; exit 1; }
+BENCH=logbench NET_TAG=lb NET_POOL=10.236.0.0/16
+. "$BENCH_DIR/two-engines.sh"
 
 LINE=$(printf 'x%.0s' $(seq 1 99))   # 99 bytes + newline
 SCRIPT="yes $LINE | head -n $((LOG_MB * 1024 * 1024 / 100)); echo MARK; sleep 3; i=0; while [ \$i -lt 1000 ]; do echo \"after \$i\"; i=\$((i+1)); done; echo DONE; sleep 100000"

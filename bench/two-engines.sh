@@ -1,7 +1,8 @@
 # Sourced by bench/stats-events.sh, bench/health-cpu.sh and bench/logs-since.sh: berthd and a
 # private dockerd (when installed), each started inside a cgroup of its own so that the CPU of the
-# daemon and of everything it starts can be read (cpu_ns CGROUP), with a cleanup trap that removes containers, daemons (by PID),
-# the processes of those cgroups, mounts, cgroups and roots on exit, also on failure or Ctrl-C.
+# daemon and of everything it starts can be read (cpu_ns CGROUP), with a cleanup trap that removes
+# containers, daemons (by PID), the processes of those cgroups, mounts, cgroups and roots on exit,
+# also on failure or Ctrl-C.
 # Expects REPO, DOCKER_CLI, DOCKERD and BENCH (the roots' name), NET_TAG and NET_POOL (berthd's
 # bridge name prefix and address pool, different for each script). Sets W, R, BSOCK, DSOCK,
 # BERTHD_PID, DOCKERD_PID, BUSYBOX_TAR, ENGINES (berth [docker]), and dk, sock_of, cg_of.

@@ -255,8 +255,7 @@ export class LocalImageStore implements ImageStore {
         if (!snapshot) {
           own = `commit-${randomBytes(8).toString('hex')}`;
           await this.snapshotter.prepare(own, parent?.chainIds.at(-1) ?? null);
-          if (input.members) await archiver.applyMembersToSnapshot(own, input.members, signal);
-          else await archiver.applyToSnapshot(own, input.layer, signal);
+          await archiver.applyToSnapshot(own, input.members ?? input.layer, signal);
           snapshot = own;
           tar = this.snapshotter.diff(own, signal);
         }

@@ -83,9 +83,10 @@ export interface SnapshotCommitter {
  * An optional ability of a Snapshotter, for an image store that keeps a built layer's tar only as
  * the layer itself and makes the tar again when something needs its bytes (save, push):
  *
- * - `applyToSnapshot` unpacks a layer tar into a writable snapshot that nothing has mounted (as
- *   applyLayer unpacks one), so that it can be committed in place (SnapshotCommitter) after its
- *   `diff` was digested;
+ * - `applyToSnapshot` unpacks a layer tar, or members made in-process (applyMembers: no tar, files
+ *   maybe copied file to file), into a writable snapshot that nothing has mounted (as applyLayer
+ *   unpacks one), so that it can be committed in place (SnapshotCommitter) after its `diff` was
+ *   digested;
  * - `layerTar` is the tar of a committed layer's own content: byte for byte what `diff(key)` gave
  *   for the snapshot it was committed from (both are the same deterministic packing of the same
  *   directory; a layer is immutable), so the digest taken then stays the layer's diffID. Callers
@@ -95,9 +96,7 @@ export interface SnapshotCommitter {
  *   of the machine, not of the process, may lose them) and resolves when it is.
  */
 export interface LayerArchiver {
-  applyToSnapshot(key: string, tar: Readable, signal?: AbortSignal): Promise<void>;
-  /** applyToSnapshot of members made in-process, without a tar (see applyMembers). */
-  applyMembersToSnapshot(key: string, members: Iterable<LayerMember>, signal?: AbortSignal): Promise<void>;
+  applyToSnapshot(key: string, layer: Readable | Iterable<LayerMember>, signal?: AbortSignal): Promise<void>;
   layerTar(chainId: Digest, signal?: AbortSignal): Readable;
   sync(): Promise<void>;
 }

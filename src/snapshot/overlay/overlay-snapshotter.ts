@@ -5,7 +5,7 @@ import {
   writeFileSync, type Stats,
 } from 'node:fs';
 import { join } from 'node:path';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { hexOf, isDigest, type Digest } from '../../base/digest';
 import { alreadyExists, errnoCode, invalidArgument, notFound, wrap } from '../../base/errors';
 import { OVERLAY_OPAQUE_XATTR, applyMembers, applyTar, type LayerMember } from '../../archive/apply-tar';
@@ -310,12 +310,9 @@ export class OverlaySnapshotter implements Snapshotter, SnapshotCommitter, Layer
     return diskUsage(this.upperDir(key));
   }
 
-  async applyToSnapshot(key: string, tar: Readable, signal?: AbortSignal): Promise<void> {
-    await applyTar(tar, this.upperDir(key), { whiteouts: 'overlay', signal });
-  }
-
-  async applyMembersToSnapshot(key: string, members: Iterable<LayerMember>, signal?: AbortSignal): Promise<void> {
-    await applyMembers(members, this.upperDir(key), { whiteouts: 'overlay', signal });
+  async applyToSnapshot(key: string, layer: Readable | Iterable<LayerMember>, signal?: AbortSignal): Promise<void> {
+    const opts = { whiteouts: 'overlay' as const, signal };
+    await (layer instanceof Readable ? applyTar(layer, this.upperDir(key), opts) : applyMembers(layer, this.upperDir(key), opts));
   }
 
   /** The same packing as diff(): a committed layer's diff dir is the upper dir it was made from. */

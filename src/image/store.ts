@@ -1053,16 +1053,11 @@ export class LocalImageStore implements ImageStore {
     this.syncTimer.unref();
   }
 
-  /** Removes every image that uses layer `chain` (with its references), in one transaction. */
+  /** Removes every image that uses layer `chain`, with its references (deleteImageRows). */
   private dropImagesUsing(chain: Digest): void {
-    const ids = (this.db.prepare('SELECT DISTINCT image_id FROM image_chains WHERE chain_id = ?').all(chain) as Array<{ image_id: string }>).map((r) => r.image_id);
-    this.db.transaction(() => {
-      for (const id of ids) {
-        this.db.prepare('DELETE FROM image_refs WHERE image_id = ?').run(id);
-        this.db.prepare('DELETE FROM image_images WHERE id = ?').run(id);
-      }
-    })();
-    for (const id of ids) this.configs.delete(id);
+    const ids = this.db.prepare('SELECT DISTINCT image_id FROM image_chains WHERE chain_id = ?').all(chain) as Array<{ image_id: Digest }>;
+    // One at a time: an interrupted drop leaves the rest unsynced, and the next open drops them.
+    for (const { image_id: id } of ids) this.deleteImageRows(id);
   }
 
   private deleteUnreferencedBlobs(candidates: Iterable<Digest>): void {

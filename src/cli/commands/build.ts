@@ -176,10 +176,11 @@ const build: Command = {
 
     const quiet = bool(p, 'quiet') || progress === 'quiet';
     const session = await buildSession(list(p, 'secret'), list(p, 'ssh'), cli.client.host);
+    const registryConfig = cli.configFile.allAuths();
     const send = (b: Readable, s: BuildSession | undefined) => cli.client.imageBuild(b, {
       tags: list(p, 'tag'), dockerfile, buildArgs: kvMap(list(p, 'build-arg'), true), labels: kvMap(list(p, 'label'), false),
       target: str(p, 'target'), noCache: bool(p, 'no-cache'), quiet, networkMode: str(p, 'network'), squash: bool(p, 'squash'), pull: bool(p, 'pull'), session: s,
-      stepTimes: !quiet, registryConfig: cli.configFile.allAuths(),
+      stepTimes: !quiet, registryConfig,
     });
     let res: Readable;
     if (local) {

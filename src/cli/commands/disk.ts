@@ -3,19 +3,17 @@
 import type { DiskUsage, ImageSummary } from '../../client/types';
 import { humanSize } from '../../base/units';
 import { familiarName, tryParseReference } from '../../oci/reference';
-import { StatusError, bool, list, str, type Cli, type Command } from '../cli';
-import { FORMAT_HELP, type FlagSpec } from '../flags';
+import { StatusError, bool, str, type Cli, type Command } from '../cli';
+import { FORMAT_HELP } from '../flags';
 import {
   BUILD_CACHE_HEADERS, BuildCacheContext, CONTAINER_HEADERS, ContainerContext, DEFAULT_DISK_USAGE_FORMAT, DISK_USAGE_HEADERS, IMAGE_HEADERS,
   ImageContext, VOLUME_HEADERS, VolumeContext, builderSizeOf, diskUsageRows, naturalOrder, sortBuildCache,
 } from '../format/contexts';
 import { compileFormat, isTable, prepareFormat, renderContextRows } from '../format/formatter';
-import { memBytes, validateFilter } from '../opts';
-import { prompt } from './shared';
+import { memBytes } from '../opts';
+import { filterFlag, filters, prompt } from './shared';
 import { printPruneResult, pruneBuildCache, pruneContainers, pruneImages, pruneNetworks, pruneVolumes, type PruneResult } from './prune';
 
-const filterFlag = (help: string): FlagSpec => ({ long: 'filter', type: 'list', meta: 'filter', help, validate: validateFilter });
-const filtersOf = (values: string[]) => values.filter(Boolean);
 
 /**
  * The prompt of `system prune` (docker's confirmationTemplate): what will go, then the label and
@@ -51,13 +49,13 @@ const systemPrune: Command = {
   },
   async run(cli, p) {
     const all = bool(p, 'all'), volumes = bool(p, 'volumes');
-    const filters = filtersOf(list(p, 'filter'));
-    if (volumes && filters.some((f) => f.startsWith('until='))) throw new StatusError(1, 'ERROR: The "until" filter is not supported with "--volumes"');
+    const f = filters(p);
+    if (volumes && f.some((x) => x.startsWith('until='))) throw new StatusError(1, 'ERROR: The "until" filter is not supported with "--volumes"');
     // A "no" is docker's cancelled error: nothing more printed, status 0.
-    if (!bool(p, 'force') && !(await prompt(cli, systemPruneMessage({ all, volumes, filters })))) return 0;
-    const runs: (() => Promise<PruneResult>)[] = [() => pruneContainers(cli, filters), () => pruneNetworks(cli, filters)];
-    if (volumes) runs.push(() => pruneVolumes(cli, filters));
-    runs.push(() => pruneImages(cli, all, filters), () => pruneBuildCache(cli, { all, filters }));
+    if (!bool(p, 'force') && !(await prompt(cli, systemPruneMessage({ all, volumes, filters: f })))) return 0;
+    const runs: (() => Promise<PruneResult>)[] = [() => pruneContainers(cli, f), () => pruneNetworks(cli, f)];
+    if (volumes) runs.push(() => pruneVolumes(cli, f));
+    runs.push(() => pruneImages(cli, all, f), () => pruneBuildCache(cli, { all, filters: f }));
     let reclaimed = 0;
     for (const run of runs) {
       const r = await run();
@@ -84,7 +82,7 @@ const builderPrune: Command = {
       : 'WARNING! This will remove all dangling build cache. Are you sure you want to continue?';
     if (!bool(p, 'force') && !(await prompt(cli, warning))) return 0;
     // berthd takes the until filter; `all` and keep-storage are sent as docker sends them.
-    printPruneResult(cli, await pruneBuildCache(cli, { all, filters: filtersOf(list(p, 'filter')), keepStorage: Number(str(p, 'keep-storage') || 0) }));
+    printPruneResult(cli, await pruneBuildCache(cli, { all, filters: filters(p), keepStorage: Number(str(p, 'keep-storage') || 0) }));
   },
 };
 
@@ -105,7 +103,7 @@ class DiskUsageDetail {
 Object.defineProperty(DiskUsageDetail, 'name', { value: '*formatter.diskUsageContext' });
 
 /** `system df -v`'s objects; IDs are truncated only in table output, as docker does. */
-export function diskUsageDetail(du: DiskUsage, trunc: boolean, now = Date.now()): DiskUsageDetail {
+function diskUsageDetail(du: DiskUsage, trunc: boolean, now = Date.now()): DiskUsageDetail {
   const images = (du.Images ?? []).flatMap((i) => {
     let repo = '<none>', tag = '<none>';
     // Only the first tag, as docker shows it.

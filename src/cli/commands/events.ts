@@ -1,12 +1,12 @@
 // `berth events` / `berth system events`, as docker CLI 28 (cli/command/system/events.go).
 import { jsonLines } from '../../client/engine-client';
 import type { EventMessage } from '../../client/types';
-import { StatusError, list, str, type Command } from '../cli';
+import { StatusError, str, type Command } from '../cli';
 import { INSPECT_FORMAT_HELP } from '../flags';
+import { byteOrder } from '../format/formatter';
 import { goMap, goStruct } from '../format/go-values';
-import { validateFilter } from '../opts';
 import { Template } from '../template/template';
-import { getTimestamp } from './shared';
+import { filterFlag, filters, getTimestamp } from './shared';
 
 /**
  * An event as docker's templates see it (events.Message): Go field names, its JSON tags for
@@ -45,7 +45,7 @@ export function prettyEvent(e: EventMessage, timeNano: string): string {
   } else if (e.time) out += `${rfc3339NanoFixed(e.time, 0)} `;
   out += `${e.Type} ${e.Action} ${e.Actor?.ID ?? ''}`;
   const attrs = e.Actor?.Attributes ?? {};
-  const keys = Object.keys(attrs).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  const keys = Object.keys(attrs).sort(byteOrder);
   if (keys.length) out += ` (${keys.map((k) => `${k}=${attrs[k]}`).join(', ')})`;
   return `${out}\n`;
 }
@@ -68,7 +68,7 @@ const events: Command = {
     name: 'events', usage: 'events [OPTIONS]', description: 'Get real time events from the server', maxArgs: 0,
     aliases: ['system events', 'events'],
     flags: [
-      { long: 'filter', short: 'f', type: 'list', meta: 'filter', help: 'Filter output based on conditions provided', validate: validateFilter },
+      filterFlag('Filter output based on conditions provided', 'f'),
       { long: 'format', type: 'string', help: INSPECT_FORMAT_HELP },
       { long: 'since', type: 'string', help: 'Show all events created since timestamp' },
       { long: 'until', type: 'string', help: 'Stream events until this timestamp' },
@@ -81,7 +81,7 @@ const events: Command = {
       since = getTimestamp(str(p, 'since'));
       until = getTimestamp(str(p, 'until'));
     } catch (e) { throw new StatusError(1, (e as Error).message); }
-    const res = await cli.client.events({ since, until, filters: list(p, 'filter').filter(Boolean) });
+    const res = await cli.client.events({ since, until, filters: filters(p) });
     for await (const line of jsonLines(res)) {
       const e = JSON.parse(line) as EventMessage;
       // The exact nanoseconds, which JSON.parse would round.

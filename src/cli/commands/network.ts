@@ -9,11 +9,10 @@ import { renderContextRows } from '../format/formatter';
 import { FORMAT_HELP, INSPECT_FORMAT_HELP, type FlagSpec, type Parsed } from '../flags';
 import { cidrContains, kvMap, parseCIDR, parseIP, validateFilter, validateLabel, validateLink } from '../opts';
 import { endpointSettings } from './endpoint-settings';
-import { confirm, daemonMessage, inspectEach } from './shared';
+import { confirm, daemonMessage, filters, inspectEach } from './shared';
 import { pruneNetworks } from './prune';
 
 const mapFlag = (long: string, help: string, short?: string): FlagSpec => ({ long, short, type: 'list', meta: 'map', defaultText: 'map[]', help });
-const filters = (p: Parsed) => list(p, 'filter').filter(Boolean);
 
 /** docker's subnetMatches: does the CIDR `subnet` contain `data` (an address, or a CIDR's address)? */
 function subnetMatches(subnet: string, data: string): boolean {

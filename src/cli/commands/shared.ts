@@ -1,7 +1,9 @@
 // Helpers shared by the command modules.
 import { createInterface } from 'node:readline';
 import { ClientError } from '../../client/client-error';
-import { Cli, StatusError } from '../cli';
+import { Cli, StatusError, list } from '../cli';
+import type { FlagSpec, Parsed } from '../flags';
+import { validateFilter } from '../opts';
 import { compileFormat, prepareFormat } from '../format/formatter';
 import { goMarshal, indentJSON } from '../format/go-values';
 import { Template, type TemplateError } from '../template/template';
@@ -11,6 +13,11 @@ export const daemonMessage = (e: unknown) =>
   e instanceof ClientError ? (e.status ? `Error response from daemon: ${e.message}` : e.message) : (e as Error).message;
 
 /** Runs `fn` for each argument like docker's multi-object commands: print the argument on success, collect errors, exit 1. */
+/** The `--filter` flag of the list and prune commands (validated as docker's opts.FilterOpt). */
+export const filterFlag = (help: string, short?: string): FlagSpec => ({ long: 'filter', short, type: 'list', meta: 'filter', help, validate: validateFilter });
+/** The `--filter` values given (empty ones dropped, as docker's FilterOpt). */
+export const filters = (p: Parsed): string[] => list(p, 'filter').filter(Boolean);
+
 export async function forEachArg(cli: Cli, args: string[], fn: (a: string) => Promise<unknown>, printArg = true): Promise<void> {
   const errs: string[] = [];
   for (const a of args) {

@@ -9,7 +9,7 @@ import { daemonMessage } from './shared';
  * The UpdateConfig docker sends: every resource field (zero leaves the container's value as it is)
  * and the restart policy (an empty name leaves it as it is); PidsLimit only when set.
  */
-export function updateRequest(p: Parsed): ContainerUpdateRequest {
+function updateRequest(p: Parsed): ContainerUpdateRequest {
   let restart;
   try { restart = parseRestartPolicy(str(p, 'restart')); } catch (e) { throw new StatusError(1, (e as Error).message); }
   const n = (k: string) => Number(str(p, k) || 0);

@@ -6,12 +6,10 @@ import { CLUSTER_VOLUME_FORMAT, DEFAULT_VOLUME_FORMAT, naturalOrder, VOLUME_HEAD
 import { goMap, goStruct } from '../format/go-values';
 import { renderContextRows } from '../format/formatter';
 import { FORMAT_HELP, INSPECT_FORMAT_HELP, type FlagSpec, type Parsed } from '../flags';
-import { kvMap, memBytes, validateFilter, validateLabel } from '../opts';
-import { confirm, forEachArg, inspectEach } from './shared';
+import { kvMap, memBytes, validateLabel } from '../opts';
+import { confirm, filterFlag, filters, forEachArg, inspectEach } from './shared';
 import { printPruneResult, pruneVolumes } from './prune';
 
-const filterFlag = (help: string, short?: string): FlagSpec => ({ long: 'filter', short, type: 'list', meta: 'filter', help, validate: validateFilter });
-const filters = (p: Parsed) => list(p, 'filter').filter(Boolean);
 
 /**
  * The cluster-volume (swarm) options of `volume create`: docker sends a ClusterVolumeSpec when one is

@@ -4,7 +4,7 @@
 import type { BuildCacheRecord, ContainerSummary, DiskUsage, ImageHistoryItem, ImageSummary, NetworkInspect, Port, Volume } from '../../client/types';
 import { goQuote } from '../template/go-fmt';
 import { byteOrder, ellipsis } from './formatter';
-import { bytesSize, humanDuration, humanSize, humanSizeWithPrecision } from '../../base/units';
+import { bytesSize, humanSize, humanSizeWithPrecision, timeAgo } from '../../base/units';
 import { GoTime } from './go-values';
 
 export const shortId = (id: string) => id.replace(/^sha256:/, '').slice(0, 12);
@@ -98,7 +98,7 @@ export class ContainerContext {
     return goQuote(cmd);
   }
   get CreatedAt(): string { return goTimeString(this.c.Created * 1000); }
-  get RunningFor(): string { return `${humanDuration(this.now - this.c.Created * 1000)} ago`; }
+  get RunningFor(): string { return timeAgo(this.c.Created * 1000, this.now); }
   get Ports(): string { return displayablePorts(this.c.Ports ?? []); }
   get State(): string { return this.c.State; }
   get Status(): string { return this.c.Status; }
@@ -140,7 +140,7 @@ export class ImageContext {
   constructor(private readonly i: ImageSummary, readonly Repository: string, readonly Tag: string, readonly Digest: string,
     private readonly trunc: boolean, private readonly now = Date.now()) {}
   get ID(): string { return this.trunc ? shortId(this.i.Id) : this.i.Id; }
-  get CreatedSince(): string { return this.i.Created ? `${humanDuration(this.now - this.i.Created * 1000)} ago` : 'N/A'; }
+  get CreatedSince(): string { return this.i.Created ? timeAgo(this.i.Created * 1000, this.now) : 'N/A'; }
   get CreatedAt(): string { return goTimeString(this.i.Created * 1000); }
   get Size(): string { return humanSizeWithPrecision(this.i.Size, 3); }
   // docker uses units.HumanSize here (4 significant digits: "1.982MB"), unlike Size's 3.
@@ -212,7 +212,7 @@ export class HistoryContext {
   }
   get CreatedSince(): string {
     if (!this.human) return this.CreatedAt;
-    return `${humanDuration(this.now - this.h.Created * 1000)} ago`;
+    return timeAgo(this.h.Created * 1000, this.now);
   }
   get CreatedAt(): string { return new Date(this.h.Created * 1000).toISOString().replace(/\.\d+Z$/, 'Z'); }
   get CreatedBy(): string {
@@ -395,9 +395,9 @@ export class BuildCacheContext {
   get Description(): string { return this.r.Description; }
   get Size(): string { return humanSizeWithPrecision(this.r.Size, 3); }
   get CreatedAt(): string { return new GoTime(this.r.CreatedAt).toString(); }
-  get CreatedSince(): string { return `${humanDuration(this.now - Date.parse(this.r.CreatedAt))} ago`; }
+  get CreatedSince(): string { return timeAgo(Date.parse(this.r.CreatedAt), this.now); }
   get LastUsedAt(): string { return this.r.LastUsedAt ? new GoTime(this.r.LastUsedAt).toString() : ''; }
-  get LastUsedSince(): string { return this.r.LastUsedAt ? `${humanDuration(this.now - Date.parse(this.r.LastUsedAt))} ago` : ''; }
+  get LastUsedSince(): string { return this.r.LastUsedAt ? timeAgo(Date.parse(this.r.LastUsedAt), this.now) : ''; }
   get UsageCount(): string { return String(this.r.UsageCount); }
   get InUse(): string { return String(this.r.InUse); }
   get Shared(): string { return String(this.r.Shared); }

@@ -50,12 +50,26 @@ export function bytesSize(size: number): string {
   return `${formatG(s, 4)}${u}`;
 }
 
-/** go-units RAMInBytes / FromHumanSize-style parser for flags like --memory 512m, --shm-size 64MB. */
+/** go-units RAMInBytes (its parseSize with binary units), with its error messages: `--memory 512m`, `--shm-size 64MB`. */
 export function parseRAM(s: string): number {
-  const m = /^(\d+(?:\.\d+)?)\s*([kmgtpKMGTP]?)(i?[bB]?)$/.exec(s.trim());
-  if (!m) throw new Error(`invalid size: '${s}'`);
-  const mult = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4, p: 1024 ** 5 }[m[2].toLowerCase()] ?? 1;
-  return Math.trunc(Number(m[1]) * mult);
+  const sep = Math.max(...[...'0123456789. '].map((c) => s.lastIndexOf(c)));
+  if (sep === -1) throw new Error(`invalid size: '${s}'`);
+  const num = s[sep] !== ' ' ? s.slice(0, sep + 1) : s.slice(0, sep);
+  let sfx = s.slice(sep + 1);
+  if (!/^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(num)) throw new Error(`strconv.ParseFloat: parsing ${JSON.stringify(num)}: invalid syntax`);
+  const size = Number(num);
+  if (size < 0) throw new Error(`invalid size: '${s}'`);
+  if (!sfx) return Math.trunc(size);
+  const bad = () => new Error(`invalid suffix: '${sfx}'`);
+  if (sfx.length > 3) throw bad();
+  sfx = sfx.toLowerCase();
+  if (sfx[0] === 'b') {
+    if (sfx.length > 1) throw bad();
+    return Math.trunc(size);
+  }
+  const mul = ({ k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4, p: 1024 ** 5 } as Record<string, number>)[sfx[0]];
+  if (!mul || (sfx.length === 2 && sfx[1] !== 'b') || (sfx.length === 3 && sfx.slice(1) !== 'ib')) throw bad();
+  return Math.trunc(size * mul);
 }
 
 /** Go's time.ParseDuration ("1h30m", "10s", "500ms") in milliseconds. */

@@ -2,6 +2,7 @@
 // so a bad value fails as pflag reports it, and some rewrite the value (--dns and --add-host).
 // IP addresses follow Go's net package: docker canonicalises them with net.ParseIP(...).String().
 import { goQuote } from './template/go-fmt';
+import { parseRAM } from '../base/units';
 
 /** An IP address as Go's net.IP: 4 bytes for IPv4, 16 for IPv6. */
 export type IPBytes = number[];
@@ -203,29 +204,7 @@ export function kvMap(values: string[]): Record<string, string> {
 
 /** opts.MemBytes: a RAM size ("1g", "512m") as a byte count, as the flag stores it. */
 export function memBytes(v: string): string {
-  return String(ramInBytes(v));
-}
-
-/** go-units RAMInBytes (its parseSize with binary units), with its error messages. */
-function ramInBytes(s: string): number {
-  const sep = Math.max(...[...'0123456789. '].map((c) => s.lastIndexOf(c)));
-  if (sep === -1) throw new Error(`invalid size: '${s}'`);
-  const num = s[sep] !== ' ' ? s.slice(0, sep + 1) : s.slice(0, sep);
-  let sfx = s.slice(sep + 1);
-  if (!/^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(num)) throw new Error(`strconv.ParseFloat: parsing ${JSON.stringify(num)}: invalid syntax`);
-  const size = Number(num);
-  if (size < 0) throw new Error(`invalid size: '${s}'`);
-  if (!sfx) return Math.trunc(size);
-  const bad = () => new Error(`invalid suffix: '${sfx}'`);
-  if (sfx.length > 3) throw bad();
-  sfx = sfx.toLowerCase();
-  if (sfx[0] === 'b') {
-    if (sfx.length > 1) throw bad();
-    return Math.trunc(size);
-  }
-  const mul = ({ k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4, p: 1024 ** 5 } as Record<string, number>)[sfx[0]];
-  if (!mul || (sfx.length === 2 && sfx[1] !== 'b') || (sfx.length === 3 && sfx.slice(1) !== 'ib')) throw bad();
-  return Math.trunc(size * mul);
+  return String(parseRAM(v));
 }
 
 /** opts.MemSwapBytes: a RAM size, or -1 for unlimited swap. */

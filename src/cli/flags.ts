@@ -158,7 +158,7 @@ export function checkArgs(spec: CommandSpec, prog: string, args: string[]): void
   throw new UsageError(`${prog}: '${path}' ${msg}\n\nUsage:  ${useLine(spec, prog)}\n\n${verb} '${path} --help' for more information`, 1);
 }
 
-/** cobra's UseLine: the command path as typed ("berth container ls") and the usage's arguments part. */
+/** cobra's UseLine: the command's path ("berth container ls", see main.ts canonicalPath) and the usage's arguments part. */
 export function useLine(spec: CommandSpec, prog: string): string {
   return `${prog} ${spec.name}${spec.usage.replace(/^[a-z][a-z-]*( [a-z][a-z-]*)*/, '')}`;
 }
@@ -183,11 +183,7 @@ Refer to https://docs.docker.com/go/formatting/ for more information about forma
  * when stdin is not a terminal).
  */
 export function helpText(spec: CommandSpec, prog: string, cols = 79): string {
-  // cobra prints the command's own name under the group it was reached through: `container update`
-  // for the usage "update ...", but "volume rm ..." also when typed as `volume remove`.
-  const group = spec.name.includes(' ') ? spec.name.slice(0, spec.name.lastIndexOf(' ')) : '';
-  const usage = group && !spec.usage.startsWith(`${group} `) && !spec.usage.startsWith(`${group.split(' ')[0]} `) ? `${group} ${spec.usage}` : spec.usage;
-  const lines = [`Usage:  ${prog} ${usage}`, ``, spec.long ?? spec.description, ``];
+  const lines = [`Usage:  ${useLine(spec, prog)}`, ``, spec.long ?? spec.description, ``];
   if (spec.aliases?.length) lines.push('Aliases:', `  ${spec.aliases.map((a) => `${prog} ${a}`).join(', ')}`, '');
   const visible = spec.flags.filter((f) => !f.hidden);
   if (visible.length) {

@@ -62,6 +62,16 @@ add(network, {
   'network prune': 'prune', 'network connect': 'connect', 'network disconnect': 'disconnect',
 });
 
+/**
+ * cobra's command path for what was typed: under the same group, the command's first name
+ * (`volume remove` -> `volume rm`, `image list` -> `image ls`), which usage lines and errors show.
+ */
+function canonicalPath(path: string): string {
+  const groupOf = (p: string) => p.slice(0, Math.max(0, p.lastIndexOf(' ')));
+  const [mod, key] = TABLE[path];
+  return Object.keys(TABLE).find((k) => TABLE[k][0] === mod && TABLE[k][1] === key && groupOf(k) === groupOf(path)) ?? path;
+}
+
 const GROUPS: Record<string, string> = {
   builder: 'Manage builds', container: 'Manage containers', image: 'Manage images', network: 'Manage networks', system: 'Manage Docker', volume: 'Manage volumes',
   trust: 'Manage trust on images (cosign signatures)',
@@ -141,7 +151,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   const mod = await entry[0]();
   const cmd = mod.commands[entry[1]];
-  const spec = { ...cmd.spec, name: path };
+  const spec = { ...cmd.spec, name: canonicalPath(path) };
   try {
     const parsed = parseFlags(spec, rest);
     if (parsed.help) { process.stdout.write(helpText(spec, PROG, helpWidth())); return 0; }

@@ -39,3 +39,17 @@ test('berth build --print-ast prints BuildKit\'s dump, also after global flags; 
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+// cobra names a command by its first name under the group it was typed in (`image list` is
+// `image ls`, `volume remove` is `volume rm`), in usage lines and in argument errors alike.
+test('usage lines and argument errors name the command as docker does, whatever alias was typed', () => {
+  const both = (args: string[]) => {
+    const b = spawnSync(BERTH, args, { encoding: 'utf8' }), k = spawnSync('docker', args, { encoding: 'utf8' });
+    assert.equal(`${b.stdout}${b.stderr}`.split('\n').slice(0, 3).join('\n'), `${k.stdout}${k.stderr}`.split('\n').slice(0, 3).join('\n').replace(/\bdocker\b/g, 'berth'), args.join(' '));
+  };
+  for (const c of ['image ls', 'image list', 'images', 'container ls', 'container list', 'ps', 'image rm', 'image remove', 'volume remove', 'container update', 'system df']) {
+    both([...c.split(' '), '--help']);
+  }
+  both(['volume', 'remove']);
+  both(['image', 'list', 'a', 'b']);
+});

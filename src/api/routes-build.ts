@@ -3,21 +3,15 @@ import { Readable } from 'node:stream';
 import type { Builder, RegistryAuth } from '../build/builder';
 import type { ImageStore } from '../image/image-store';
 import type { EventBus } from '../daemon/events';
-import { parseUntil } from '../daemon/engine';
 import { invalidArgument } from '../base/errors';
 import { decompressStream } from '../sys/decompress';
 import { familiarString, parseReference, withTag } from '../oci/reference';
-import { Router, qbool, qfilters, sendJson } from './router';
+import { Router, qbool, qfilters, qint, sendJson } from './router';
 import { messageOf } from './errors';
 import type { CacheMountStore } from '../daemon/build-cache-mounts';
+import { buildCacheRecords, pruneBuildCache, type StepCache } from '../daemon/build-cache-usage';
 import { checkContextDir, type ContextDir } from '../build/context-dir';
 import { startOperation, type OperationObserver, type OperationResult } from './server';
-
-/** The step cache as the routes see it. */
-export interface StepCache {
-  remove(keys: string[]): string[];
-  entries(): Array<{ key: string; imageId: string; created: number }>;
-}
 
 export interface BuildRouteDeps {
   builder: Builder;
@@ -30,26 +24,12 @@ export interface BuildRouteDeps {
   observeBuild?: OperationObserver;
 }
 
-/**
- * The build cache as `GET /system/df` lists it (Docker's build.CacheRecord): cache mounts
- * (`exec.cachemount`, with their size) and step cache entries (`regular`: they point at images,
- * whose layers are counted with the images, so they are shared and size 0).
- */
-export function buildCacheRecords(cache: StepCache, cacheMounts: CacheMountStore): object[] {
-  const out: object[] = [];
-  for (const c of cacheMounts.list()) {
-    out.push({
-      ID: c.id, Parents: null, Type: 'exec.cachemount', Description: c.description, InUse: c.inUse, Shared: false, Size: c.size,
-      CreatedAt: c.createdAt.toISOString(), LastUsedAt: c.lastUsedAt.toISOString(), UsageCount: c.usageCount,
-    });
-  }
-  for (const e of cache.entries()) {
-    out.push({
-      ID: e.key.slice(0, 25), Parents: null, Type: 'regular', Description: `step cache for ${e.imageId}`, InUse: false, Shared: true, Size: 0,
-      CreatedAt: new Date(e.created).toISOString(), LastUsedAt: new Date(e.created).toISOString(), UsageCount: 1,
-    });
-  }
-  return out;
+/** The build cache as `GET /system/df` lists it: Docker's build.CacheRecord objects. */
+export function buildCacheJson(cache: StepCache, cacheMounts: CacheMountStore): object[] {
+  return buildCacheRecords(cache, cacheMounts).map((c) => ({
+    ID: c.id, Parents: null, Type: c.type, Description: c.description, InUse: c.inUse, Shared: c.shared, Size: c.size,
+    CreatedAt: c.createdAt.toISOString(), LastUsedAt: c.lastUsedAt.toISOString(), UsageCount: c.usageCount,
+  }));
 }
 
 function jsonMap(v: string | null, what: string): Record<string, string> {
@@ -190,43 +170,6 @@ async function requestBody(req: IncomingMessage, header: string | string[] | und
   return { session, body, drain };
 }
 
-interface CacheRecord { ID: string; Type: string; Description: string; InUse: boolean; Shared: boolean; Size: number; LastUsedAt: string }
-
-const PRUNE_FILTERS = ['until', 'id', 'type', 'description', 'inuse', 'shared', 'private'];
-
-/**
- * What `builder prune` removes, as BuildKit chooses: never what is in use; without `all` only what
- * is not shared — cache mounts (their data is the cache's own) and step entries whose image is gone
- * (an entry whose image lives costs nothing: the image holds the layers); with `keepStorage`, the
- * least recently used first and only until what stays fits in it. Filters as BuildKit's (`until`,
- * `id` prefix, `type`, `description`, `inuse`, `shared`, `private`).
- */
-function pickPrunable(records: CacheRecord[], cache: StepCache, images: ImageStore, opts: { all: boolean; keepStorage: number; filters: Record<string, string[]> }): CacheRecord[] {
-  const f = opts.filters;
-  for (const k of Object.keys(f)) if (!PRUNE_FILTERS.includes(k)) throw invalidArgument(`invalid filter '${k}'`);
-  const until = f.until?.[0] ? parseUntil(f.until[0]) : undefined;
-  const bool = (k: string, v: boolean) => !f[k] || f[k].some((x) => (x === 'true' || x === '1') === v);
-  const dead = new Set(cache.entries().filter((e) => !images.find(e.imageId)).map((e) => e.key.slice(0, 25)));
-  let picked = records.filter((c) => !c.InUse
-    && (opts.all || c.Type === 'exec.cachemount' || dead.has(c.ID))
-    && (until === undefined || Date.parse(c.LastUsedAt) < until)
-    && (!f.id || f.id.some((p) => c.ID.startsWith(p)))
-    && (!f.type || f.type.includes(c.Type))
-    && (!f.description || f.description.some((x) => c.Description.includes(x)))
-    && bool('inuse', c.InUse) && bool('shared', c.Shared) && bool('private', !c.Shared));
-  if (opts.keepStorage > 0) {
-    let total = records.reduce((a, c) => a + c.Size, 0);
-    const out: CacheRecord[] = [];
-    for (const c of [...picked].sort((a, b) => Date.parse(a.LastUsedAt) - Date.parse(b.LastUsedAt))) {
-      if (total <= opts.keepStorage) break;
-      out.push(c);
-      total -= c.Size;
-    }
-    picked = out;
-  }
-  return picked;
-}
-
 /**
  * POST /build: the legacy builder protocol. The body is the context tar (maybe compressed); the
  * answer streams `{"stream":...}` progress, `{"aux":{"ID":...}}` and, on failure,
@@ -236,13 +179,8 @@ function pickPrunable(records: CacheRecord[], cache: StepCache, images: ImageSto
 export function buildRoutes(r: Router, d: BuildRouteDeps): void {
   // docker system prune / builder prune.
   r.add('POST', '/build/prune', ({ res, query }) => {
-    const picked = pickPrunable(buildCacheRecords(d.cache, d.cacheMounts) as CacheRecord[], d.cache, d.images, {
-      all: qbool(query, 'all'), keepStorage: Number(query.get('keep-storage') ?? 0) || 0, filters: qfilters(query),
-    });
-    const mounts = d.cacheMounts.prune(picked.filter((c) => c.Type === 'exec.cachemount').map((c) => c.ID));
-    const stepKeys = new Set(picked.filter((c) => c.Type === 'regular').map((c) => c.ID));
-    const steps = d.cache.remove(d.cache.entries().filter((e) => stepKeys.has(e.key.slice(0, 25))).map((e) => e.key)).map((k) => k.slice(0, 25));
-    sendJson(res, 200, { CachesDeleted: [...mounts.deleted, ...steps], SpaceReclaimed: mounts.reclaimed });
+    const r = pruneBuildCache(d.cache, d.cacheMounts, d.images, { all: qbool(query, 'all'), keepStorage: qint(query, 'keep-storage') ?? 0, filters: qfilters(query) });
+    sendJson(res, 200, { CachesDeleted: r.deleted, SpaceReclaimed: r.reclaimed });
   });
   r.add('POST', '/build', async ({ req, res, query }) => {
     const finish = startOperation(d.observeBuild);

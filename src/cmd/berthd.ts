@@ -19,7 +19,7 @@ import { Router } from '../api/router';
 import { containerRoutes } from '../api/routes-containers';
 import { resourceRoutes } from '../api/routes-resources';
 import { imageRoutes } from '../api/routes-images';
-import { buildCacheRecords, buildRoutes } from '../api/routes-build';
+import { buildCacheJson, buildRoutes } from '../api/routes-build';
 import { Builder } from '../build/builder';
 import { HttpFetcher } from '../build/http-fetcher';
 import { SqliteBuildCache } from '../build/build-cache';
@@ -301,7 +301,7 @@ async function main(): Promise<void> {
   const idFile = join(o.dataRoot, 'engine-id');
   if (!existsSync(idFile)) writeFileSync(idFile, randomUUID());
   systemRoutes(router, {
-    engine, images, buildCache: { records: () => buildCacheRecords(buildCache, cacheMounts) },
+    engine, images, buildCache: { records: () => buildCacheJson(buildCache, cacheMounts) },
     info: { version: VERSION, dataRoot: o.dataRoot, runtimeName: defaultRuntime, runtimeNames: Object.keys(runtimes), cgroupVersion: cgroupMode === 'v2' ? '2' : '1', daemonId: readFileSync(idFile, 'utf8').trim(), insecureRegistries: o.insecureRegistryList, experimental: o.experimental },
   });
   const servers: import("node:http").Server[] = [];

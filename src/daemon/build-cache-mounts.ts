@@ -145,15 +145,15 @@ export class CacheMountStore {
   }
 
   /**
-   * `builder prune`: removes the instances nobody holds of the caches named (all when `ids` is not
-   * given). Returns the IDs of the caches that went entirely and the bytes freed.
+   * `builder prune`: removes the instances nobody holds of the caches named. Returns the IDs of
+   * the caches that went entirely and the bytes freed.
    */
-  prune(ids?: string[]): { deleted: string[]; reclaimed: number } {
+  prune(ids: string[]): { deleted: string[]; reclaimed: number } {
     const deleted: string[] = [];
     let reclaimed = 0;
-    const wanted = ids && new Set(ids);
+    const wanted = new Set(ids);
     for (const id of this.ids()) {
-      if (wanted && !wanted.has(id)) continue;
+      if (!wanted.has(id)) continue;
       const base = join(this.root, id);
       let kept = 0;
       for (const n of readdirSync(base).filter((x) => /^\d+$/.test(x))) {

@@ -135,29 +135,29 @@ export class FsRegistryStorage implements RegistryStorage {
 class FsBlobs implements BlobStore {
   constructor(private readonly layout: RegistryLayout, private readonly s: FsRegistryStorage) {}
 
-  async stat(repo: string, digest: Digest): Promise<number> {
-    const unknown = () => registryError('NotFound', 'blob', `blob ${digest} unknown to repository ${repo}`, { digest });
-    if (!(await exists(this.layout.layerLink(repo, digest)))) throw unknown();
+  private unknown(repo: string, digest: Digest) {
+    return registryError('NotFound', 'blob', `blob ${digest} unknown to repository ${repo}`, { digest });
+  }
+
+  /** `fn` on the blob's path, when the repository links it; a blob missing either way is unknown. */
+  private async linked<T>(repo: string, digest: Digest, fn: (path: string) => Promise<T>): Promise<T> {
+    if (!(await exists(this.layout.layerLink(repo, digest)))) throw this.unknown(repo, digest);
     try {
-      return (await stat(this.layout.blob(digest))).size;
+      return await fn(this.layout.blob(digest));
     } catch (e) {
-      if (errnoCode(e) === 'ENOENT') throw unknown();
+      if (errnoCode(e) === 'ENOENT') throw this.unknown(repo, digest);
       throw e;
     }
+  }
+
+  async stat(repo: string, digest: Digest): Promise<number> {
+    return this.linked(repo, digest, async (path) => (await stat(path)).size);
   }
 
   async open(repo: string, digest: Digest): Promise<OpenBlob> {
     // One link check, one open, one fstat: each is a thread-pool round trip, which costs
     // milliseconds on a busy host (stat then open took five).
-    const unknown = () => registryError('NotFound', 'blob', `blob ${digest} unknown to repository ${repo}`, { digest });
-    if (!(await exists(this.layout.layerLink(repo, digest)))) throw unknown();
-    let fh: FileHandle;
-    try {
-      fh = await open(this.layout.blob(digest), 'r');
-    } catch (e) {
-      if (errnoCode(e) === 'ENOENT') throw unknown();
-      throw e;
-    }
+    const fh = await this.linked(repo, digest, (path) => open(path, 'r'));
     let size: number;
     try {
       size = (await fh.stat()).size;
@@ -177,7 +177,7 @@ class FsBlobs implements BlobStore {
     try {
       await unlink(this.layout.layerLink(repo, digest));
     } catch (e) {
-      if (errnoCode(e) === 'ENOENT' || errnoCode(e) === 'ENOTDIR') throw registryError('NotFound', 'blob', `blob ${digest} unknown to repository ${repo}`, { digest });
+      if (errnoCode(e) === 'ENOENT' || errnoCode(e) === 'ENOTDIR') throw this.unknown(repo, digest);
       throw e;
     }
   }

@@ -338,8 +338,9 @@ export class DistributionClient implements RegistryClient {
     const diffIds = (image.config.rootfs.diff_ids as Digest[]);
     const unique = [...new Set(diffIds)].reverse(); // docker lists the top layer first
     for (const d of unique) progress({ id: short(d), status: 'Preparing' });
-    await this.store.layerBlobs(diffIds, signal);
     await bounded(unique, UPLOADS, async (d) => {
+      // A built layer's tar is made here, each while the others upload (not all of them first).
+      await this.store.layerBlobs([d], signal);
       const r = await this.pushBlob(t, ref, d, scopes, mountFrom(d), progress, signal);
       progress({ id: short(d), status: r === 'exists' ? 'Layer already exists' : r === 'pushed' ? 'Pushed' : `Mounted from ${r.mountedFrom}` });
     });

@@ -64,7 +64,7 @@ export function checkResources(r: DockerResources, host: HostResources): string[
   // moby drops a swappiness the kernel has no file for (cgroup v2) with this warning; passed on,
   // crun and runc fail the create instead ("cannot set memory swappiness with cgroupv2"). -1 is
   // "not set" (what the docker CLI sends without the flag): nothing to drop, no warning.
-  if (typeof swappiness === 'number' && swappiness >= 0 && !host.memorySwappiness) {
+  if (swappinessSet(swappiness) && !host.memorySwappiness) {
     warnings.push('Your kernel does not support memory swappiness capabilities or the cgroup is not mounted. Memory swappiness discarded.');
   }
   if (r.OomKillDisable && !host.oomKillDisable) {
@@ -110,6 +110,11 @@ function checkCpuset(v: string | undefined, available: string, kind: 'cpus' | 'm
   }
 }
 
+/** A swappiness that asks for something (-1 and null leave the kernel's). */
+function swappinessSet(v: number | null | undefined): v is number {
+  return typeof v === 'number' && v >= 0;
+}
+
 /**
  * Docker's defaults applied at create (moby adaptContainerSettings): swap defaults to twice the
  * memory limit when the kernel accounts swap. Changes the fields to store in place.
@@ -119,7 +124,7 @@ export function adaptResources(h: HostOptions & DockerResources, host: HostResou
   // As moby: a setting the kernel cannot apply is dropped (checkResources warned), so inspect
   // shows what holds rather than what was asked.
   if (h.OomKillDisable && !host.oomKillDisable) h.OomKillDisable = false;
-  if (typeof h.MemorySwappiness === 'number' && h.MemorySwappiness >= 0 && !host.memorySwappiness) h.MemorySwappiness = null;
+  if (swappinessSet(h.MemorySwappiness) && !host.memorySwappiness) h.MemorySwappiness = null;
   if (num(h.BlkioWeight) > 0 && !host.blkioWeight) h.BlkioWeight = 0;
 }
 
@@ -141,7 +146,7 @@ export function resourceLimitsOf(h: DockerResources, host: HostResources): Resou
   if (num(h.Memory) > 0) l.memory = num(h.Memory);
   if (num(h.MemorySwap) !== 0 && host.swapLimit) l.memorySwap = num(h.MemorySwap);
   if (num(h.MemoryReservation) > 0) l.memoryReservation = num(h.MemoryReservation);
-  if (typeof h.MemorySwappiness === 'number' && h.MemorySwappiness >= 0 && host.memorySwappiness) l.memorySwappiness = h.MemorySwappiness;
+  if (swappinessSet(h.MemorySwappiness) && host.memorySwappiness) l.memorySwappiness = h.MemorySwappiness;
   if (h.OomKillDisable && host.oomKillDisable) l.oomKillDisable = true;
   if (num(h.CpuShares) > 0) l.cpuShares = num(h.CpuShares);
   if (num(h.NanoCpus) > 0) {

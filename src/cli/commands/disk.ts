@@ -11,7 +11,7 @@ import {
 } from '../format/contexts';
 import { compileFormat, isTable, prepareFormat, renderContextRows } from '../format/formatter';
 import { memBytes } from '../opts';
-import { filterFlag, filters, prompt } from './shared';
+import { executeTemplate, filterFlag, filters, prompt } from './shared';
 import { printPruneResult, pruneBuildCache, pruneContainers, pruneImages, pruneNetworks, pruneVolumes, type PruneResult } from './prune';
 
 
@@ -150,9 +150,7 @@ const df: Command = {
     if (format === 'table') { cli.out.write(verboseTables(du, detail)); return; }
     // Any other format runs once over all the objects (docker's verboseWrite); a table prefix is only stripped.
     const tmpl = compileFormat(prepareFormat(format === 'json' ? '{{json .}}' : format));
-    let out: string;
-    try { out = tmpl.execute(detail); } catch (e) { throw new StatusError(1, `template: ${(e as Error).message.replace(/^template: /, '')}`); }
-    cli.out.write(out);
+    cli.out.write(executeTemplate(tmpl, detail));
   },
 };
 

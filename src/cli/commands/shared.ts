@@ -73,9 +73,12 @@ export function printInspect(cli: Cli, objects: unknown[], format: string): void
   }
   if (format === 'json') { for (const o of objects) cli.print(JSON.stringify(o)); return; }
   const tmpl = compileFormat(prepareFormat(format));
-  for (const o of objects) {
-    try { cli.print(tmpl.execute(o)); } catch (e) { throw new StatusError(1, `template: ${(e as Error).message.replace(/^template: /, '')}`); }
-  }
+  for (const o of objects) cli.print(executeTemplate(tmpl, o));
+}
+
+/** A template applied to one object; an error is docker's "template: ..." with status 1. */
+export function executeTemplate(tmpl: Template, o: unknown): string {
+  try { return tmpl.execute(o); } catch (e) { throw new StatusError(1, `template: ${(e as Error).message.replace(/^template: /, '')}`); }
 }
 
 export function refuseTerminal(cli: Cli, what: string): void {

@@ -5,7 +5,7 @@ import type { ContainerCreateRequest, EndpointSettings, HostConfig, PortBinding 
 import type { FlagSpec, Parsed } from '../flags';
 import { readCSVRecord, UsageError } from '../flags';
 import { StatusError } from '../cli';
-import { isMACAddress, parseIP, validateDNSSearch, validateExtraHost, validateIPAddress, validateLink } from '../opts';
+import { isMACAddress, memBytes, memSwapBytes, nanoCPUs, parseIP, validateDNSSearch, validateExtraHost, validateIPAddress, validateLink } from '../opts';
 import { parseGoDuration, parseRAM } from '../../base/units';
 import { endpointSettings } from './endpoint-settings';
 
@@ -15,7 +15,7 @@ export const CREATE_FLAGS: FlagSpec[] = [
   { long: 'cap-add', type: 'list', help: 'Add Linux capabilities' },
   { long: 'cap-drop', type: 'list', help: 'Drop Linux capabilities' },
   { long: 'cidfile', type: 'string', help: 'Write the container ID to the file' },
-  { long: 'cpus', type: 'string', meta: 'decimal', help: 'Number of CPUs' },
+  { long: 'cpus', type: 'string', meta: 'decimal', help: 'Number of CPUs', validate: nanoCPUs },
   { long: 'cpu-shares', short: 'c', type: 'int', help: 'CPU shares (relative weight)' },
   { long: 'device', type: 'list', help: 'Add a host device to the container' },
   { long: 'dns', type: 'list', help: 'Set custom DNS servers', validate: validateIPAddress },
@@ -48,8 +48,8 @@ export const CREATE_FLAGS: FlagSpec[] = [
   { long: 'log-driver', type: 'string', help: 'Logging driver for the container' },
   { long: 'log-opt', type: 'list', help: 'Log driver options' },
   { long: 'mac-address', type: 'string', help: 'Container MAC address (e.g., 92:d0:c6:0a:29:33)' },
-  { long: 'memory', short: 'm', type: 'string', meta: 'bytes', help: 'Memory limit' },
-  { long: 'memory-swap', type: 'string', meta: 'bytes', help: "Swap limit equal to memory plus swap: '-1' to enable unlimited swap" },
+  { long: 'memory', short: 'm', type: 'string', meta: 'bytes', help: 'Memory limit', validate: memBytes },
+  { long: 'memory-swap', type: 'string', meta: 'bytes', help: "Swap limit equal to memory plus swap: '-1' to enable unlimited swap", validate: memSwapBytes },
   { long: 'mount', type: 'list', meta: 'mount', help: 'Attach a filesystem mount to the container' },
   { long: 'name', type: 'string', help: 'Assign a name to the container' },
   { long: 'net', type: 'list', meta: 'network', help: 'Connect a container to a network', hidden: true, dest: 'network', validate: validateNetworkOpt },
@@ -73,7 +73,7 @@ export const CREATE_FLAGS: FlagSpec[] = [
   { long: 'rm', type: 'bool', help: 'Automatically remove the container and its associated anonymous volumes when it exits' },
   { long: 'runtime', type: 'string', help: 'Runtime to use for this container' },
   { long: 'security-opt', type: 'list', help: 'Security Options' },
-  { long: 'shm-size', type: 'string', meta: 'bytes', help: 'Size of /dev/shm' },
+  { long: 'shm-size', type: 'string', meta: 'bytes', help: 'Size of /dev/shm', validate: memBytes },
   { long: 'stop-signal', type: 'string', help: 'Signal to stop the container' },
   { long: 'stop-timeout', type: 'int', help: 'Timeout (in seconds) to stop a container' },
   { long: 'sysctl', type: 'list', meta: 'map', help: 'Sysctl options' },
@@ -451,11 +451,12 @@ export function buildCreateRequest(p: Parsed, detach: boolean): { body: Containe
   };
   if (Object.keys(tmpfs).length) hostConfig.Tmpfs = tmpfs;
   if (l('mount').length) hostConfig.Mounts = l('mount').map(parseMountFlag);
-  if (s('memory')) hostConfig.Memory = parseRAM(s('memory'));
-  if (s('memory-swap')) hostConfig.MemorySwap = s('memory-swap') === '-1' ? -1 : parseRAM(s('memory-swap'));
-  if (s('cpus')) hostConfig.NanoCpus = Math.round(Number(s('cpus')) * 1e9);
+  // The flags' validators (docker's opts.MemBytes, MemSwapBytes, NanoCPUs) left byte and nano counts.
+  if (s('memory')) hostConfig.Memory = Number(s('memory'));
+  if (s('memory-swap')) hostConfig.MemorySwap = Number(s('memory-swap'));
+  if (s('cpus')) hostConfig.NanoCpus = Number(s('cpus'));
   if (p.changed.has('cpu-shares')) hostConfig.CpuShares = p.opts['cpu-shares'] as number;
-  if (s('shm-size')) hostConfig.ShmSize = parseRAM(s('shm-size'));
+  if (s('shm-size')) hostConfig.ShmSize = Number(s('shm-size'));
   if (p.changed.has('pids-limit')) hostConfig.PidsLimit = p.opts['pids-limit'] as number;
   if (l('sysctl').length) hostConfig.Sysctls = Object.fromEntries(l('sysctl').map((kv) => { const i = kv.indexOf('='); return [kv.slice(0, i), kv.slice(i + 1)]; }));
   if (l('ulimit').length) {

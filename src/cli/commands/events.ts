@@ -3,6 +3,7 @@ import { jsonLines } from '../../client/engine-client';
 import type { EventMessage } from '../../client/types';
 import { StatusError, str, type Command } from '../cli';
 import { INSPECT_FORMAT_HELP } from '../flags';
+import { localTimeParts } from '../format/contexts';
 import { byteOrder } from '../format/formatter';
 import { goMap, goStruct } from '../format/go-values';
 import { Template } from '../template/template';
@@ -26,11 +27,8 @@ export function eventView(e: EventMessage, timeNano: string, typeName = 'events.
 
 /** Go's "2006-01-02T15:04:05.000000000Z07:00" in the local zone, from unix seconds and nanoseconds. */
 export function rfc3339NanoFixed(seconds: number, nanos: number): string {
-  const d = new Date(seconds * 1000);
-  const p = (n: number, w = 2) => String(n).padStart(w, '0');
-  const off = -d.getTimezoneOffset();
-  const zone = off === 0 ? 'Z' : `${off > 0 ? '+' : '-'}${p(Math.trunc(Math.abs(off) / 60))}:${p(Math.abs(off) % 60)}`;
-  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}.${p(nanos, 9)}${zone}`;
+  const t = localTimeParts(new Date(seconds * 1000));
+  return `${t.date}T${t.time}.${String(nanos).padStart(9, '0')}${t.offset === 0 ? 'Z' : t.zone(':')}`;
 }
 
 /**

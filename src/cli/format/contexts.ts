@@ -9,18 +9,31 @@ import { GoTime } from './go-values';
 
 export const shortId = (id: string) => id.replace(/^sha256:/, '').slice(0, 12);
 
+/**
+ * A moment in the local zone as Go formats its parts: date "2006-01-02", time "15:04:05", the
+ * zone's offset in minutes east of UTC, and that offset as "-07" + sep + "00".
+ */
+export function localTimeParts(d: Date): { date: string; time: string; offset: number; zone: (sep: string) => string } {
+  const p = (n: number) => String(n).padStart(2, '0');
+  const offset = -d.getTimezoneOffset();
+  return {
+    date: `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}`,
+    time: `${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`,
+    offset,
+    zone: (sep) => `${offset >= 0 ? '+' : '-'}${p(Math.trunc(Math.abs(offset) / 60))}${sep}${p(Math.abs(offset) % 60)}`,
+  };
+}
+
 /** Go's time.Time.String() in local time: "2006-01-02 15:04:05 -0700 MST". */
 export function goTimeString(ms: number): string {
   const d = new Date(ms);
-  const p = (n: number, w = 2) => String(n).padStart(w, '0');
-  const off = -d.getTimezoneOffset();
-  const sign = off >= 0 ? '+' : '-';
-  const offs = `${sign}${p(Math.trunc(Math.abs(off) / 60))}${p(Math.abs(off) % 60)}`;
+  const t = localTimeParts(d);
+  const offs = t.zone('');
   let zone = 'UTC';
-  if (off !== 0) {
+  if (t.offset !== 0) {
     zone = new Intl.DateTimeFormat('en-US', { timeZoneName: 'short' }).formatToParts(d).find((x) => x.type === 'timeZoneName')?.value ?? offs;
   }
-  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())} ${offs} ${zone}`;
+  return `${t.date} ${t.time} ${offs} ${zone}`;
 }
 
 function sortedJSON(obj: object, keys: string[]): Record<string, unknown> {

@@ -33,10 +33,19 @@ static const char *errno_name(int e) {
   }
 }
 
-static napi_value throw_errno(napi_env env, const char *what, int e) {
-  char msg[512];
+/* An Error "<what>: <strerror>" with code "E...", to throw or to reject a promise with. */
+static napi_value errno_error(napi_env env, const char *what, int e) {
+  char msg[4200];
   snprintf(msg, sizeof msg, "%s: %s", what, strerror(e));
-  napi_throw_error(env, errno_name(e), msg);
+  napi_value code, text, err;
+  napi_create_string_utf8(env, errno_name(e), NAPI_AUTO_LENGTH, &code);
+  napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &text);
+  napi_create_error(env, code, text, &err);
+  return err;
+}
+
+static napi_value throw_errno(napi_env env, const char *what, int e) {
+  napi_throw(env, errno_error(env, what, e));
   return NULL;
 }
 
@@ -276,13 +285,9 @@ static void syncfs_complete(napi_env env, napi_status status, void *data) {
     napi_get_undefined(env, &u);
     napi_resolve_deferred(env, j->deferred, u);
   } else {
-    char msg[4200];
-    snprintf(msg, sizeof msg, "syncfs %s: %s", j->path, strerror(j->err));
-    napi_value code, text, err;
-    napi_create_string_utf8(env, errno_name(j->err), NAPI_AUTO_LENGTH, &code);
-    napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &text);
-    napi_create_error(env, code, text, &err);
-    napi_reject_deferred(env, j->deferred, err);
+    char what[4200];
+    snprintf(what, sizeof what, "syncfs %s", j->path);
+    napi_reject_deferred(env, j->deferred, errno_error(env, what, j->err));
   }
   napi_delete_async_work(env, j->work);
   free(j);

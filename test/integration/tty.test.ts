@@ -55,6 +55,23 @@ class Pane {
 }
 
 const PROMPT = /^\/ #\s*$/m;
+
+/**
+ * The container's terminal size after a resize: the CLI learns it by SIGWINCH and tells the engine
+ * in a request of its own, so a `stty size` typed at once can still run before it arrived (seen
+ * once in a clean-clone CI). It is asked again each second until the new size shows, 10 s at most.
+ */
+async function waitForSize(p: Pane, want: RegExp): Promise<void> {
+  for (let i = 0; ; i++) {
+    p.line('stty size');
+    try {
+      await p.waitFor(want, 1000);
+      return;
+    } catch (e) {
+      if (i >= 9) throw e;
+    }
+  }
+}
 const exitLine = (tag: string) => new RegExp(`${tag}=(\\d+)$`, 'm'); // a detached CLI prints no newline: "/ # EXIT=0"
 
 for (const [label, cli] of [['docker', 'docker'], ['berth', BERTH]] as const) {
@@ -99,8 +116,7 @@ for (const [label, cli] of [['docker', 'docker'], ['berth', BERTH]] as const) {
         await p.waitFor(/^30 100$/m);
         // SIGWINCH in the CLI -> POST /containers/{id}/resize -> the container's terminal.
         p.resize(70, 20);
-        p.line('stty size');
-        await p.waitFor(/^20 70$/m);
+        await waitForSize(p, /^20 70$/m);
         // Ctrl-D on an empty line ends the shell with the status of its last command.
         p.line('false');
         p.keys('C-d');
@@ -123,8 +139,7 @@ for (const [label, cli] of [['docker', 'docker'], ['berth', BERTH]] as const) {
           p.line('stty size');
           await p.waitFor(/^25 90$/m);
           p.resize(60, 15);
-          p.line('stty size');
-          await p.waitFor(/^15 60$/m);
+          await waitForSize(p, /^15 60$/m);
           p.line('exit 3');
           const [, status] = await p.waitFor(exitLine('EXIT'));
           assert.equal(status, '3');
